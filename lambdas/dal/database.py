@@ -1,0 +1,101 @@
+"""The database port: a small wrapper over a pg8000 native connection.
+
+Errors are mapped to named workflow errors at connect time; statements run with named
+parameters (`:name`), identifiers are quoted by `lambdas.dal.sql` only."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from lambdas.dal.secrets import Credentials
+from lambdas.shared.errors import DatabaseUnreachable
+from lambdas.shared.settings import environment
+
+CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "rds-global-bundle.pem"
+
+
+def _ssl_context() -> ssl.SSLContext | None:
+    if environment().db_tls == "disable":
+        return None
+    context = ssl.create_default_context(cafile=str(CA_BUNDLE) if CA_BUNDLE.exists() else None)
+    context.check_hostname = True
+    return context
+
+
+class Database:
+    def __init__(self, connection: pg8000.native.Connection) -> None:
+        self._conn = connection
+
+    @classmethod
+    def connect(cls, *, host: str, port: int, database: str, credentials: Credentials) -> Database:
+        try:
+            connection = pg8000.native.Connection(
+                user=credentials.username,
+                password=credentials.password,
+                host=host,
+                port=port,
+                database=database,
+                ssl_context=_ssl_context(),
+                timeout=environment().db_connect_timeout_seconds,
+                application_name="rds-cdc-setup",
+            )
+        except DatabaseError as error:
+            detail = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+            message = detail.get("M", "connection refused by the server")
+            raise DatabaseUnreachable(
+                f"Cannot log in to database {database!r} on {host}:{port} as {credentials.username!r}: "
+                f"{message}. Check the database name and that the secret's password is current"
+            ) from None
+        except (InterfaceError, OSError, socket.timeout) as error:
+            raise DatabaseUnreachable(
+                f"Cannot reach {host}:{port} ({type(error).__name__}). Check that the Lambda's "
+                "security group may reach the database's port and that the instance is available"
+            ) from None
+        return cls(connection)
+
+    def rows(self, sql: str, **params: Any) -> list[list[Any]]:
+        return self._conn.run(sql, **params) or []
+
+    def row(self, sql: str, **params: Any) -> list[Any] | None:
+        found = self.rows(sql, **params)
+        return found[0] if found else None
+
+    def value(self, sql: str, **params: Any) -> Any:
+        found = self.row(sql, **params)
+        return found[0] if found else None
+
+    def execute(self, sql: str, **params: Any) -> None:
+        self._conn.run(sql, **params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        self._conn.run("BEGIN")
+        try:
+            yield self
+        except BaseException:
+            try:
+                self._conn.run("ROLLBACK")
+            except (DatabaseError, InterfaceError, OSError):
+                pass  # the connection is gone: the server rolls back on its own
+            raise
+        self._conn.run("COMMIT")
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except (InterfaceError, OSError):
+            pass
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

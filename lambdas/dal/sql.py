@@ -1,0 +1,397 @@
+"""Every SQL statement the workflow runs, in one place.
+
+Identifiers are quoted with pg8000's `identifier()`, values are parameters, and `literal()`
+is used only where DDL cannot take parameters. Server-version differences live here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pg8000.native import identifier, literal
+
+from lambdas.dal.database import Database
+
+SIGNAL_TABLE = "streamkap_signal"
+HEARTBEAT_TABLE = "streamkap_heartbeat"
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{identifier(schema)}.{identifier(table)}"
+
+
+# ---- what the server is -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerInfo:
+    version_num: int
+    wal_level: str
+    current_user: str
+    is_superuser: bool
+    is_rds_superuser: bool
+    rds_replication_exists: bool
+    max_replication_slots: int
+    max_wal_senders: int
+    replication_slots_used: int
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+    @property
+    def supports_partition_root(self) -> bool:
+        return self.major >= 13
+
+    @property
+    def pgoutput_proto_version(self) -> int:
+        # 1: PG10-13, 2: PG14 (streaming), 3: PG15 (two-phase), 4: PG16+ (parallel streaming)
+        return {14: 2, 15: 3}.get(self.major, 1 if self.major < 14 else 4)
+
+
+def server_info(db: Database) -> ServerInfo:
+    row = db.row(
+        """
+        SELECT current_setting('server_version_num')::int,
+               current_setting('wal_level'),
+               current_user::text,
+               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+               EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = 'rds_superuser'
+                       AND pg_has_role(current_user, r.oid, 'member')),
+               EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_replication'),
+               current_setting('max_replication_slots')::int,
+               current_setting('max_wal_senders')::int,
+               (SELECT count(*)::int FROM pg_replication_slots)
+        """
+    )
+    assert row is not None
+    return ServerInfo(*row)
+
+
+def wal_level(db: Database) -> str:
+    return db.value("SELECT current_setting('wal_level')")
+
+
+# ---- what already exists --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Relation:
+    oid: int
+    schema: str
+    name: str
+    kind: str  # r: table, p: partitioned table
+    is_partition: bool
+    has_primary_key: bool
+    replica_identity: str  # d default, n nothing, f full, i index
+    selectable: bool  # the CDC role may SELECT it
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def breaks_update_delete(self) -> bool:
+        """Published without a usable replica identity, UPDATE/DELETE on it would fail."""
+        return self.kind == "r" and (
+            self.replica_identity == "n" or (self.replica_identity == "d" and not self.has_primary_key)
+        )
+
+
+@dataclass(frozen=True)
+class CatalogState:
+    database: str
+    user_exists: bool = False
+    user_can_login: bool = False
+    user_has_replication: bool = False
+    role_exists: bool = False
+    user_in_role: bool = False
+    role_in_rds_replication: bool = False
+    database_privileges: frozenset[str] = frozenset()
+    schemas: dict[str, frozenset[str]] = field(default_factory=dict)  # existing schema -> role's privileges
+    default_select_schemas: frozenset[str] = frozenset()
+    relations: tuple[Relation, ...] = ()  # tables in the requested schemas, with partitions
+    partition_leaves: dict[int, tuple[int, ...]] = field(default_factory=dict)  # root oid -> leaf oids
+    signal_schema_exists: bool = False
+    signal_schema_usage: bool = False
+    own_tables: dict[str, frozenset[str]] = field(default_factory=dict)  # signal/heartbeat -> privileges
+    publication_exists: bool = False
+    publication_all_tables: bool = False
+    publication_via_root: bool = False
+    publication_tables: frozenset[str] = frozenset()  # schema.table explicitly in it
+
+
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
+
+
+def inspect(db: Database, *, database: str, user: str, role: str, schemas: list[str],
+            signal_schema: str, publication: str, server: ServerInfo) -> CatalogState:
+    """Read everything ConfigureDatabase could change: a fixed number of queries,
+    whatever the number of tables."""
+    roles = {
+        name: (login, replication)
+        for name, login, replication in db.rows(
+            "SELECT rolname::text, rolcanlogin, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
+            u=user, r=role,
+        )
+    }
+    memberships = {
+        (member, group)
+        for member, group in db.rows(
+            """SELECT m.rolname::text, g.rolname::text FROM pg_auth_members am
+               JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid
+               WHERE m.rolname IN (:u, :r)""",
+            u=user, r=role,
+        )
+    }
+    role_exists = role in roles
+    privilege_role = role if role_exists else current_user_placeholder(db)
+
+    database_privileges = frozenset(
+        name for name, granted in zip(
+            ("CONNECT", "CREATE"),
+            db.row(
+                "SELECT has_database_privilege(:r, :d, 'CONNECT'), has_database_privilege(:r, :d, 'CREATE')",
+                r=privilege_role, d=database,
+            ) or (),
+        ) if granted and role_exists
+    )
+    schema_rows = db.rows(
+        """SELECT n.nspname::text, has_schema_privilege(:r, n.oid, 'USAGE'),
+                  has_schema_privilege(:r, n.oid, 'CREATE')
+           FROM pg_namespace n WHERE n.nspname = ANY(CAST(:s AS text[]))""",
+        r=privilege_role, s=list({*schemas, signal_schema}),
+    )
+    schema_privileges = {
+        name: frozenset(p for p, ok in (("USAGE", usage), ("CREATE", create)) if ok and role_exists)
+        for name, usage, create in schema_rows
+    }
+    default_select = frozenset(
+        row[0] for row in db.rows(
+            """SELECT n.nspname::text FROM pg_default_acl d
+               JOIN pg_namespace n ON n.oid = d.defaclnamespace
+               CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+               JOIN pg_roles g ON g.oid = a.grantee
+               WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                 AND d.defaclobjtype = 'r' AND a.privilege_type = 'SELECT' AND g.rolname = :r
+                 AND n.nspname = ANY(CAST(:s AS text[]))""",
+            r=role, s=schemas,
+        )
+    ) if role_exists else frozenset()
+
+    relations = tuple(
+        Relation(oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists)
+        for oid, schema, name, kind, is_partition, has_pk, replident, selectable in db.rows(
+            """SELECT c.oid::int, n.nspname::text, c.relname::text, c.relkind::text, c.relispartition,
+                      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
+                      c.relreplident::text, has_table_privilege(:r, c.oid, 'SELECT')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(CAST(:s AS text[]))
+               ORDER BY n.nspname, c.relname""",
+            r=privilege_role, s=schemas,
+        )
+    )
+    leaves: dict[int, list[int]] = {}
+    for root, leaf in db.rows(
+        """WITH RECURSIVE tree(root, child) AS (
+               SELECT i.inhparent, i.inhrelid FROM pg_inherits i
+               JOIN pg_class p ON p.oid = i.inhparent AND p.relkind = 'p'
+               JOIN pg_namespace n ON n.oid = p.relnamespace AND n.nspname = ANY(CAST(:s AS text[]))
+             UNION ALL
+               SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.child)
+           SELECT t.root::int, t.child::int FROM tree t JOIN pg_class c ON c.oid = t.child
+           WHERE c.relkind = 'r'""",
+        s=schemas,
+    ):
+        leaves.setdefault(root, []).append(leaf)
+
+    own_tables = {
+        name: frozenset(
+            p for p, ok in zip(TABLE_PRIVILEGES, (sel, ins, upd)) if ok and role_exists
+        )
+        for name, sel, ins, upd in db.rows(
+            """SELECT c.relname::text, has_table_privilege(:r, c.oid, 'SELECT'),
+                      has_table_privilege(:r, c.oid, 'INSERT'), has_table_privilege(:r, c.oid, 'UPDATE')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = :s AND c.relname IN (:sig, :hb) AND c.relkind = 'r'""",
+            r=privilege_role, s=signal_schema, sig=SIGNAL_TABLE, hb=HEARTBEAT_TABLE,
+        )
+    }
+    via_root_column = "p.pubviaroot" if server.supports_partition_root else "false"
+    publication_row = db.row(
+        f"SELECT p.puballtables, {via_root_column} FROM pg_publication p WHERE p.pubname = :p",
+        p=publication,
+    )
+    publication_tables = frozenset(
+        row[0] for row in db.rows(
+            """SELECT n.nspname || '.' || c.relname FROM pg_publication_rel pr
+               JOIN pg_publication p ON p.oid = pr.prpubid
+               JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE p.pubname = :p""",
+            p=publication,
+        )
+    )
+    return CatalogState(
+        database=database,
+        user_exists=user in roles,
+        user_can_login=roles.get(user, (False, False))[0],
+        user_has_replication=roles.get(user, (False, False))[1],
+        role_exists=role_exists,
+        user_in_role=(user, role) in memberships,
+        role_in_rds_replication=(role, "rds_replication") in memberships,
+        database_privileges=database_privileges,
+        schemas=schema_privileges,
+        default_select_schemas=default_select,
+        relations=relations,
+        partition_leaves={root: tuple(children) for root, children in leaves.items()},
+        signal_schema_exists=signal_schema in schema_privileges,
+        signal_schema_usage="USAGE" in schema_privileges.get(signal_schema, frozenset()),
+        own_tables=own_tables,
+        publication_exists=publication_row is not None,
+        publication_all_tables=bool(publication_row and publication_row[0]),
+        publication_via_root=bool(publication_row and publication_row[1]),
+        publication_tables=publication_tables,
+    )
+
+
+def current_user_placeholder(db: Database) -> str:
+    """Privilege functions need an existing role; before ours exists, ask about the
+    master user and ignore the answers (every privilege counts as missing)."""
+    return db.value("SELECT current_user::text")
+
+
+# ---- statements ConfigureDatabase may run -------------------------------------------------
+
+def create_role(role: str) -> str:
+    return f"CREATE ROLE {identifier(role)} NOLOGIN"
+
+
+def create_user(user: str, verifier: str) -> str:
+    # A SCRAM verifier, never the cleartext: a server that logs DDL must not see the password.
+    return f"CREATE ROLE {identifier(user)} LOGIN PASSWORD {literal(verifier)}"
+
+
+def set_user_password(user: str, verifier: str) -> str:
+    return f"ALTER ROLE {identifier(user)} LOGIN PASSWORD {literal(verifier)}"
+
+
+def grant_role(role: str, to: str) -> str:
+    return f"GRANT {identifier(role)} TO {identifier(to)}"
+
+
+def grant_replication_attribute(user: str) -> str:
+    # Role attributes are not inherited, so self-managed PostgreSQL needs it on the user itself.
+    return f"ALTER ROLE {identifier(user)} REPLICATION"
+
+
+def grant_on_database(privileges: list[str], database: str, role: str) -> str:
+    return f"GRANT {', '.join(privileges)} ON DATABASE {identifier(database)} TO {identifier(role)}"
+
+
+def grant_on_schema(privileges: list[str], schema: str, role: str) -> str:
+    return f"GRANT {', '.join(privileges)} ON SCHEMA {identifier(schema)} TO {identifier(role)}"
+
+
+def grant_select_all_tables(schema: str, role: str) -> str:
+    return f"GRANT SELECT ON ALL TABLES IN SCHEMA {identifier(schema)} TO {identifier(role)}"
+
+
+def grant_on_tables(privileges: list[str], tables: list[tuple[str, str]], role: str) -> str:
+    names = ", ".join(qualified(s, t) for s, t in tables)
+    return f"GRANT {', '.join(privileges)} ON TABLE {names} TO {identifier(role)}"
+
+
+def default_select(schema: str, role: str) -> str:
+    return (f"ALTER DEFAULT PRIVILEGES IN SCHEMA {identifier(schema)} "
+            f"GRANT SELECT ON TABLES TO {identifier(role)}")
+
+
+def create_schema(schema: str) -> str:
+    return f"CREATE SCHEMA {identifier(schema)}"
+
+
+def create_signal_table(schema: str) -> str:
+    # The seed's DDL lacks the id column and a closing parenthesis; this is the corrected one.
+    return (f"CREATE TABLE {qualified(schema, SIGNAL_TABLE)} (id VARCHAR(255) PRIMARY KEY, "
+            "type VARCHAR(32) NOT NULL, data VARCHAR(2000) NULL)")
+
+
+def create_heartbeat_table(schema: str) -> str:
+    return (f"CREATE TABLE {qualified(schema, HEARTBEAT_TABLE)} (id SMALLINT PRIMARY KEY, "
+            "ts TIMESTAMPTZ NOT NULL DEFAULT now())")
+
+
+def create_publication(publication: str, tables: list[tuple[str, str]], via_root: bool) -> str:
+    names = ", ".join(qualified(s, t) for s, t in tables)
+    options = " WITH (publish_via_partition_root = true)" if via_root else ""
+    return f"CREATE PUBLICATION {identifier(publication)} FOR TABLE {names}{options}"
+
+
+def add_publication_tables(publication: str, tables: list[tuple[str, str]]) -> str:
+    names = ", ".join(qualified(s, t) for s, t in tables)
+    return f"ALTER PUBLICATION {identifier(publication)} ADD TABLE {names}"
+
+
+def set_publication_via_root(publication: str) -> str:
+    return f"ALTER PUBLICATION {identifier(publication)} SET (publish_via_partition_root = true)"
+
+
+def set_replica_identity_full(schema: str, table: str) -> str:
+    return f"ALTER TABLE {qualified(schema, table)} REPLICA IDENTITY FULL"
+
+
+# ---- the replication slot -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SlotInfo:
+    plugin: str | None
+    slot_type: str
+    database: str | None
+    active: bool
+
+
+def slot(db: Database, name: str) -> SlotInfo | None:
+    row = db.row(
+        "SELECT plugin::text, slot_type, database::text, active FROM pg_replication_slots WHERE slot_name = :s",
+        s=name,
+    )
+    return SlotInfo(*row) if row else None
+
+
+def create_slot(db: Database, name: str, lock_timeout_ms: int) -> None:
+    # Outside any write transaction: slot creation waits for running transactions to end.
+    db.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+    db.execute(f"SET statement_timeout = {int(lock_timeout_ms)}")
+    db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput')", s=name)
+
+
+# ---- verification (as the CDC user) ----------------------------------------------------------
+
+def published_tables(db: Database, publication: str) -> set[str]:
+    return {
+        row[0] for row in db.rows(
+            "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = :p",
+            p=publication,
+        )
+    }
+
+
+def write_heartbeat(db: Database, schema: str) -> int:
+    """Upsert the one heartbeat row; returns the table's oid, to find the change in the peek."""
+    table = qualified(schema, HEARTBEAT_TABLE)
+    db.execute(f"INSERT INTO {table} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = now()")
+    return db.value(
+        """SELECT c.oid::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = :s AND c.relname = :t""",
+        s=schema, t=HEARTBEAT_TABLE,
+    )
+
+
+def peek_slot(db: Database, *, slot_name: str, publication: str, proto_version: int,
+              max_changes: int, timeout_ms: int) -> list[bytes]:
+    """A bounded peek: at most `max_changes` changes under a statement timeout. Never consumes."""
+    db.execute(f"SET statement_timeout = {int(timeout_ms)}")
+    rows = db.rows(
+        """SELECT data FROM pg_logical_slot_peek_binary_changes(
+               :slot, NULL, :n, 'proto_version', :v, 'publication_names', :p)""",
+        slot=slot_name, n=max_changes, v=str(proto_version), p=identifier(publication),
+    )
+    db.execute("RESET statement_timeout")
+    return [bytes(row[0]) for row in rows]

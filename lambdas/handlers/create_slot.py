@@ -1,0 +1,22 @@
+"""CreateSlot: the pgoutput logical replication slot, unless it already exists."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.dal.secrets import Secrets
+from lambdas.logic import connections
+from lambdas.logic.configure import create_slot
+from lambdas.shared.models import WorkflowState
+from lambdas.shared.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = WorkflowState.model_validate(event)
+    state.require("target")
+    with connections.as_master(state.target, Secrets()) as db:
+        result = create_slot(db, state.input, state.target)
+    logger.info("slot ensured", extra={"changes": result.changes})
+    return result.model_dump(mode="json")

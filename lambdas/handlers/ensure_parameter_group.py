@@ -1,0 +1,26 @@
+"""EnsureParameterGroup: a custom group with logical replication on, attached to the instance."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.dal.rds import Rds
+from lambdas.logic.parameter_group import ensure_parameter_group
+from lambdas.shared.models import ParameterGroupResult, WorkflowState
+from lambdas.shared.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = WorkflowState.model_validate(event)
+    state.require("target", "preflight")
+    rds = Rds()
+    instance = rds.describe_instance(state.target.instance_id)
+    changes, reboot_for_changes = ensure_parameter_group(rds, instance, state.target.parameter_group_family)
+    instance = rds.describe_instance(state.target.instance_id)
+    reboot_required = (reboot_for_changes or instance.parameter_apply_status == "pending-reboot"
+                       or state.preflight.wal_level != "logical")
+    logger.info("parameter group ensured", extra={"changes": changes, "reboot_required": reboot_required})
+    return ParameterGroupResult(parameter_group=instance.parameter_group, changes=changes,
+                                reboot_required=reboot_required).model_dump(mode="json")

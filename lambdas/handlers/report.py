@@ -1,0 +1,21 @@
+"""Report: the execution's output (connector settings, tables CSV, changes) and a notification."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.dal.notifications import notify
+from lambdas.logic.report import report
+from lambdas.shared.models import WorkflowState
+from lambdas.shared.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = WorkflowState.model_validate(event)
+    output = report(state).model_dump(mode="json", exclude_none=True)
+    instance = state.input.db_instance_identifier
+    notify(f"rds-cdc-setup {output['status']}: {instance}", output)
+    logger.info("report", extra={"status": output["status"], "changes": output.get("changes")})
+    return output

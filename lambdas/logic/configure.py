@@ -1,0 +1,72 @@
+"""ConfigureDatabase and CreateSlot: apply the plan, as the master user."""
+
+from __future__ import annotations
+
+import base64
+
+from scramp import ScramMechanism
+
+from lambdas.dal import sql
+from lambdas.dal.database import Database
+from lambdas.dal.secrets import Secrets
+from lambdas.logic.database_setup import plan_database, published_names
+from lambdas.logic.preflight import check_server, check_slot, inspect
+from lambdas.shared.errors import LongTransactionBlocking
+from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
+from lambdas.shared.settings import environment
+
+SLOT_LOCK_TIMEOUT_MS = 30_000
+
+
+def scram_verifier(password: str) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores; sending it keeps the cleartext off the server."""
+    salt, stored_key, server_key, iterations = ScramMechanism("SCRAM-SHA-256").make_auth_info(password)
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def secret_name(setup: SetupInput, target: Target) -> str:
+    return f"{environment().secret_name_prefix}{target.instance_id}/{setup.user_name}"
+
+
+def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> ConfigureResult:
+    """One transaction: a crash at any statement leaves nothing half-done, and a re-run converges."""
+    server = sql.server_info(db)
+    check_server(server)
+    user_secret = secrets.ensure_user_secret(
+        name=secret_name(setup, target), username=setup.user_name,
+        connection={"host": target.host, "port": target.port, "dbname": target.database},
+        kms_key_arn=environment().secrets_kms_key_arn,
+    )
+    with db.transaction():
+        state = inspect(db, setup, target, server)
+        changes = plan_database(state, setup, server, verifier=scram_verifier(user_secret.credentials.password),
+                                password_is_new=user_secret.created)
+        for change in changes:
+            for statement in change.statements:
+                db.execute(statement)
+    users, everything = published_names(state, setup, server)
+    return ConfigureResult(
+        changes=([f"created secret {user_secret.arn}"] if user_secret.created else [])
+        + [c.description for c in changes],
+        secret_arn=user_secret.arn, tables=users, published=everything,
+    )
+
+
+def create_slot(db: Database, setup: SetupInput, target: Target) -> SlotResult:
+    existing = sql.slot(db, setup.slot_name)
+    if existing is not None:
+        check_slot(existing, setup.slot_name, target.database)
+        return SlotResult(changes=[])
+    try:
+        sql.create_slot(db, setup.slot_name, SLOT_LOCK_TIMEOUT_MS)
+    except Exception as error:  # pg8000 DatabaseError: SQLSTATE 55P03 lock / 57014 statement timeout
+        code = error.args[0].get("C") if error.args and isinstance(error.args[0], dict) else None
+        if code in ("55P03", "57014"):
+            raise LongTransactionBlocking(
+                f"Creating slot {setup.slot_name} waited {SLOT_LOCK_TIMEOUT_MS // 1000}s for running "
+                "transactions to finish; end long-running or idle-in-transaction sessions "
+                "(see pg_stat_activity) and start the execution again"
+            ) from None
+        raise
+    return SlotResult(changes=[f"created replication slot {setup.slot_name} (pgoutput)"])

@@ -1,0 +1,61 @@
+"""Preflight: checks before any change, and the plan of every change the run would make."""
+
+from __future__ import annotations
+
+from lambdas.dal import sql
+from lambdas.dal.database import Database
+from lambdas.logic.database_setup import plan_database
+from lambdas.shared.errors import CapacityExhausted, InsufficientPrivilege, SlotConflict, UnsupportedVersion
+from lambdas.shared.models import PreflightResult, SetupInput, Target
+
+
+def check_server(server: sql.ServerInfo) -> None:
+    if server.major < 10:
+        raise UnsupportedVersion(f"The server runs PostgreSQL {server.version_num}; 10 or later is required")
+    if not (server.is_superuser or server.is_rds_superuser):
+        raise InsufficientPrivilege(
+            f"The master user {server.current_user!r} is neither superuser nor a member of rds_superuser; "
+            "use the instance's master user secret"
+        )
+
+
+def inspect(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
+    return sql.inspect(
+        db, database=target.database, user=setup.user_name, role=setup.role_name, schemas=setup.schemas,
+        signal_schema=setup.signal_table_schema, publication=setup.publication_name, server=server,
+    )
+
+
+def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> list[str]:
+    existing = sql.slot(db, setup.slot_name)
+    if existing is None:
+        if server.replication_slots_used >= server.max_replication_slots:
+            raise CapacityExhausted(
+                f"All {server.max_replication_slots} replication slots are in use; raise "
+                "max_replication_slots in the parameter group or drop an unused slot"
+            )
+        return [f"create replication slot {setup.slot_name} (pgoutput)"]
+    check_slot(existing, setup.slot_name, target.database)
+    return []
+
+
+def check_slot(existing: sql.SlotInfo, name: str, database: str) -> None:
+    if existing.plugin != "pgoutput" or existing.database != database:
+        raise SlotConflict(
+            f"Replication slot {name} exists with plugin {existing.plugin!r} on database "
+            f"{existing.database!r}; Streamkap needs pgoutput on {database!r}. Choose another slot_name "
+            "or drop that slot if nothing uses it"
+        )
+
+
+def preflight(db: Database, setup: SetupInput, target: Target) -> PreflightResult:
+    server = sql.server_info(db)
+    check_server(server)
+    state = inspect(db, setup, target, server)
+    plan = list(target.parameter_plan)
+    if target.parameter_reboot_needed or server.wal_level != "logical":
+        plan.append(f"reboot instance {target.instance_id} so wal_level becomes logical")
+    plan += [change.description for change in plan_database(state, setup, server)]
+    plan += slot_plan(db, setup, target, server)
+    return PreflightResult(server_version_num=server.version_num, wal_level=server.wal_level,
+                           rds_roles=server.rds_replication_exists, plan=plan)

@@ -1,0 +1,47 @@
+"""The reboot loop: RebootInstance once, then CheckRebootStatus after each Wait state.
+No Lambda sleeps; the loop is bounded by max_wait_minutes, counted in polls."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from lambdas.dal.rds import Rds
+from lambdas.shared.errors import RebootTimeout
+from lambdas.shared.models import RebootStatus, SetupInput
+
+
+def reboot_if_pending(rds: Rds, instance_id: str) -> list[str]:
+    """Reboot now if the instance is available; a busy instance (still 'modifying' after the
+    group was attached) is rebooted later by CheckRebootStatus."""
+    instance = rds.describe_instance(instance_id)
+    if instance.status != "available":
+        return []
+    rds.reboot(instance_id)
+    return [f"rebooted instance {instance_id} to apply rds.logical_replication=1"]
+
+
+def max_polls(setup: SetupInput) -> int:
+    return max(1, math.ceil(setup.max_wait_minutes * 60 / setup.poll_seconds))
+
+
+def check_reboot(rds: Rds, setup: SetupInput, instance_id: str, previous_attempt: int,
+                 read_wal_level: Callable[[], str]) -> RebootStatus:
+    attempt = previous_attempt + 1
+    instance = rds.describe_instance(instance_id)
+    wal_level = None
+    ready = False
+    if instance.status == "available" and instance.parameter_apply_status == "pending-reboot":
+        rds.reboot(instance_id)  # the first reboot was skipped or came too early: issue it again
+    elif instance.status == "available" and instance.parameter_apply_status == "in-sync":
+        wal_level = read_wal_level()
+        ready = wal_level == "logical"
+    status = RebootStatus(ready=ready, attempt=attempt, status=instance.status,
+                          parameter_apply_status=instance.parameter_apply_status, wal_level=wal_level)
+    if not ready and attempt >= max_polls(setup):
+        raise RebootTimeout(
+            f"Instance {instance_id} not ready after {setup.max_wait_minutes} minutes: status "
+            f"{instance.status!r}, parameter group {instance.parameter_apply_status!r}, wal_level "
+            f"{wal_level or 'unknown'}. Check the RDS events of the instance, then start the execution again"
+        )
+    return status

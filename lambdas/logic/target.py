@@ -1,0 +1,71 @@
+"""DescribeTarget: is this an RDS PostgreSQL instance we can prepare, and where is it?"""
+
+from __future__ import annotations
+
+from lambdas.dal.rds import Rds
+from lambdas.logic.parameter_group import plan_parameter_group
+from lambdas.shared.errors import (
+    InvalidInput,
+    ReadReplicaNotSupported,
+    TargetNotAvailable,
+    UnsupportedEngine,
+    UnsupportedVersion,
+)
+from lambdas.shared.models import SetupInput, Target
+
+SUPPORTED_ENGINES = ("postgres",)
+MIN_MAJOR_VERSION = 10
+
+
+def major_version(engine_version: str) -> int:
+    try:
+        return int(engine_version.split(".")[0])
+    except ValueError:
+        raise UnsupportedVersion(f"Cannot read the engine version {engine_version!r}") from None
+
+
+def describe_target(rds: Rds, setup: SetupInput) -> Target:
+    assert setup.db_instance_identifier is not None
+    instance = rds.describe_instance(setup.db_instance_identifier)
+    where = f"instance {instance.instance_id}"
+    if instance.engine not in SUPPORTED_ENGINES:
+        hint = " (Aurora clusters are not supported yet)" if instance.engine.startswith("aurora") else ""
+        raise UnsupportedEngine(f"{where} runs {instance.engine!r}; only PostgreSQL can be prepared{hint}")
+    major = major_version(instance.engine_version)
+    if major < MIN_MAJOR_VERSION:
+        raise UnsupportedVersion(
+            f"{where} runs PostgreSQL {instance.engine_version}; logical replication with pgoutput "
+            f"needs {MIN_MAJOR_VERSION} or later: upgrade the instance first"
+        )
+    if instance.replica_source:
+        raise ReadReplicaNotSupported(
+            f"{where} is a read replica of {instance.replica_source}; run the setup on the primary"
+        )
+    if instance.status != "available" or not instance.host or not instance.port:
+        raise TargetNotAvailable(
+            f"{where} is {instance.status!r}; wait until it is 'available' and start the execution again"
+        )
+    secret_arn = setup.master_secret_arn or instance.master_secret_arn
+    if not secret_arn:
+        raise InvalidInput(
+            f"{where} has no RDS-managed master secret; pass master_secret_arn (a secret with the "
+            "master user's username and password)"
+        )
+    family = rds.parameter_group_family(instance.parameter_group)
+    plan = plan_parameter_group(rds, instance)
+    return Target(
+        instance_id=instance.instance_id,
+        engine=instance.engine,
+        engine_version=instance.engine_version,
+        major_version=major,
+        status=instance.status,
+        parameter_group=instance.parameter_group,
+        parameter_group_family=family,
+        parameter_apply_status=instance.parameter_apply_status,
+        host=instance.host,
+        port=instance.port,
+        database=setup.database or instance.db_name or "postgres",
+        master_secret_arn=secret_arn,
+        parameter_plan=plan.describe(instance.instance_id, family),
+        parameter_reboot_needed=plan.needs_reboot or instance.parameter_apply_status == "pending-reboot",
+    )

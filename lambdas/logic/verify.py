@@ -1,0 +1,54 @@
+"""Verify, as the new user: what the Streamkap connector will do, without consuming anything."""
+
+from __future__ import annotations
+
+import struct
+
+from lambdas.dal import sql
+from lambdas.dal.database import Database
+from lambdas.shared.errors import VerificationFailed
+from lambdas.shared.models import ConfigureResult, SetupInput, VerifyResult
+
+PEEK_MAX_CHANGES = 256
+PEEK_TIMEOUT_MS = 30_000
+
+
+def writes_to(changes: list[bytes], relation_oid: int) -> bool:
+    """Does the pgoutput stream hold an Insert or Update ('I'/'U' + relation oid) of this table?"""
+    oid = struct.pack("!I", relation_oid)
+    return any(change[:1] in (b"I", b"U") and change[1:5] == oid for change in changes)
+
+
+def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> VerifyResult:
+    server = sql.server_info(db)
+    if server.wal_level != "logical":
+        raise VerificationFailed(f"wal_level is {server.wal_level!r}, not 'logical': the reboot did not apply it")
+    published = sql.published_tables(db, setup.publication_name)
+    missing = sorted(set(configured.published) - published)
+    if missing:
+        raise VerificationFailed(
+            f"Publication {setup.publication_name} lacks {', '.join(missing[:20])} as seen by {setup.user_name}"
+        )
+    heartbeat_oid = sql.write_heartbeat(db, setup.signal_table_schema) if setup.heartbeat else None
+    try:
+        changes = sql.peek_slot(
+            db, slot_name=setup.slot_name, publication=setup.publication_name,
+            proto_version=server.pgoutput_proto_version, max_changes=PEEK_MAX_CHANGES, timeout_ms=PEEK_TIMEOUT_MS,
+        )
+    except Exception as error:  # pg8000 DatabaseError carries the server's message
+        detail = error.args[0].get("M") if error.args and isinstance(error.args[0], dict) else type(error).__name__
+        raise VerificationFailed(
+            f"{setup.user_name} cannot read slot {setup.slot_name}: {detail}"
+        ) from None
+    heartbeat_seen = None
+    if heartbeat_oid is not None:
+        heartbeat_seen = writes_to(changes, heartbeat_oid)
+        # A backlog larger than the bounded peek may hide the heartbeat; only a short stream must show it.
+        if not heartbeat_seen and len(changes) < PEEK_MAX_CHANGES:
+            raise VerificationFailed(
+                f"The heartbeat written to {setup.signal_table_schema}.{sql.HEARTBEAT_TABLE} did not appear in "
+                f"slot {setup.slot_name}: check that the table is in publication {setup.publication_name}"
+            )
+    return VerifyResult(wal_level=server.wal_level, published_tables=len(published), peek_ok=True,
+                        peeked_changes=len(changes), heartbeat_seen=heartbeat_seen)
+

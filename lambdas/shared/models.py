@@ -1,0 +1,243 @@
+"""Typed execution input (seed defaults), each step's output, and the workflow state.
+
+The state machine passes the whole state to every task; each task adds its own key
+(ResultPath), so a handler parses the parts it needs from `WorkflowState`."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
+INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")  # PostgreSQL's own rule for slot names
+
+
+def check_identifier(value: str, what: str) -> str:
+    if not value or "\x00" in value:
+        raise ValueError(f"{what} must be a non-empty name without NUL characters")
+    if len(value.encode()) > MAX_IDENTIFIER_BYTES:
+        raise ValueError(
+            f"{what} {value!r} is {len(value.encode())} bytes; PostgreSQL names are at most 63 bytes"
+        )
+    return value
+
+
+class SetupInput(BaseModel):
+    """The execution input. Unknown keys are errors: a typo must not fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_instance_identifier: str | None = None
+    db_cluster_identifier: str | None = None
+    database: str | None = None  # null: the instance's initial database (DBName), else "postgres"
+    schemas: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
+    tables: list[str] | None = None  # "schema.table"; null: every table of `schemas`
+    signal_table_schema: str = "streamkap"
+    user_name: str = "streamkap_user"
+    role_name: str = "streamkap_role"
+    publication_name: str = "streamkap_pub"
+    slot_name: str = "streamkap_pgoutput_slot"
+    master_secret_arn: str | None = None
+    reboot: Literal["immediate", "never"] = "immediate"
+    replica_identity: Literal["check", "full", "ignore"] = "check"
+    heartbeat: bool = True
+    dry_run: bool = False
+    poll_seconds: int = Field(30, ge=1, le=3600)
+    max_wait_minutes: int = Field(60, ge=1, le=24 * 60)
+
+    @field_validator("db_instance_identifier")
+    @classmethod
+    def _instance_id(cls, value: str | None) -> str | None:
+        if value is not None and not INSTANCE_ID.match(value):
+            raise ValueError(
+                f"db_instance_identifier {value!r} is not an RDS identifier "
+                "(1-63 letters, digits or hyphens, starting with a letter)"
+            )
+        return value
+
+    @field_validator("database", "signal_table_schema", "publication_name")
+    @classmethod
+    def _names(cls, value: str | None, info) -> str | None:
+        return None if value is None else check_identifier(value, info.field_name)
+
+    @field_validator("user_name", "role_name")
+    @classmethod
+    def _roles(cls, value: str, info) -> str:
+        check_identifier(value, info.field_name)
+        if value.lower().startswith("pg_") or value.lower() in ("public", "none", "current_user"):
+            raise ValueError(f"{info.field_name} {value!r} is reserved by PostgreSQL")
+        if value.lower().startswith("rds"):
+            raise ValueError(f"{info.field_name} {value!r}: names starting with 'rds' are reserved on RDS")
+        return value
+
+    @field_validator("schemas")
+    @classmethod
+    def _schemas(cls, value: list[str]) -> list[str]:
+        for schema in value:
+            check_identifier(schema, "schema")
+        if len(set(value)) != len(value):
+            raise ValueError("schemas contains duplicates")
+        return value
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("tables must be null (all tables of the schemas) or a non-empty list")
+        for name in value:
+            schema, dot, table = name.partition(".")
+            if not dot:
+                raise ValueError(f"table {name!r} must be written schema.table")
+            check_identifier(schema, "schema")
+            check_identifier(table, "table")
+        return value
+
+    @field_validator("slot_name")
+    @classmethod
+    def _slot(cls, value: str) -> str:
+        if not SLOT_NAME.match(value):
+            raise ValueError(
+                f"slot_name {value!r} may contain only lower-case letters, digits and underscores (max 63)"
+            )
+        if value.startswith("rds"):
+            raise ValueError(f"slot_name {value!r}: slot names starting with 'rds' are reserved on RDS")
+        return value
+
+    @model_validator(mode="after")
+    def _target(self) -> SetupInput:
+        if not self.db_instance_identifier and not self.db_cluster_identifier:
+            raise ValueError("db_instance_identifier is required")
+        if self.db_cluster_identifier:
+            raise ValueError("db_cluster_identifier (Aurora clusters) is not supported yet; "
+                             "pass the writer's db_instance_identifier")
+        if self.user_name == self.role_name:
+            raise ValueError("user_name and role_name must differ")
+        if self.tables is not None:
+            outside = [t for t in self.tables if t.partition(".")[0] not in self.schemas]
+            if outside:
+                raise ValueError(f"tables {outside} are not in schemas {self.schemas}")
+        return self
+
+    @property
+    def table_pairs(self) -> list[tuple[str, str]] | None:
+        if self.tables is None:
+            return None
+        return [(s, t) for s, _, t in (name.partition(".") for name in self.tables)]
+
+
+class Target(BaseModel):
+    """What DescribeTarget learnt from the RDS API."""
+
+    instance_id: str
+    engine: str
+    engine_version: str
+    major_version: int
+    status: str
+    parameter_group: str
+    parameter_group_family: str
+    parameter_apply_status: str
+    host: str
+    port: int
+    database: str
+    master_secret_arn: str
+    parameter_plan: list[str] = Field(default_factory=list)
+    parameter_reboot_needed: bool = False
+
+
+class PreflightResult(BaseModel):
+    server_version_num: int
+    wal_level: str
+    rds_roles: bool  # rds_replication exists: an RDS server (else self-managed PostgreSQL)
+    plan: list[str]
+
+
+class ParameterGroupResult(BaseModel):
+    parameter_group: str
+    changes: list[str]
+    reboot_required: bool
+
+
+class RebootResult(BaseModel):
+    changes: list[str]
+
+
+class RebootStatus(BaseModel):
+    ready: bool
+    attempt: int
+    status: str
+    parameter_apply_status: str
+    wal_level: str | None = None
+
+
+class ConfigureResult(BaseModel):
+    changes: list[str]
+    secret_arn: str
+    tables: list[str]  # user tables in the publication, as schema.table
+    published: list[str]  # everything the publication should hold (incl. signal/heartbeat)
+
+
+class SlotResult(BaseModel):
+    changes: list[str]
+
+
+class VerifyResult(BaseModel):
+    wal_level: str
+    published_tables: int
+    peek_ok: bool
+    peeked_changes: int
+    heartbeat_seen: bool | None = None
+
+
+class StepError(BaseModel):
+    Error: str
+    Cause: str | None = None
+
+
+class WorkflowState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    input: SetupInput
+    target: Target | None = None
+    preflight: PreflightResult | None = None
+    parameter_group: ParameterGroupResult | None = None
+    reboot: RebootResult | None = None
+    reboot_status: RebootStatus | None = None
+    configure: ConfigureResult | None = None
+    slot: SlotResult | None = None
+    verification: VerifyResult | None = None
+    error: StepError | None = None
+
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"workflow state lacks {missing}: was the step run out of order?")
+
+
+class Connector(BaseModel):
+    """The Streamkap "Create Source" form, field by field."""
+
+    hostname: str
+    port: int
+    database: str
+    username: str
+    password_secret_arn: str
+    signal_table_schema: str
+    replication_slot_name: str
+    publication_name: str
+    snapshot_chunk_size: int = 1024
+    max_batch_size: int = 2048
+
+
+class SetupOutput(BaseModel):
+    status: Literal["Ready", "DryRun", "RebootPending"]
+    connector: Connector | None = None
+    tables_csv: str | None = None
+    changes: list[str] = Field(default_factory=list)
+    plan: list[str] | None = None
+    verification: VerifyResult | None = None
+    message: str | None = None

@@ -1,0 +1,162 @@
+"""A throw-away PostgreSQL server: temp data dir and socket, random port, real auth."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MASTER_USER = "master"
+
+
+def find_bin_dir() -> Path:
+    """The newest installed server binaries; PG_BIN_DIR overrides (e.g. another major)."""
+    override = os.environ.get("PG_BIN_DIR")
+    candidates = [Path(override)] if override else sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    )
+    for candidate in candidates:
+        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
+            return candidate
+    raise FileNotFoundError(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
+        "run `make postgres` (apt-get install postgresql) or set PG_BIN_DIR"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalPostgres:
+    """One server. `settings` live in an included conf file: `apply()` rewrites it and
+    reloads, so dynamic settings change at once and static ones (wal_level) only at the
+    next `restart()`, as on RDS."""
+
+    settings: dict[str, str] = field(default_factory=lambda: {"wal_level": "replica"})
+    bin_dir: Path = field(default_factory=find_bin_dir)
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=_free_port)
+    master_user: str = MASTER_USER
+    # Throw-away credential for a server that lives as long as the test run.
+    master_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rds-cdc-pg-")))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.data_dir / "emulated_parameters.conf"
+
+    @property
+    def major_version(self) -> int:
+        return int((self.data_dir / "PG_VERSION").read_text().strip().split(".")[0])
+
+    def _run(self, *args: str) -> None:
+        user = "postgres" if os.geteuid() == 0 else None
+        result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
+
+    def init(self) -> LocalPostgres:
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            entry = pwd.getpwnam("postgres")
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.master_password)
+        if os.geteuid() == 0:
+            os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
+        pwfile.chmod(0o600)
+        self._run(
+            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.master_user,
+            f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
+            "--encoding=UTF8", "--no-sync",
+        )
+        pwfile.unlink()
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("\ninclude_if_exists = 'emulated_parameters.conf'\n")
+        self._write_settings()
+        return self
+
+    def _write_settings(self) -> None:
+        lines = [f"{name} = '{value}'" for name, value in self.settings.items()]
+        self.settings_file.write_text("\n".join(lines) + "\n")
+        if os.geteuid() == 0:
+            os.chown(self.settings_file, pwd.getpwnam("postgres").pw_uid, -1)
+
+    def apply(self, **settings: str) -> None:
+        """Change settings and reload: what modifying a dynamic parameter does."""
+        self.settings.update(settings)
+        self._write_settings()
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "reload")
+
+    def start(self) -> LocalPostgres:
+        options = {
+            "listen_addresses": self.host,
+            "port": str(self.port),
+            "unix_socket_directories": str(self.root),
+            "max_replication_slots": "10",
+            "max_wal_senders": "10",
+            "log_statement": "ddl",
+            "fsync": "off",
+        }
+        opts = " ".join(f"-c {name}={value}" for name, value in options.items())
+        self._run(
+            str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
+            "-o", opts, "-w", "-t", "60", "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def restart(self, **settings: str) -> None:
+        """Stop, merge settings, start: what a reboot with a new parameter group does."""
+        self.stop()
+        self.settings.update(settings)
+        self._write_settings()
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def connect(self, database: str = "postgres", user: str | None = None, password: str | None = None):
+        import pg8000.native
+
+        return pg8000.native.Connection(
+            user=user or self.master_user,
+            password=password if user else self.master_password,
+            host=self.host,
+            port=self.port,
+            database=database,
+        )
+
+    def create_database(self, name: str) -> None:
+        from pg8000.native import identifier
+
+        conn = self.connect()
+        try:
+            if not conn.run("SELECT 1 FROM pg_database WHERE datname = :n", n=name):
+                conn.run(f"CREATE DATABASE {identifier(name)}")
+        finally:
+            conn.close()
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""

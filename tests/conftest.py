@@ -1,0 +1,76 @@
+"""Shared fixtures: fake AWS credentials, the real PostgreSQL server, fresh databases."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.update(
+    AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SECURITY_TOKEN="testing", AWS_SESSION_TOKEN="testing", AWS_EC2_METADATA_DISABLED="true",
+    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING", DB_TLS="disable",
+)
+
+from local.postgres_server import LocalPostgres, find_bin_dir  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _ensure_postgres() -> None:
+    try:
+        find_bin_dir()
+    except FileNotFoundError:
+        subprocess.run([str(ROOT / "scripts" / "ensure-postgres.sh")], check=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[LocalPostgres]:
+    """One server for the SQL tests, already at wal_level=logical (reboots are the workflow tests' job)."""
+    _ensure_postgres()
+    server = LocalPostgres(settings={"wal_level": "logical"}).init().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def new_server() -> Iterator[LocalPostgres]:
+    """A fresh server at wal_level=replica, as a stock RDS instance is: for the workflow tests."""
+    _ensure_postgres()
+    server = LocalPostgres().init().start()
+    yield server
+    server.destroy()
+
+
+class Names:
+    """Per-test role and slot names: roles and slots are cluster-wide, databases are not."""
+
+    def __init__(self) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.database = f"db_{suffix}"
+        self.user = f"streamkap_user_{suffix}"
+        self.role = f"streamkap_role_{suffix}"
+        self.slot = f"streamkap_slot_{suffix}"
+        self.publication = "streamkap_pub"
+
+
+@pytest.fixture
+def names(pg_server: LocalPostgres) -> Iterator[Names]:
+    from pg8000.native import identifier
+
+    chosen = Names()
+    pg_server.create_database(chosen.database)
+    yield chosen
+    conn = pg_server.connect()
+    try:
+        conn.run("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = :d",
+                 d=chosen.database)
+        conn.run(f"DROP DATABASE IF EXISTS {identifier(chosen.database)} WITH (FORCE)")
+        for role in (chosen.user, chosen.role):
+            conn.run(f"DROP ROLE IF EXISTS {identifier(role)}")
+    finally:
+        conn.close()

@@ -1,0 +1,135 @@
+"""The state machine definition itself, executed: paths, idempotency, named errors, secrets."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from tests.workflow.conftest import make_stack
+
+pytestmark = pytest.mark.workflow
+
+CONNECTOR_FIELDS = {"hostname", "port", "database", "username", "password_secret_arn", "signal_table_schema",
+                    "replication_slot_name", "publication_name", "snapshot_chunk_size", "max_batch_size"}
+
+
+def test_default_parameter_group_path_ends_ready_with_a_new_group_and_one_reboot(stack):
+    execution = stack.run()
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    output = execution.output
+    assert output["status"] == "Ready"
+    assert set(output["connector"]) == CONNECTOR_FIELDS
+    assert output["connector"]["port"] == stack.server.port and output["connector"]["database"] == "orders"
+    assert output["tables_csv"] == "inventory.stock\npublic.events\npublic.items\npublic.orders\n"
+    assert output["verification"]["wal_level"] == "logical" and output["verification"]["peek_ok"]
+    assert "create parameter group orders-prod-streamkap-cdc (family postgres15)" in output["changes"]
+    assert stack.instance.reboots == 1
+    assert stack.describe()["DBParameterGroups"] == [
+        {"DBParameterGroupName": "orders-prod-streamkap-cdc", "ParameterApplyStatus": "in-sync"}]
+    assert stack.sql("SHOW wal_level") == [["logical"]]
+    assert stack.sql("SHOW wal_sender_timeout") == [["0"]]
+    assert "CheckRebootStatus" in execution.states_entered
+
+
+def test_custom_parameter_group_is_modified_in_place_not_replaced(new_server):
+    for stack in make_stack(new_server, parameter_group="team-pg15"):
+        execution = stack.run()
+        assert execution.status == "SUCCEEDED", execution.cause
+        changes = execution.output["changes"]
+        assert not any(c.startswith("create parameter group") or c.startswith("attach") for c in changes)
+        assert "set rds.logical_replication=1 in parameter group team-pg15" in changes
+        assert stack.describe()["DBParameterGroups"][0]["DBParameterGroupName"] == "team-pg15"
+        assert stack.instance.reboots == 1
+
+
+def test_a_ready_database_gets_no_reboot_no_parameter_change_and_no_ddl(stack):
+    first = stack.run()
+    assert first.status == "SUCCEEDED", first.cause
+    calls_before, log_before = list(stack.instance.calls), len(stack.server.log_text())
+
+    second = stack.run()
+
+    assert second.status == "SUCCEEDED", second.cause
+    assert second.output["changes"] == []
+    assert second.output["connector"] == first.output["connector"]
+    assert second.output["tables_csv"] == first.output["tables_csv"]
+    assert stack.instance.calls == calls_before  # no ModifyDBParameterGroup/ModifyDBInstance/Reboot
+    assert "RebootInstance" not in second.states_entered
+    new_log = stack.server.log_text()[log_before:]
+    assert not any(f"statement: {verb}" in new_log for verb in ("CREATE", "ALTER", "GRANT", "DROP"))
+
+
+def test_reboot_never_stops_with_reboot_pending_and_a_later_run_finishes(stack):
+    pending = stack.run(reboot="never")
+    assert pending.status == "SUCCEEDED", pending.cause
+    assert pending.output["status"] == "RebootPending"
+    assert stack.instance.reboots == 0 and stack.sql("SHOW wal_level") == [["replica"]]
+    assert stack.describe()["DBParameterGroups"][0]["ParameterApplyStatus"] == "pending-reboot"
+
+    finished = stack.run()
+    assert finished.output["status"] == "Ready"
+    assert stack.instance.reboots == 1
+    assert not any(c.startswith("create parameter group") for c in finished.output["changes"])
+
+
+def test_dry_run_returns_the_plan_and_changes_nothing(stack):
+    execution = stack.run(dry_run=True)
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["status"] == "DryRun"
+    plan = execution.output["plan"]
+    assert plan[0] == "create parameter group orders-prod-streamkap-cdc (family postgres15)"
+    assert "create replication slot streamkap_pgoutput_slot (pgoutput)" in plan
+    assert stack.instance.calls == [] and stack.instance.reboots == 0
+    assert stack.sql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'streamkap%'") == [[0]]
+    assert stack.sql("SELECT count(*) FROM pg_publication") == [[0]]
+
+
+def test_bad_input_fails_as_invalid_input_before_touching_anything(stack):
+    execution = stack.run(slot_name="Bad-Slot; DROP TABLE orders")
+    assert execution.status == "FAILED"
+    assert execution.error == "InvalidInput"
+    assert "slot_name" in execution.cause
+    assert execution.states_entered == ["ValidateInput", "NotifyFailure", "Failed"]
+    assert stack.instance.calls == []
+
+
+def test_unknown_instance_fails_as_target_not_found(stack):
+    execution = stack.workflow.run({"db_instance_identifier": "no-such-db"})
+    assert execution.error == "TargetNotFound"
+    assert "no-such-db" in execution.cause
+
+
+def test_reboot_that_never_completes_fails_with_reboot_timeout(new_server):
+    for stack in make_stack(new_server, describes_per_reboot=1000):
+        execution = stack.run(poll_seconds=30, max_wait_minutes=2)
+        assert execution.error == "RebootTimeout", execution.cause
+        assert execution.states_entered.count("CheckRebootStatus") == 4  # 2 minutes / 30 s
+        assert stack.sql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'streamkap%'") == [[0]]
+
+
+def test_failures_are_published_to_the_notification_topic(stack):
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=stack.workflow.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    stack.workflow.run({"db_instance_identifier": "no-such-db"})
+
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert body["error"] == "TargetNotFound" and body["instance"] == "no-such-db"
+
+
+def test_no_secret_appears_in_the_execution_history(stack):
+    execution = stack.run()
+    assert execution.status == "SUCCEEDED", execution.cause
+    sm = boto3.client("secretsmanager")
+    user_secret = json.loads(sm.get_secret_value(SecretId=execution.output["connector"]["password_secret_arn"])
+                             ["SecretString"])
+    history = json.dumps(execution.events, default=str) + json.dumps(execution.output)
+    assert stack.server.master_password not in history
+    assert user_secret["password"] not in history
+    assert user_secret["username"] == "streamkap_user"
