@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii compares this to the running Node major version.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versions.node.split('.')[0]" 2>/dev/null)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
@@ -17,7 +18,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 demo: venv postgres ## the main job: the whole workflow on a local PostgreSQL + emulated RDS
 	$(PY) -m local.demo
 
-test: venv cdk postgres ## every test: unit, integration, workflow, infrastructure
+test: venv cdk postgres ## every test: unit, integration, workflow, infrastructure (+ ruff)
+	$(VENV)/bin/ruff check --quiet .
 	$(PY) -m pytest
 
 test-fast: venv postgres ## everything but the CDK synth tests

@@ -70,12 +70,22 @@ def main() -> int:
         for statement in filter(str.strip, SAMPLE.split(";")):
             conn.run(statement)
         conn.close()
-        say(f"PostgreSQL {server.major_version} on {server.host}:{server.port}, wal_level=replica "
-            f"(a stock RDS instance on a default parameter group)")
-        with (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), RdsEmulator() as emulator,
-              LocalWorkflow() as workflow):
-            emulator.add_instance(instance_id=INSTANCE, server=server, db_name="orders",
-                                  rds_client=boto3.client("rds"), secrets_client=boto3.client("secretsmanager"))
+        say(
+            f"PostgreSQL {server.major_version} on {server.host}:{server.port}, wal_level=replica "
+            f"(a stock RDS instance on a default parameter group)"
+        )
+        with (
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+            RdsEmulator() as emulator,
+            LocalWorkflow() as workflow,
+        ):
+            emulator.add_instance(
+                instance_id=INSTANCE,
+                server=server,
+                db_name="orders",
+                rds_client=boto3.client("rds"),
+                secrets_client=boto3.client("secretsmanager"),
+            )
             return run(workflow, emulator, server)
     finally:
         server.destroy()
@@ -110,8 +120,9 @@ def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -
 def prove(output: dict, server: LocalPostgres) -> int:
     """Insert a row as the application would, then read it from the slot as streamkap_user."""
     connector = output["connector"]
-    secret = json.loads(boto3.client("secretsmanager").get_secret_value(
-        SecretId=connector["password_secret_arn"])["SecretString"])
+    secret = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=connector["password_secret_arn"])["SecretString"]
+    )
     master = server.connect("orders")
     master.run("INSERT INTO public.orders VALUES (1001, 'demo customer', 42.00, DATE '2026-11-25')")
     master.close()
@@ -119,8 +130,10 @@ def prove(output: dict, server: LocalPostgres) -> int:
     try:
         rows = user.run(
             "SELECT data FROM pg_logical_slot_peek_binary_changes(:slot, NULL, NULL, 'proto_version', '1', "
-            "'publication_names', :pub)", slot=connector["replication_slot_name"],
-            pub=f'"{connector["publication_name"]}"')
+            "'publication_names', :pub)",
+            slot=connector["replication_slot_name"],
+            pub=f'"{connector["publication_name"]}"',
+        )
     finally:
         user.close()
     changes = [c for c in decode([bytes(r[0]) for r in rows]) if c.table == "public.orders"]

@@ -18,8 +18,10 @@ MASTER_USER = "master"
 def find_bin_dir() -> Path:
     """The newest installed server binaries; PG_BIN_DIR overrides (e.g. another major)."""
     override = os.environ.get("PG_BIN_DIR")
-    candidates = [Path(override)] if override else sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    candidates = (
+        [Path(override)]
+        if override
+        else sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
     )
     for candidate in candidates:
         if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
@@ -83,9 +85,16 @@ class LocalPostgres:
             os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
         pwfile.chmod(0o600)
         self._run(
-            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.master_user,
-            f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
-            "--encoding=UTF8", "--no-sync",
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.master_user,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-sync",
         )
         pwfile.unlink()
         with (self.data_dir / "postgresql.conf").open("a") as conf:
@@ -117,8 +126,17 @@ class LocalPostgres:
         }
         opts = " ".join(f"-c {name}={value}" for name, value in options.items())
         self._run(
-            str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-o", opts, "-w", "-t", "60", "start",
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         return self
 

@@ -22,8 +22,14 @@ from moto.rds.models import DBInstance, RDSBackend
 
 from local.postgres_server import LocalPostgres
 
-STATIC_PARAMETERS = {"rds.logical_replication", "shared_preload_libraries", "max_replication_slots",
-                     "max_wal_senders", "max_worker_processes", "wal_level"}
+STATIC_PARAMETERS = {
+    "rds.logical_replication",
+    "shared_preload_libraries",
+    "max_replication_slots",
+    "max_wal_senders",
+    "max_worker_processes",
+    "wal_level",
+}
 
 
 def server_settings(parameters: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -59,13 +65,28 @@ class RdsEmulator:
 
     # ---- set-up -------------------------------------------------------------------------
 
-    def add_instance(self, *, instance_id: str, server: LocalPostgres, db_name: str = "postgres",
-                     engine_version: str = "15.4", parameter_group: str | None = None,
-                     rds_client: Any, secrets_client: Any, engine: str = "postgres") -> EmulatedInstance:
+    def add_instance(
+        self,
+        *,
+        instance_id: str,
+        server: LocalPostgres,
+        db_name: str = "postgres",
+        engine_version: str = "15.4",
+        parameter_group: str | None = None,
+        rds_client: Any,
+        secrets_client: Any,
+        engine: str = "postgres",
+    ) -> EmulatedInstance:
         kwargs: dict[str, Any] = dict(
-            DBInstanceIdentifier=instance_id, Engine=engine, EngineVersion=engine_version,
-            DBInstanceClass="db.t4g.micro", AllocatedStorage=20, MasterUsername=server.master_user,
-            ManageMasterUserPassword=True, Port=server.port, DBName=db_name,
+            DBInstanceIdentifier=instance_id,
+            Engine=engine,
+            EngineVersion=engine_version,
+            DBInstanceClass="db.t4g.micro",
+            AllocatedStorage=20,
+            MasterUsername=server.master_user,
+            ManageMasterUserPassword=True,
+            Port=server.port,
+            DBName=db_name,
         )
         if parameter_group:
             kwargs["DBParameterGroupName"] = parameter_group
@@ -89,8 +110,9 @@ class RdsEmulator:
         original_groups = DBInstance.db_parameter_groups
         original_address = DBInstance.address
 
-        def modify_db_parameter_group(backend: RDSBackend, db_parameter_group_name: str,
-                                      db_parameter_group_parameters: Any) -> Any:
+        def modify_db_parameter_group(
+            backend: RDSBackend, db_parameter_group_name: str, db_parameter_group_parameters: Any
+        ) -> Any:
             parameters = list(db_parameter_group_parameters)
             if db_parameter_group_name.startswith("default."):
                 raise RDSClientError("InvalidParameterValue", "Cannot modify a default parameter group.")

@@ -57,8 +57,9 @@ def _invoke_in_process(function: LambdaFunction, event: Any = None) -> tuple[str
     """Replaces moto's Docker-based invoke: same payloads as Lambda, errors included."""
     module_name, _, attribute = function.handler.rpartition(".")
     handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
-    context = FakeLambdaContext(function.function_name, invoked_function_arn=function.function_arn,
-                                aws_request_id=str(uuid.uuid4()))
+    context = FakeLambdaContext(
+        function.function_name, invoked_function_arn=function.function_arn, aws_request_id=str(uuid.uuid4())
+    )
     try:
         result = handler(event if event is not None else {}, context)
         return json.dumps(result), False, ""
@@ -101,27 +102,35 @@ class LocalWorkflow:
 
     def deploy(self) -> str:
         iam, lam = boto3.client("iam"), boto3.client("lambda")
-        role = iam.create_role(RoleName=f"cdc-setup-{uuid.uuid4().hex[:8]}",
-                               AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        role = iam.create_role(
+            RoleName=f"cdc-setup-{uuid.uuid4().hex[:8]}",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )
         self.topic_arn = boto3.client("sns").create_topic(Name="rds-cdc-setup-notifications")["TopicArn"]
         self._stack.enter_context(mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn}))
         definition = self.asl_file.read_text()
         arns = {}
         for step in sorted(set(PLACEHOLDER.findall(definition))):
             arns[step] = lam.create_function(
-                FunctionName=f"rds-cdc-setup-{step}", Runtime="python3.12", Role=role["Role"]["Arn"],
-                Handler=f"{handler_module(step)}.handler", Code={"ZipFile": _tiny_zip()},
+                FunctionName=f"rds-cdc-setup-{step}",
+                Runtime="python3.12",
+                Role=role["Role"]["Arn"],
+                Handler=f"{handler_module(step)}.handler",
+                Code={"ZipFile": _tiny_zip()},
             )["FunctionArn"]
         definition = PLACEHOLDER.sub(lambda m: arns[m.group(1)], definition)
         sfn_role = role["Role"]["Arn"]
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
-            name=f"rds-cdc-setup-{uuid.uuid4().hex[:8]}", definition=definition, roleArn=sfn_role,
+            name=f"rds-cdc-setup-{uuid.uuid4().hex[:8]}",
+            definition=definition,
+            roleArn=sfn_role,
         )["stateMachineArn"]
         return self.state_machine_arn
 
     def start(self, execution_input: dict[str, Any], name: str | None = None) -> str:
         return boto3.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn, name=name or f"run-{uuid.uuid4().hex[:12]}",
+            stateMachineArn=self.state_machine_arn,
+            name=name or f"run-{uuid.uuid4().hex[:12]}",
             input=json.dumps(execution_input),
         )["executionArn"]
 
@@ -129,8 +138,9 @@ class LocalWorkflow:
         sfn = boto3.client("stepfunctions")
         events, token = [], None
         while True:
-            page = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000,
-                                             **({"nextToken": token} if token else {}))
+            page = sfn.get_execution_history(
+                executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+            )
             events += page["events"]
             token = page.get("nextToken")
             if not token:

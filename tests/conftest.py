@@ -11,12 +11,18 @@ from pathlib import Path
 import pytest
 
 os.environ.update(
-    AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-    AWS_SECURITY_TOKEN="testing", AWS_SESSION_TOKEN="testing", AWS_EC2_METADATA_DISABLED="true",
-    POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING", DB_TLS="disable",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SECURITY_TOKEN="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_EC2_METADATA_DISABLED="true",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    DB_TLS="disable",
 )
 
-from local.postgres_server import LocalPostgres, find_bin_dir  # noqa: E402
+from local.postgres_server import LocalPostgres, find_bin_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,8 +73,10 @@ def names(pg_server: LocalPostgres) -> Iterator[Names]:
     yield chosen
     conn = pg_server.connect()
     try:
-        conn.run("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = :d",
-                 d=chosen.database)
+        conn.run(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = :d",
+            d=chosen.database,
+        )
         conn.run(f"DROP DATABASE IF EXISTS {identifier(chosen.database)} WITH (FORCE)")
         for role in (chosen.user, chosen.role):
             conn.run(f"DROP ROLE IF EXISTS {identifier(role)}")

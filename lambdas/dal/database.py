@@ -5,10 +5,9 @@ parameters (`:name`), identifiers are quoted by `lambdas.dal.sql` only."""
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ class Database:
                 f"Cannot log in to database {database!r} on {host}:{port} as {credentials.username!r}: "
                 f"{message}. Check the database name and that the secret's password is current"
             ) from None
-        except (InterfaceError, OSError, socket.timeout) as error:
+        except (InterfaceError, OSError, TimeoutError) as error:
             raise DatabaseUnreachable(
                 f"Cannot reach {host}:{port} ({type(error).__name__}). Check that the Lambda's "
                 "security group may reach the database's port and that the instance is available"
@@ -81,18 +80,14 @@ class Database:
         try:
             yield self
         except BaseException:
-            try:
+            with suppress(DatabaseError, InterfaceError, OSError):  # a lost connection rolls back by itself
                 self._conn.run("ROLLBACK")
-            except (DatabaseError, InterfaceError, OSError):
-                pass  # the connection is gone: the server rolls back on its own
             raise
         self._conn.run("COMMIT")
 
     def close(self) -> None:
-        try:
+        with suppress(InterfaceError, OSError):
             self._conn.close()
-        except (InterfaceError, OSError):
-            pass
 
     def __enter__(self) -> Database:
         return self

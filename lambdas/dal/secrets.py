@@ -52,9 +52,7 @@ class Secrets:
                 "may read, holding JSON with username and password"
             ) from None
         except (ValueError, KeyError, TypeError):
-            raise InvalidInput(
-                f"Secret {secret_arn} is not JSON with 'username' and 'password' keys"
-            ) from None
+            raise InvalidInput(f"Secret {secret_arn} is not JSON with 'username' and 'password' keys") from None
 
     def ensure_user_secret(
         self, *, name: str, username: str, connection: dict[str, Any], kms_key_arn: str | None

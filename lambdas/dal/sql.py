@@ -21,6 +21,7 @@ def qualified(schema: str, table: str) -> str:
 
 # ---- what the server is -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ServerInfo:
     version_num: int
@@ -72,6 +73,7 @@ def wal_level(db: Database) -> str:
 
 # ---- what already exists --------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Relation:
     oid: int
@@ -121,15 +123,25 @@ class CatalogState:
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
 
 
-def inspect(db: Database, *, database: str, user: str, role: str, schemas: list[str],
-            signal_schema: str, publication: str, server: ServerInfo) -> CatalogState:
+def inspect(
+    db: Database,
+    *,
+    database: str,
+    user: str,
+    role: str,
+    schemas: list[str],
+    signal_schema: str,
+    publication: str,
+    server: ServerInfo,
+) -> CatalogState:
     """Read everything ConfigureDatabase could change: a fixed number of queries,
     whatever the number of tables."""
     roles = {
         name: (login, replication)
         for name, login, replication in db.rows(
             "SELECT rolname::text, rolcanlogin, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
-            u=user, r=role,
+            u=user,
+            r=role,
         )
     }
     memberships = {
@@ -138,43 +150,50 @@ def inspect(db: Database, *, database: str, user: str, role: str, schemas: list[
             """SELECT m.rolname::text, g.rolname::text FROM pg_auth_members am
                JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid
                WHERE m.rolname IN (:u, :r)""",
-            u=user, r=role,
+            u=user,
+            r=role,
         )
     }
     role_exists = role in roles
     privilege_role = role if role_exists else current_user_placeholder(db)
 
+    connect, create = db.row(
+        "SELECT has_database_privilege(:r, :d, 'CONNECT'), has_database_privilege(:r, :d, 'CREATE')",
+        r=privilege_role,
+        d=database,
+    ) or (False, False)
     database_privileges = frozenset(
-        name for name, granted in zip(
-            ("CONNECT", "CREATE"),
-            db.row(
-                "SELECT has_database_privilege(:r, :d, 'CONNECT'), has_database_privilege(:r, :d, 'CREATE')",
-                r=privilege_role, d=database,
-            ) or (),
-        ) if granted and role_exists
+        name for name, granted in (("CONNECT", connect), ("CREATE", create)) if granted and role_exists
     )
     schema_rows = db.rows(
         """SELECT n.nspname::text, has_schema_privilege(:r, n.oid, 'USAGE'),
                   has_schema_privilege(:r, n.oid, 'CREATE')
            FROM pg_namespace n WHERE n.nspname = ANY(CAST(:s AS text[]))""",
-        r=privilege_role, s=list({*schemas, signal_schema}),
+        r=privilege_role,
+        s=list({*schemas, signal_schema}),
     )
     schema_privileges = {
         name: frozenset(p for p, ok in (("USAGE", usage), ("CREATE", create)) if ok and role_exists)
         for name, usage, create in schema_rows
     }
-    default_select = frozenset(
-        row[0] for row in db.rows(
-            """SELECT n.nspname::text FROM pg_default_acl d
+    default_select = (
+        frozenset(
+            row[0]
+            for row in db.rows(
+                """SELECT n.nspname::text FROM pg_default_acl d
                JOIN pg_namespace n ON n.oid = d.defaclnamespace
                CROSS JOIN LATERAL aclexplode(d.defaclacl) a
                JOIN pg_roles g ON g.oid = a.grantee
                WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
                  AND d.defaclobjtype = 'r' AND a.privilege_type = 'SELECT' AND g.rolname = :r
                  AND n.nspname = ANY(CAST(:s AS text[]))""",
-            r=role, s=schemas,
+                r=role,
+                s=schemas,
+            )
         )
-    ) if role_exists else frozenset()
+        if role_exists
+        else frozenset()
+    )
 
     relations = tuple(
         Relation(oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists)
@@ -185,7 +204,8 @@ def inspect(db: Database, *, database: str, user: str, role: str, schemas: list[
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(CAST(:s AS text[]))
                ORDER BY n.nspname, c.relname""",
-            r=privilege_role, s=schemas,
+            r=privilege_role,
+            s=schemas,
         )
     )
     leaves: dict[int, list[int]] = {}
@@ -203,15 +223,16 @@ def inspect(db: Database, *, database: str, user: str, role: str, schemas: list[
         leaves.setdefault(root, []).append(leaf)
 
     own_tables = {
-        name: frozenset(
-            p for p, ok in zip(TABLE_PRIVILEGES, (sel, ins, upd)) if ok and role_exists
-        )
+        name: frozenset(p for p, ok in zip(TABLE_PRIVILEGES, (sel, ins, upd), strict=True) if ok and role_exists)
         for name, sel, ins, upd in db.rows(
             """SELECT c.relname::text, has_table_privilege(:r, c.oid, 'SELECT'),
                       has_table_privilege(:r, c.oid, 'INSERT'), has_table_privilege(:r, c.oid, 'UPDATE')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = :s AND c.relname IN (:sig, :hb) AND c.relkind = 'r'""",
-            r=privilege_role, s=signal_schema, sig=SIGNAL_TABLE, hb=HEARTBEAT_TABLE,
+            r=privilege_role,
+            s=signal_schema,
+            sig=SIGNAL_TABLE,
+            hb=HEARTBEAT_TABLE,
         )
     }
     via_root_column = "p.pubviaroot" if server.supports_partition_root else "false"
@@ -220,7 +241,8 @@ def inspect(db: Database, *, database: str, user: str, role: str, schemas: list[
         p=publication,
     )
     publication_tables = frozenset(
-        row[0] for row in db.rows(
+        row[0]
+        for row in db.rows(
             """SELECT n.nspname || '.' || c.relname FROM pg_publication_rel pr
                JOIN pg_publication p ON p.oid = pr.prpubid
                JOIN pg_class c ON c.oid = pr.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -258,6 +280,7 @@ def current_user_placeholder(db: Database) -> str:
 
 
 # ---- statements ConfigureDatabase may run -------------------------------------------------
+
 
 def create_role(role: str) -> str:
     return f"CREATE ROLE {identifier(role)} NOLOGIN"
@@ -299,8 +322,7 @@ def grant_on_tables(privileges: list[str], tables: list[tuple[str, str]], role: 
 
 
 def default_select(schema: str, role: str) -> str:
-    return (f"ALTER DEFAULT PRIVILEGES IN SCHEMA {identifier(schema)} "
-            f"GRANT SELECT ON TABLES TO {identifier(role)}")
+    return f"ALTER DEFAULT PRIVILEGES IN SCHEMA {identifier(schema)} GRANT SELECT ON TABLES TO {identifier(role)}"
 
 
 def create_schema(schema: str) -> str:
@@ -309,13 +331,17 @@ def create_schema(schema: str) -> str:
 
 def create_signal_table(schema: str) -> str:
     # The seed's DDL lacks the id column and a closing parenthesis; this is the corrected one.
-    return (f"CREATE TABLE {qualified(schema, SIGNAL_TABLE)} (id VARCHAR(255) PRIMARY KEY, "
-            "type VARCHAR(32) NOT NULL, data VARCHAR(2000) NULL)")
+    return (
+        f"CREATE TABLE {qualified(schema, SIGNAL_TABLE)} (id VARCHAR(255) PRIMARY KEY, "
+        "type VARCHAR(32) NOT NULL, data VARCHAR(2000) NULL)"
+    )
 
 
 def create_heartbeat_table(schema: str) -> str:
-    return (f"CREATE TABLE {qualified(schema, HEARTBEAT_TABLE)} (id SMALLINT PRIMARY KEY, "
-            "ts TIMESTAMPTZ NOT NULL DEFAULT now())")
+    return (
+        f"CREATE TABLE {qualified(schema, HEARTBEAT_TABLE)} (id SMALLINT PRIMARY KEY, "
+        "ts TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
 
 
 def create_publication(publication: str, tables: list[tuple[str, str]], via_root: bool) -> str:
@@ -338,6 +364,7 @@ def set_replica_identity_full(schema: str, table: str) -> str:
 
 
 # ---- the replication slot -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SlotInfo:
@@ -364,9 +391,11 @@ def create_slot(db: Database, name: str, lock_timeout_ms: int) -> None:
 
 # ---- verification (as the CDC user) ----------------------------------------------------------
 
+
 def published_tables(db: Database, publication: str) -> set[str]:
     return {
-        row[0] for row in db.rows(
+        row[0]
+        for row in db.rows(
             "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = :p",
             p=publication,
         )
@@ -380,18 +409,23 @@ def write_heartbeat(db: Database, schema: str) -> int:
     return db.value(
         """SELECT c.oid::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = :s AND c.relname = :t""",
-        s=schema, t=HEARTBEAT_TABLE,
+        s=schema,
+        t=HEARTBEAT_TABLE,
     )
 
 
-def peek_slot(db: Database, *, slot_name: str, publication: str, proto_version: int,
-              max_changes: int, timeout_ms: int) -> list[bytes]:
+def peek_slot(
+    db: Database, *, slot_name: str, publication: str, proto_version: int, max_changes: int, timeout_ms: int
+) -> list[bytes]:
     """A bounded peek: at most `max_changes` changes under a statement timeout. Never consumes."""
     db.execute(f"SET statement_timeout = {int(timeout_ms)}")
     rows = db.rows(
         """SELECT data FROM pg_logical_slot_peek_binary_changes(
                :slot, NULL, :n, 'proto_version', :v, 'publication_names', :p)""",
-        slot=slot_name, n=max_changes, v=str(proto_version), p=identifier(publication),
+        slot=slot_name,
+        n=max_changes,
+        v=str(proto_version),
+        p=identifier(publication),
     )
     db.execute("RESET statement_timeout")
     return [bytes(row[0]) for row in rows]

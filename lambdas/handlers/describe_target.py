@@ -15,6 +15,12 @@ from lambdas.shared.observability import logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     target = describe_target(Rds(), state.input)
-    logger.info("target described", extra={"instance": target.instance_id, "version": target.engine_version,
-                                           "parameter_group": target.parameter_group})
+    logger.info(
+        "target described",
+        extra={
+            "instance": target.instance_id,
+            "version": target.engine_version,
+            "parameter_group": target.parameter_group,
+        },
+    )
     return target.model_dump(mode="json")

@@ -19,8 +19,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     instance = rds.describe_instance(state.target.instance_id)
     changes, reboot_for_changes = ensure_parameter_group(rds, instance, state.target.parameter_group_family)
     instance = rds.describe_instance(state.target.instance_id)
-    reboot_required = (reboot_for_changes or instance.parameter_apply_status == "pending-reboot"
-                       or state.preflight.wal_level != "logical")
+    reboot_required = (
+        reboot_for_changes
+        or instance.parameter_apply_status == "pending-reboot"
+        or state.preflight.wal_level != "logical"
+    )
     logger.info("parameter group ensured", extra={"changes": changes, "reboot_required": reboot_required})
-    return ParameterGroupResult(parameter_group=instance.parameter_group, changes=changes,
-                                reboot_required=reboot_required).model_dump(mode="json")
+    return ParameterGroupResult(
+        parameter_group=instance.parameter_group, changes=changes, reboot_required=reboot_required
+    ).model_dump(mode="json")

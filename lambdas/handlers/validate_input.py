@@ -14,9 +14,7 @@ def parse_input(event: dict[str, Any]) -> SetupInput:
     try:
         return SetupInput.model_validate(event)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
         raise InvalidInput(f"Execution input rejected, nothing was changed. {problems}") from None
 
 

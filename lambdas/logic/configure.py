@@ -34,14 +34,20 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
     server = sql.server_info(db)
     check_server(server)
     user_secret = secrets.ensure_user_secret(
-        name=secret_name(setup, target), username=setup.user_name,
+        name=secret_name(setup, target),
+        username=setup.user_name,
         connection={"host": target.host, "port": target.port, "dbname": target.database},
         kms_key_arn=environment().secrets_kms_key_arn,
     )
     with db.transaction():
         state = inspect(db, setup, target, server)
-        changes = plan_database(state, setup, server, verifier=scram_verifier(user_secret.credentials.password),
-                                password_is_new=user_secret.created)
+        changes = plan_database(
+            state,
+            setup,
+            server,
+            verifier=scram_verifier(user_secret.credentials.password),
+            password_is_new=user_secret.created,
+        )
         for change in changes:
             for statement in change.statements:
                 db.execute(statement)
@@ -49,7 +55,9 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
     return ConfigureResult(
         changes=([f"created secret {user_secret.arn}"] if user_secret.created else [])
         + [c.description for c in changes],
-        secret_arn=user_secret.arn, tables=users, published=everything,
+        secret_arn=user_secret.arn,
+        tables=users,
+        published=everything,
     )
 
 

@@ -59,8 +59,13 @@ def missing_schemas(state: CatalogState, setup: SetupInput) -> list[str]:
     return [s for s in setup.schemas if s not in state.schemas]
 
 
-def plan_database(state: CatalogState, setup: SetupInput, server: ServerInfo,
-                  verifier: str = VERIFIER_PLACEHOLDER, password_is_new: bool = False) -> list[Change]:
+def plan_database(
+    state: CatalogState,
+    setup: SetupInput,
+    server: ServerInfo,
+    verifier: str = VERIFIER_PLACEHOLDER,
+    password_is_new: bool = False,
+) -> list[Change]:
     """Every change ConfigureDatabase would make, in order; [] on a ready database.
     Raises a named error, before anything is changed, when the input can't be satisfied."""
     absent = missing_schemas(state, setup)
@@ -89,23 +94,31 @@ def plan_database(state: CatalogState, setup: SetupInput, server: ServerInfo,
 
     db_missing = [p for p in ("CONNECT", "CREATE") if p not in state.database_privileges]
     if db_missing:
-        add(f"grant {', '.join(db_missing)} on database {database} to {role}",
-            sql.grant_on_database(db_missing, database, role))
+        add(
+            f"grant {', '.join(db_missing)} on database {database} to {role}",
+            sql.grant_on_database(db_missing, database, role),
+        )
     for schema in setup.schemas:
         schema_missing = [p for p in ("USAGE", "CREATE") if p not in state.schemas[schema]]
         if schema_missing:
-            add(f"grant {', '.join(schema_missing)} on schema {schema} to {role}",
-                sql.grant_on_schema(schema_missing, schema, role))
+            add(
+                f"grant {', '.join(schema_missing)} on schema {schema} to {role}",
+                sql.grant_on_schema(schema_missing, schema, role),
+            )
 
     published = tables_to_publish(state, setup, server)
     if setup.table_pairs is None:
         for schema in setup.schemas:
             if any(not r.selectable for r in state.relations if r.schema == schema):
-                add(f"grant SELECT on all tables in schema {schema} to {role}",
-                    sql.grant_select_all_tables(schema, role))
+                add(
+                    f"grant SELECT on all tables in schema {schema} to {role}",
+                    sql.grant_select_all_tables(schema, role),
+                )
             if schema not in state.default_select_schemas:
-                add(f"grant SELECT on tables created later in schema {schema} to {role}",
-                    sql.default_select(schema, role))
+                add(
+                    f"grant SELECT on tables created later in schema {schema} to {role}",
+                    sql.default_select(schema, role),
+                )
     else:
         unselectable = [r for r in leaf_tables(published, state) + published if not r.selectable]
         unique = list(dict.fromkeys((r.schema, r.name) for r in unselectable))
@@ -123,8 +136,10 @@ def plan_database(state: CatalogState, setup: SetupInput, server: ServerInfo,
             add(f"create table {signal_schema}.{table}", ddl(signal_schema))
         privileges = [p for p in sql.TABLE_PRIVILEGES if p not in state.own_tables.get(table, frozenset())]
         if privileges:
-            add(f"grant {', '.join(privileges)} on {signal_schema}.{table} to {role}",
-                sql.grant_on_tables(privileges, [(signal_schema, table)], role))
+            add(
+                f"grant {', '.join(privileges)} on {signal_schema}.{table} to {role}",
+                sql.grant_on_tables(privileges, [(signal_schema, table)], role),
+            )
 
     changes.extend(_replica_identity_changes(state, setup, published))
     changes.extend(_publication_changes(state, setup, server, published, own_tables))
@@ -145,19 +160,24 @@ def _replica_identity_changes(state: CatalogState, setup: SetupInput, published:
             "Add a primary key, or re-run with replica_identity 'full' (logs whole old rows) "
             "or 'ignore' (insert-only tables)"
         )
-    return [Change(f"set REPLICA IDENTITY FULL on {r.qualified_name}",
-                   (sql.set_replica_identity_full(r.schema, r.name),)) for r in lacking]
+    return [
+        Change(f"set REPLICA IDENTITY FULL on {r.qualified_name}", (sql.set_replica_identity_full(r.schema, r.name),))
+        for r in lacking
+    ]
 
 
-def _publication_changes(state: CatalogState, setup: SetupInput, server: ServerInfo,
-                         published: list[Relation], own_tables: list[str]) -> list[Change]:
+def _publication_changes(
+    state: CatalogState, setup: SetupInput, server: ServerInfo, published: list[Relation], own_tables: list[str]
+) -> list[Change]:
     publication = setup.publication_name
     wanted = [(r.schema, r.name) for r in published] + [(setup.signal_table_schema, t) for t in own_tables]
     if not state.publication_exists:
-        return [Change(
-            f"create publication {publication} with {len(wanted)} tables",
-            (sql.create_publication(publication, wanted, server.supports_partition_root),),
-        )]
+        return [
+            Change(
+                f"create publication {publication} with {len(wanted)} tables",
+                (sql.create_publication(publication, wanted, server.supports_partition_root),),
+            )
+        ]
     changes: list[Change] = []
     if not state.publication_all_tables:
         wanted_names = {f"{s}.{t}" for s, t in wanted}
@@ -170,11 +190,19 @@ def _publication_changes(state: CatalogState, setup: SetupInput, server: ServerI
             )
         missing = [(s, t) for s, t in wanted if f"{s}.{t}" not in state.publication_tables]
         if missing:
-            changes.append(Change(f"add {len(missing)} tables to publication {publication}",
-                                  (sql.add_publication_tables(publication, missing),)))
+            changes.append(
+                Change(
+                    f"add {len(missing)} tables to publication {publication}",
+                    (sql.add_publication_tables(publication, missing),),
+                )
+            )
     if server.supports_partition_root and not state.publication_via_root:
-        changes.append(Change(f"set publish_via_partition_root on publication {publication}",
-                              (sql.set_publication_via_root(publication),)))
+        changes.append(
+            Change(
+                f"set publish_via_partition_root on publication {publication}",
+                (sql.set_publication_via_root(publication),),
+            )
+        )
     return changes
 
 

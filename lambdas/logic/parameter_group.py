@@ -58,7 +58,8 @@ def ensure_parameter_group(rds: Rds, instance: InstanceInfo, family: str) -> tup
     changes = plan.describe(instance.instance_id, family)
     if plan.create_group:
         rds.create_parameter_group(
-            group=plan.group, family=family,
+            group=plan.group,
+            family=family,
             description=f"Logical replication for Streamkap CDC on {instance.instance_id} (rds-cdc-setup)",
         )
     if plan.parameters:

@@ -21,8 +21,14 @@ def check_server(server: sql.ServerInfo) -> None:
 
 def inspect(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
     return sql.inspect(
-        db, database=target.database, user=setup.user_name, role=setup.role_name, schemas=setup.schemas,
-        signal_schema=setup.signal_table_schema, publication=setup.publication_name, server=server,
+        db,
+        database=target.database,
+        user=setup.user_name,
+        role=setup.role_name,
+        schemas=setup.schemas,
+        signal_schema=setup.signal_table_schema,
+        publication=setup.publication_name,
+        server=server,
     )
 
 
@@ -57,5 +63,9 @@ def preflight(db: Database, setup: SetupInput, target: Target) -> PreflightResul
         plan.append(f"reboot instance {target.instance_id} so wal_level becomes logical")
     plan += [change.description for change in plan_database(state, setup, server)]
     plan += slot_plan(db, setup, target, server)
-    return PreflightResult(server_version_num=server.version_num, wal_level=server.wal_level,
-                           rds_roles=server.rds_replication_exists, plan=plan)
+    return PreflightResult(
+        server_version_num=server.version_num,
+        wal_level=server.wal_level,
+        rds_roles=server.rds_replication_exists,
+        plan=plan,
+    )

@@ -25,8 +25,9 @@ def max_polls(setup: SetupInput) -> int:
     return max(1, math.ceil(setup.max_wait_minutes * 60 / setup.poll_seconds))
 
 
-def check_reboot(rds: Rds, setup: SetupInput, instance_id: str, previous_attempt: int,
-                 read_wal_level: Callable[[], str]) -> RebootStatus:
+def check_reboot(
+    rds: Rds, setup: SetupInput, instance_id: str, previous_attempt: int, read_wal_level: Callable[[], str]
+) -> RebootStatus:
     attempt = previous_attempt + 1
     instance = rds.describe_instance(instance_id)
     wal_level = None
@@ -36,8 +37,13 @@ def check_reboot(rds: Rds, setup: SetupInput, instance_id: str, previous_attempt
     elif instance.status == "available" and instance.parameter_apply_status == "in-sync":
         wal_level = read_wal_level()
         ready = wal_level == "logical"
-    status = RebootStatus(ready=ready, attempt=attempt, status=instance.status,
-                          parameter_apply_status=instance.parameter_apply_status, wal_level=wal_level)
+    status = RebootStatus(
+        ready=ready,
+        attempt=attempt,
+        status=instance.status,
+        parameter_apply_status=instance.parameter_apply_status,
+        wal_level=wal_level,
+    )
     if not ready and attempt >= max_polls(setup):
         raise RebootTimeout(
             f"Instance {instance_id} not ready after {setup.max_wait_minutes} minutes: status "

@@ -32,14 +32,16 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
     heartbeat_oid = sql.write_heartbeat(db, setup.signal_table_schema) if setup.heartbeat else None
     try:
         changes = sql.peek_slot(
-            db, slot_name=setup.slot_name, publication=setup.publication_name,
-            proto_version=server.pgoutput_proto_version, max_changes=PEEK_MAX_CHANGES, timeout_ms=PEEK_TIMEOUT_MS,
+            db,
+            slot_name=setup.slot_name,
+            publication=setup.publication_name,
+            proto_version=server.pgoutput_proto_version,
+            max_changes=PEEK_MAX_CHANGES,
+            timeout_ms=PEEK_TIMEOUT_MS,
         )
     except Exception as error:  # pg8000 DatabaseError carries the server's message
         detail = error.args[0].get("M") if error.args and isinstance(error.args[0], dict) else type(error).__name__
-        raise VerificationFailed(
-            f"{setup.user_name} cannot read slot {setup.slot_name}: {detail}"
-        ) from None
+        raise VerificationFailed(f"{setup.user_name} cannot read slot {setup.slot_name}: {detail}") from None
     heartbeat_seen = None
     if heartbeat_oid is not None:
         heartbeat_seen = writes_to(changes, heartbeat_oid)
@@ -49,6 +51,10 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
                 f"The heartbeat written to {setup.signal_table_schema}.{sql.HEARTBEAT_TABLE} did not appear in "
                 f"slot {setup.slot_name}: check that the table is in publication {setup.publication_name}"
             )
-    return VerifyResult(wal_level=server.wal_level, published_tables=len(published), peek_ok=True,
-                        peeked_changes=len(changes), heartbeat_seen=heartbeat_seen)
-
+    return VerifyResult(
+        wal_level=server.wal_level,
+        published_tables=len(published),
+        peek_ok=True,
+        peeked_changes=len(changes),
+        heartbeat_seen=heartbeat_seen,
+    )

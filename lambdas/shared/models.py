@@ -19,9 +19,7 @@ def check_identifier(value: str, what: str) -> str:
     if not value or "\x00" in value:
         raise ValueError(f"{what} must be a non-empty name without NUL characters")
     if len(value.encode()) > MAX_IDENTIFIER_BYTES:
-        raise ValueError(
-            f"{what} {value!r} is {len(value.encode())} bytes; PostgreSQL names are at most 63 bytes"
-        )
+        raise ValueError(f"{what} {value!r} is {len(value.encode())} bytes; PostgreSQL names are at most 63 bytes")
     return value
 
 
@@ -113,8 +111,9 @@ class SetupInput(BaseModel):
         if not self.db_instance_identifier and not self.db_cluster_identifier:
             raise ValueError("db_instance_identifier is required")
         if self.db_cluster_identifier:
-            raise ValueError("db_cluster_identifier (Aurora clusters) is not supported yet; "
-                             "pass the writer's db_instance_identifier")
+            raise ValueError(
+                "db_cluster_identifier (Aurora clusters) is not supported yet; pass the writer's db_instance_identifier"
+            )
         if self.user_name == self.role_name:
             raise ValueError("user_name and role_name must differ")
         if self.tables is not None:

@@ -1,6 +1,6 @@
 """The Lambda environment, read once through one typed model."""
 
-from functools import cache
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,8 +17,6 @@ class Environment(BaseModel):
     db_connect_timeout_seconds: int = Field(10, alias="DB_CONNECT_TIMEOUT_SECONDS")
 
 
-@cache
 def environment() -> Environment:
-    import os
-
+    """Read on each call (microseconds): tests and the local runner change the environment."""
     return Environment.model_validate({k: v for k, v in os.environ.items() if v != ""})

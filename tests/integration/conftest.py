@@ -48,8 +48,12 @@ class Harness:
     target: Target
 
     def master(self) -> Database:
-        return Database.connect(host=self.server.host, port=self.server.port, database=self.database,
-                                credentials=Credentials(self.server.master_user, self.server.master_password))
+        return Database.connect(
+            host=self.server.host,
+            port=self.server.port,
+            database=self.database,
+            credentials=Credentials(self.server.master_user, self.server.master_password),
+        )
 
     def configure(self, **overrides) -> ConfigureResult:
         setup = self.setup.model_copy(update=overrides) if overrides else self.setup
@@ -80,13 +84,29 @@ def harness(pg_server: LocalPostgres, names) -> Iterator[Harness]:
     run_script(pg_server, names.database, SAMPLE_SCHEMA)
     with mock_aws():
         master_secret = boto3.client("secretsmanager").create_secret(
-            Name="master", SecretString=json.dumps({"username": pg_server.master_user,
-                                                    "password": pg_server.master_password}))
-        setup = SetupInput(db_instance_identifier="local-test", database=names.database,
-                           schemas=["public", "inventory"], user_name=names.user, role_name=names.role,
-                           slot_name=names.slot)
-        target = Target(instance_id="local-test", engine="postgres", engine_version="15.4", major_version=15,
-                        status="available", parameter_group="custom", parameter_group_family="postgres15",
-                        parameter_apply_status="in-sync", host=pg_server.host, port=pg_server.port,
-                        database=names.database, master_secret_arn=master_secret["ARN"])
+            Name="master",
+            SecretString=json.dumps({"username": pg_server.master_user, "password": pg_server.master_password}),
+        )
+        setup = SetupInput(
+            db_instance_identifier="local-test",
+            database=names.database,
+            schemas=["public", "inventory"],
+            user_name=names.user,
+            role_name=names.role,
+            slot_name=names.slot,
+        )
+        target = Target(
+            instance_id="local-test",
+            engine="postgres",
+            engine_version="15.4",
+            major_version=15,
+            status="available",
+            parameter_group="custom",
+            parameter_group_family="postgres15",
+            parameter_apply_status="in-sync",
+            host=pg_server.host,
+            port=pg_server.port,
+            database=names.database,
+            master_secret_arn=master_secret["ARN"],
+        )
         yield Harness(pg_server, names.database, setup, target)

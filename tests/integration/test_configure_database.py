@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pg8000.exceptions import DatabaseError
 
+from lambdas.dal.database import Database
 from lambdas.logic.verify import verify
 from lambdas.shared.errors import InvalidInput, PublicationConflict, ReplicaIdentityMissing, SlotConflict
-from lambdas.dal.database import Database
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,9 @@ def test_given_a_stock_database_when_configured_then_the_user_can_do_what_stream
         user.run("UPDATE streamkap.streamkap_signal SET data = 'x' WHERE id = 's1'")
         peeked = user.run(
             "SELECT count(*) FROM pg_logical_slot_peek_binary_changes(:s, NULL, 10, 'proto_version', '1', "
-            "'publication_names', 'streamkap_pub')", s=harness.setup.slot_name)
+            "'publication_names', 'streamkap_pub')",
+            s=harness.setup.slot_name,
+        )
         assert peeked[0][0] > 0  # the signal writes above are in the slot
     finally:
         user.close()
@@ -41,11 +43,13 @@ def test_given_a_configured_database_the_user_cannot_write_data_or_change_schema
     configured = harness.configure()
     user = harness.as_user(configured.secret_arn)
     try:
-        for statement in ("INSERT INTO public.orders VALUES (3, 'eve', 1)",
-                          "DELETE FROM public.orders",
-                          "DROP TABLE public.orders",
-                          "CREATE ROLE intruder",
-                          "ALTER TABLE public.orders ADD COLUMN x int"):
+        for statement in (
+            "INSERT INTO public.orders VALUES (3, 'eve', 1)",
+            "DELETE FROM public.orders",
+            "DROP TABLE public.orders",
+            "CREATE ROLE intruder",
+            "ALTER TABLE public.orders ADD COLUMN x int",
+        ):
             with pytest.raises(DatabaseError) as raised:
                 user.run(statement)
             assert sqlstate(raised.value) == "42501", statement  # insufficient_privilege
@@ -65,8 +69,11 @@ def test_tables_created_later_are_readable_through_default_privileges(harness):
 
 def test_self_managed_postgresql_gets_the_replication_attribute_on_the_user(harness):
     harness.configure()
-    rows = harness.sql("SELECT rolname::text, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
-                       u=harness.setup.user_name, r=harness.setup.role_name)
+    rows = harness.sql(
+        "SELECT rolname::text, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
+        u=harness.setup.user_name,
+        r=harness.setup.role_name,
+    )
     # Attributes are not inherited through the role, so it must sit on the login user.
     assert dict(rows) == {harness.setup.user_name: True, harness.setup.role_name: False}
 
@@ -78,7 +85,9 @@ def test_on_rds_the_role_is_granted_rds_replication_instead(harness):
         assert f"grant rds_replication to {harness.setup.role_name}" in configured.changes
         members = harness.sql(
             """SELECT g.rolname::text FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member
-               JOIN pg_roles g ON g.oid = am.roleid WHERE m.rolname = :r""", r=harness.setup.role_name)
+               JOIN pg_roles g ON g.oid = am.roleid WHERE m.rolname = :r""",
+            r=harness.setup.role_name,
+        )
         assert members == [["rds_replication"]]
         replication = harness.sql("SELECT rolreplication FROM pg_roles WHERE rolname = :u", u=harness.setup.user_name)
         assert replication == [[False]]
@@ -113,8 +122,9 @@ def test_the_generated_password_never_reaches_the_server_log(harness):
 
 def test_partitioned_tables_are_published_through_their_root(harness):
     harness.configure()
-    published = harness.sql("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = :p",
-                            p="streamkap_pub")
+    published = harness.sql(
+        "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = :p", p="streamkap_pub"
+    )
     names = sorted(row[0] for row in published)
     assert "public.events" in names and "public.events_2025" not in names
     assert harness.sql("SELECT pubviaroot FROM pg_publication WHERE pubname = 'streamkap_pub'") == [[True]]
@@ -125,8 +135,9 @@ def test_table_without_primary_key_fails_the_check_and_changes_nothing(harness):
     harness.sql("CREATE TABLE public.audit_log (at timestamptz, line text)")
     with pytest.raises(ReplicaIdentityMissing, match="public.audit_log"):
         harness.configure()
-    assert harness.sql("SELECT count(*) FROM pg_roles WHERE rolname IN (:u, :r)",
-                       u=harness.setup.user_name, r=harness.setup.role_name) == [[0]]
+    assert harness.sql(
+        "SELECT count(*) FROM pg_roles WHERE rolname IN (:u, :r)", u=harness.setup.user_name, r=harness.setup.role_name
+    ) == [[0]]
     assert harness.sql("SELECT count(*) FROM pg_publication") == [[0]]
     assert harness.sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'streamkap'") == [[0]]
 
@@ -182,12 +193,16 @@ def test_verify_as_the_user_sees_its_heartbeat_in_a_bounded_peek(harness):
     configured = harness.configure()
     harness.create_slot()
     creds = harness.user_credentials(configured.secret_arn)
-    with Database.connect(host=harness.server.host, port=harness.server.port, database=harness.database,
-                          credentials=creds) as db:
+    with Database.connect(
+        host=harness.server.host, port=harness.server.port, database=harness.database, credentials=creds
+    ) as db:
         result = verify(db, harness.setup, configured)
     assert result.peek_ok and result.heartbeat_seen and result.wal_level == "logical"
     assert result.published_tables == len(configured.published)
     # Peeking never consumes: the slot still holds the heartbeat.
-    remaining = harness.sql("SELECT count(*) FROM pg_logical_slot_peek_binary_changes(:s, NULL, NULL, "
-                            "'proto_version', '1', 'publication_names', 'streamkap_pub')", s=harness.setup.slot_name)
+    remaining = harness.sql(
+        "SELECT count(*) FROM pg_logical_slot_peek_binary_changes(:s, NULL, NULL, "
+        "'proto_version', '1', 'publication_names', 'streamkap_pub')",
+        s=harness.setup.slot_name,
+    )
     assert remaining[0][0] >= 3

@@ -25,8 +25,14 @@ class Stack:
     instance: EmulatedInstance
 
     def run(self, **execution_input) -> Execution:
-        return self.workflow.run({"db_instance_identifier": INSTANCE, "schemas": ["public", "inventory"],
-                                  "poll_seconds": 5, **execution_input})
+        return self.workflow.run(
+            {
+                "db_instance_identifier": INSTANCE,
+                "schemas": ["public", "inventory"],
+                "poll_seconds": 5,
+                **execution_input,
+            }
+        )
 
     def describe(self) -> dict:
         return boto3.client("rds").describe_db_instances(DBInstanceIdentifier=INSTANCE)["DBInstances"][0]
@@ -39,20 +45,31 @@ class Stack:
             conn.close()
 
 
-def make_stack(server: LocalPostgres, *, parameter_group: str | None = None,
-               describes_per_reboot: int = 1) -> Iterator[Stack]:
+def make_stack(
+    server: LocalPostgres, *, parameter_group: str | None = None, describes_per_reboot: int = 1
+) -> Iterator[Stack]:
     server.create_database("orders")
     run_script(server, "orders", SAMPLE_SCHEMA)
-    with (mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-          RdsEmulator(describes_per_reboot=describes_per_reboot) as emulator,
-          LocalWorkflow() as workflow):
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        RdsEmulator(describes_per_reboot=describes_per_reboot) as emulator,
+        LocalWorkflow() as workflow,
+    ):
         rds = boto3.client("rds")
         if parameter_group:
-            rds.create_db_parameter_group(DBParameterGroupName=parameter_group, DBParameterGroupFamily="postgres15",
-                                          Description="the team's own group")
-        instance = emulator.add_instance(instance_id=INSTANCE, server=server, db_name="orders",
-                                         parameter_group=parameter_group, rds_client=rds,
-                                         secrets_client=boto3.client("secretsmanager"))
+            rds.create_db_parameter_group(
+                DBParameterGroupName=parameter_group,
+                DBParameterGroupFamily="postgres15",
+                Description="the team's own group",
+            )
+        instance = emulator.add_instance(
+            instance_id=INSTANCE,
+            server=server,
+            db_name="orders",
+            parameter_group=parameter_group,
+            rds_client=rds,
+            secrets_client=boto3.client("secretsmanager"),
+        )
         yield Stack(server, emulator, workflow, instance)
 
 

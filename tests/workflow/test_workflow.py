@@ -11,8 +11,18 @@ from tests.workflow.conftest import make_stack
 
 pytestmark = pytest.mark.workflow
 
-CONNECTOR_FIELDS = {"hostname", "port", "database", "username", "password_secret_arn", "signal_table_schema",
-                    "replication_slot_name", "publication_name", "snapshot_chunk_size", "max_batch_size"}
+CONNECTOR_FIELDS = {
+    "hostname",
+    "port",
+    "database",
+    "username",
+    "password_secret_arn",
+    "signal_table_schema",
+    "replication_slot_name",
+    "publication_name",
+    "snapshot_chunk_size",
+    "max_batch_size",
+}
 
 
 def test_default_parameter_group_path_ends_ready_with_a_new_group_and_one_reboot(stack):
@@ -28,7 +38,8 @@ def test_default_parameter_group_path_ends_ready_with_a_new_group_and_one_reboot
     assert "create parameter group orders-prod-streamkap-cdc (family postgres15)" in output["changes"]
     assert stack.instance.reboots == 1
     assert stack.describe()["DBParameterGroups"] == [
-        {"DBParameterGroupName": "orders-prod-streamkap-cdc", "ParameterApplyStatus": "in-sync"}]
+        {"DBParameterGroupName": "orders-prod-streamkap-cdc", "ParameterApplyStatus": "in-sync"}
+    ]
     assert stack.sql("SHOW wal_level") == [["logical"]]
     assert stack.sql("SHOW wal_sender_timeout") == [["0"]]
     assert "CheckRebootStatus" in execution.states_entered
@@ -127,8 +138,9 @@ def test_no_secret_appears_in_the_execution_history(stack):
     execution = stack.run()
     assert execution.status == "SUCCEEDED", execution.cause
     sm = boto3.client("secretsmanager")
-    user_secret = json.loads(sm.get_secret_value(SecretId=execution.output["connector"]["password_secret_arn"])
-                             ["SecretString"])
+    user_secret = json.loads(
+        sm.get_secret_value(SecretId=execution.output["connector"]["password_secret_arn"])["SecretString"]
+    )
     history = json.dumps(execution.events, default=str) + json.dumps(execution.output)
     assert stack.server.master_password not in history
     assert user_secret["password"] not in history

@@ -1,0 +1,74 @@
+"""The execution input: seed defaults, and bad input rejected with a named error."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdas.handlers.validate_input import parse_input
+from lambdas.shared.errors import InvalidInput
+from lambdas.shared.models import SetupInput
+
+
+def test_defaults_are_the_seed_guides():
+    setup = parse_input({"db_instance_identifier": "orders-prod"})
+    assert setup.model_dump() == {
+        "db_instance_identifier": "orders-prod",
+        "db_cluster_identifier": None,
+        "database": None,
+        "schemas": ["public"],
+        "tables": None,
+        "signal_table_schema": "streamkap",
+        "user_name": "streamkap_user",
+        "role_name": "streamkap_role",
+        "publication_name": "streamkap_pub",
+        "slot_name": "streamkap_pgoutput_slot",
+        "master_secret_arn": None,
+        "reboot": "immediate",
+        "replica_identity": "check",
+        "heartbeat": True,
+        "dry_run": False,
+        "poll_seconds": 30,
+        "max_wait_minutes": 60,
+    }
+
+
+@pytest.mark.parametrize(
+    ("override", "complaint"),
+    [
+        ({"shemas": ["public"]}, "shemas"),  # a typo must not fall back to a default
+        ({"slot_name": "Streamkap"}, "slot_name"),
+        ({"slot_name": "rds_slot"}, "reserved on RDS"),
+        ({"slot_name": "a" * 64}, "slot_name"),
+        ({"user_name": "pg_monitor"}, "reserved"),
+        ({"user_name": "x", "role_name": "x"}, "must differ"),
+        ({"publication_name": "p" * 64}, "63 bytes"),
+        ({"schemas": ["é" * 32]}, "63 bytes"),  # 64 bytes in UTF-8
+        ({"schemas": []}, "schemas"),
+        ({"schemas": ["public", "public"]}, "duplicates"),
+        ({"tables": ["orders"]}, "schema.table"),
+        ({"tables": ["sales.orders"]}, "not in schemas"),
+        ({"tables": []}, "non-empty"),
+        ({"reboot": "later"}, "reboot"),
+        ({"replica_identity": "maybe"}, "replica_identity"),
+        ({"poll_seconds": 0}, "poll_seconds"),
+        ({"db_instance_identifier": "1orders"}, "RDS identifier"),
+        ({"db_instance_identifier": "orders--prod"}, "RDS identifier"),
+        ({"db_instance_identifier": None}, "required"),
+        ({"database": "bad\x00name"}, "NUL"),
+    ],
+)
+def test_bad_input_is_invalid_input_naming_the_field(override, complaint):
+    with pytest.raises(InvalidInput, match=complaint):
+        parse_input({"db_instance_identifier": "orders-prod", **override})
+
+
+def test_hostile_but_legal_names_are_accepted_for_quoting_later():
+    setup = SetupInput(
+        db_instance_identifier="orders-prod", schemas=['we"ird; DROP TABLE x; --'], publication_name="Pub With Spaces"
+    )
+    assert setup.schemas == ['we"ird; DROP TABLE x; --']
+
+
+def test_table_pairs_split_on_the_first_dot():
+    setup = SetupInput(db_instance_identifier="a", schemas=["s"], tables=["s.t.with.dots"])
+    assert setup.table_pairs == [("s", "t.with.dots")]

@@ -1,0 +1,153 @@
+"""Parameter group, reboot loop, report and protocol choices, over fake ports."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+
+from lambdas.dal.rds import InstanceInfo
+from lambdas.dal.sql import ServerInfo
+from lambdas.logic.configure import scram_verifier
+from lambdas.logic.parameter_group import ensure_parameter_group, plan_parameter_group
+from lambdas.logic.reboot import check_reboot, max_polls
+from lambdas.logic.report import report, tables_csv
+from lambdas.logic.verify import writes_to
+from lambdas.shared.errors import RebootTimeout
+from lambdas.shared.models import SetupInput, WorkflowState
+
+
+def instance(group: str = "default.postgres15", status: str = "available", apply: str = "in-sync") -> InstanceInfo:
+    return InstanceInfo(
+        "orders-prod", "postgres", "15.4", status, group, apply, "h", 5432, "orders", "master", "arn:secret", None
+    )
+
+
+class FakeRds:
+    def __init__(self, groups: dict[str, dict[str, str]] | None = None, described: InstanceInfo | None = None):
+        self.groups = groups or {}
+        self.calls: list[tuple] = []
+        self.described = described or instance()
+
+    def parameter_group_exists(self, group):
+        return group in self.groups
+
+    def user_parameters(self, group, names):
+        return {k: v for k, v in self.groups[group].items() if k in names}
+
+    def create_parameter_group(self, *, group, family, description):
+        self.calls.append(("create", group, family))
+        self.groups[group] = {}
+
+    def set_parameters(self, group, values):
+        self.calls.append(("set", group, dict(values)))
+        self.groups[group].update({k: v for k, (v, _) in values.items()})
+
+    def attach_parameter_group(self, instance_id, group):
+        self.calls.append(("attach", instance_id, group))
+
+    def describe_instance(self, instance_id):
+        return self.described
+
+    def reboot(self, instance_id):
+        self.calls.append(("reboot", instance_id))
+
+
+def test_default_group_is_replaced_by_a_custom_group_of_the_same_family():
+    rds = FakeRds()
+    changes, reboot = ensure_parameter_group(rds, instance(), "postgres15")
+    assert rds.calls == [
+        ("create", "orders-prod-streamkap-cdc", "postgres15"),
+        (
+            "set",
+            "orders-prod-streamkap-cdc",
+            {"rds.logical_replication": ("1", "pending-reboot"), "wal_sender_timeout": ("0", "immediate")},
+        ),
+        ("attach", "orders-prod", "orders-prod-streamkap-cdc"),
+    ]
+    assert reboot and len(changes) == 4
+
+
+def test_a_crash_after_creating_the_group_resumes_without_recreating_it():
+    rds = FakeRds(groups={"orders-prod-streamkap-cdc": {}})
+    ensure_parameter_group(rds, instance(), "postgres15")
+    assert [c[0] for c in rds.calls] == ["set", "attach"]
+
+
+def test_a_custom_group_already_set_needs_no_change_and_no_reboot():
+    rds = FakeRds(groups={"team": {"rds.logical_replication": "1", "wal_sender_timeout": "0"}})
+    assert plan_parameter_group(rds, instance("team")).describe("orders-prod", "postgres15") == []
+    changes, reboot = ensure_parameter_group(rds, instance("team"), "postgres15")
+    assert (changes, reboot, rds.calls) == ([], False, [])
+
+
+def test_only_a_dynamic_change_needs_no_reboot():
+    rds = FakeRds(groups={"team": {"rds.logical_replication": "1"}})
+    changes, reboot = ensure_parameter_group(rds, instance("team"), "postgres15")
+    assert changes == ["set wal_sender_timeout=0 in parameter group team"] and not reboot
+
+
+def test_reboot_check_polls_until_ready_then_times_out_by_count():
+    setup = SetupInput(db_instance_identifier="orders-prod", poll_seconds=30, max_wait_minutes=2)
+    assert max_polls(setup) == 4
+    rds = FakeRds(described=instance(status="rebooting"))
+    status = check_reboot(rds, setup, "orders-prod", 0, read_wal_level=lambda: "logical")
+    assert not status.ready and status.attempt == 1
+    with pytest.raises(RebootTimeout, match="rebooting"):
+        check_reboot(rds, setup, "orders-prod", 3, read_wal_level=lambda: "logical")
+
+
+def test_reboot_check_is_ready_only_when_wal_level_is_logical():
+    setup = SetupInput(db_instance_identifier="orders-prod")
+    rds = FakeRds()
+    assert check_reboot(rds, setup, "orders-prod", 0, read_wal_level=lambda: "logical").ready
+    assert not check_reboot(rds, setup, "orders-prod", 0, read_wal_level=lambda: "replica").ready
+
+
+def test_reboot_check_reissues_a_reboot_still_pending():
+    rds = FakeRds(described=instance(apply="pending-reboot"))
+    check_reboot(rds, SetupInput(db_instance_identifier="orders-prod"), "orders-prod", 0, lambda: "replica")
+    assert rds.calls == [("reboot", "orders-prod")]
+
+
+@pytest.mark.parametrize(("major", "proto"), [(10, 1), (13, 1), (14, 2), (15, 3), (16, 4), (17, 4)])
+def test_pgoutput_protocol_follows_the_server_version(major, proto):
+    info = ServerInfo(major * 10000, "logical", "m", True, False, False, 10, 10, 0)
+    assert info.pgoutput_proto_version == proto
+
+
+def test_tables_csv_is_one_name_per_row_without_header():
+    assert tables_csv(["public.orders", "inventory.stock"]) == "public.orders\ninventory.stock\n"
+    assert tables_csv(["odd.na,me"]) == '"odd.na,me"\n'
+
+
+def test_scram_verifier_is_what_postgresql_checks_a_login_against():
+    verifier = scram_verifier("correct horse")
+    method, rest = verifier.split("$", 1)
+    iterations_salt, keys = rest.split("$")
+    iterations, salt = iterations_salt.split(":")
+    stored_key, _server_key = keys.split(":")
+    salted = hashlib.pbkdf2_hmac("sha256", b"correct horse", base64.b64decode(salt), int(iterations))
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    assert method == "SCRAM-SHA-256" and base64.b64decode(stored_key) == hashlib.sha256(client_key).digest()
+    assert "correct horse" not in verifier
+
+
+def test_heartbeat_is_found_by_relation_oid_in_insert_or_update_messages():
+    oid = (16384).to_bytes(4, "big")
+    assert writes_to([b"B...", b"I" + oid + b"N...", b"C..."], 16384)
+    assert writes_to([b"U" + oid + b"N..."], 16384)
+    assert not writes_to([b"I" + (16385).to_bytes(4, "big") + b"N"], 16384)
+
+
+def test_report_on_dry_run_returns_the_plan():
+    state = WorkflowState.model_validate(
+        {
+            "input": {"db_instance_identifier": "orders-prod", "dry_run": True},
+            "preflight": {"server_version_num": 150004, "wal_level": "replica", "rds_roles": True, "plan": ["a", "b"]},
+        }
+    )
+    output = report(state)
+    assert output.status == "DryRun" and output.plan == ["a", "b"] and output.connector is None
