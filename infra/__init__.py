@@ -1,0 +1,1 @@
+"""CDK constructs for rds-cdc-setup: config, bundling, workflow and the stack that wires them."""

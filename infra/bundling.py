@@ -1,0 +1,63 @@
+"""Lambda asset built without Docker: the `lambdas` package plus wheels for the Lambda platform."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+@jsii.implements(ILocalBundling)
+class PipBundling:
+    """Copies the package directory into the asset and pip-installs its requirements.txt
+    as wheels for the target platform, so the asset runs on Lambda whatever builds it."""
+
+    def __init__(self, *, source_dir: Path, python_version: str, platform: str) -> None:
+        self.source_dir = source_dir
+        self.python_version = python_version
+        self.platform = platform
+
+    def try_bundle(self, output_dir: str, options: Any) -> bool:
+        out = Path(output_dir)
+        shutil.copytree(self.source_dir, out / self.source_dir.name, ignore=_IGNORED, dirs_exist_ok=True)
+        requirements = self.source_dir / "requirements.txt"
+        if requirements.exists():
+            pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            subprocess.run(
+                [
+                    *pip,
+                    "--no-compile",  # bytecode for the build machine's Python would be useless
+                    f"--requirement={requirements}",
+                    f"--target={out}",
+                    f"--platform={self.platform}",
+                    "--only-binary=:all:",
+                    "--implementation=cp",
+                    f"--python-version={self.python_version}",
+                ],
+                check=True,
+            )
+        return True
+
+
+def lambda_code(*, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
+    """The one asset every step's function runs; wheels match `runtime` and `architecture`."""
+    local = PipBundling(
+        source_dir=LAMBDAS_DIR,
+        python_version=runtime.name.removeprefix("python"),
+        platform="manylinux2014_aarch64" if architecture.name == "arm64" else "manylinux2014_x86_64",
+    )
+    return lambda_.Code.from_asset(
+        str(LAMBDAS_DIR),
+        exclude=["**/__pycache__", "**/*.pyc"],
+        # The image is never pulled: local bundling always succeeds or raises.
+        bundling=BundlingOptions(image=DockerImage.from_registry("unused"), local=local),
+    )

@@ -1,0 +1,138 @@
+"""Deployment settings, read once from CDK context (cdk.json or `-c key=value`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import aws_logs as logs
+from constructs import IConstruct
+
+# CloudWatch Logs accepts only these retention periods.
+RETENTION_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+_VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+_SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
+_SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_TAG = re.compile(r"[^=]{1,128}=.{0,256}")
+
+
+class ConfigError(ValueError):
+    """A context value is missing or malformed; the message names the key and the fix."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CdcSetupConfig:
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    notification_email: str | None = None
+    opt_in_tag: str = "streamkap:cdc=enabled"
+    log_retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.vpc_id is None:
+            if self.subnet_ids or self.security_group_ids:
+                raise ConfigError("context 'subnet_ids'/'security_group_ids' need 'vpc_id' as well")
+        else:
+            _check("vpc_id", self.vpc_id, _VPC_ID, "vpc-0123456789abcdef0")
+            if not self.subnet_ids or not self.security_group_ids:
+                # Without both, the data-plane Lambdas could not reach the database.
+                raise ConfigError(
+                    "context 'vpc_id' needs 'subnet_ids' and 'security_group_ids' (lists, or "
+                    "comma-separated with -c): private subnets and a security group the "
+                    "database accepts PostgreSQL connections from"
+                )
+        for subnet_id in self.subnet_ids:
+            _check("subnet_ids", subnet_id, _SUBNET_ID, "subnet-0123456789abcdef0")
+        for group_id in self.security_group_ids:
+            _check("security_group_ids", group_id, _SECURITY_GROUP_ID, "sg-0123456789abcdef0")
+        if self.notification_email is not None:
+            _check("notification_email", self.notification_email, _EMAIL, "dba@example.com")
+        _check("opt_in_tag", self.opt_in_tag, _TAG, "streamkap:cdc=enabled")
+        if self.log_retention_days not in RETENTION_DAYS:
+            raise ConfigError(
+                f"context 'log_retention_days' must be one of {sorted(RETENTION_DAYS)}, got {self.log_retention_days!r}"
+            )
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return RETENTION_DAYS[self.log_retention_days]
+
+    @classmethod
+    def from_context(cls, scope: IConstruct) -> CdcSetupConfig:
+        """Keys absent from the context keep the defaults above."""
+        values = {}
+        for key, parse in _PARSERS.items():
+            raw = scope.node.try_get_context(key)
+            if raw is not None:
+                values[key] = parse(key, raw)
+        return cls(**values)
+
+
+def _check(key: str, value: str, pattern: re.Pattern[str], example: str) -> None:
+    if not pattern.fullmatch(value):
+        raise ConfigError(f"context {key!r} must look like {example!r}, got {value!r}")
+
+
+def _optional_str(key: str, raw: Any) -> str | None:
+    if not isinstance(raw, str):
+        raise ConfigError(f"context {key!r} must be a string or null, got {raw!r}")
+    return raw.strip() or None
+
+
+def _str_tuple(key: str, raw: Any) -> tuple[str, ...]:
+    # `-c subnet_ids=subnet-a,subnet-b` arrives as one string.
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"context {key!r} must be a list of strings, got {raw!r}")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _int(key: str, raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).strip().isdigit():
+        raise ConfigError(f"context {key!r} must be a whole number, got {raw!r}")
+    return int(raw)
+
+
+def _str(key: str, raw: Any) -> str:
+    value = _optional_str(key, raw)
+    if value is None:
+        raise ConfigError(f"context {key!r} must not be empty")
+    return value
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "vpc_id": _optional_str,
+    "subnet_ids": _str_tuple,
+    "security_group_ids": _str_tuple,
+    "notification_email": _optional_str,
+    "opt_in_tag": _str,
+    "log_retention_days": _int,
+}

@@ -1,0 +1,66 @@
+"""The deployable unit: wires the constructs from the config, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnOutput, Fn, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from infra.config import CdcSetupConfig
+from infra.workflow import CdcSetupWorkflow, DataPlaneNetwork
+
+
+class CdcSetupStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: CdcSetupConfig, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="rds-cdc-setup: prepares RDS PostgreSQL for Streamkap CDC",
+            **kwargs,
+        )
+        workflow = CdcSetupWorkflow(
+            self,
+            "Workflow",
+            network=self._network(config),
+            notification_email=config.notification_email,
+            log_retention=config.log_retention,
+        )
+        arn = workflow.state_machine.state_machine_arn
+        CfnOutput(self, "StateMachineArn", value=arn)
+        CfnOutput(
+            self,
+            "StateMachineConsoleUrl",
+            value=f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}"
+            f"#/statemachines/view/{arn}",
+        )
+        CfnOutput(self, "NotificationTopicArn", value=workflow.topic.topic_arn)
+
+    def _network(self, config: CdcSetupConfig) -> DataPlaneNetwork | None:
+        if config.vpc_id is None:
+            return None
+        # Imported by id, not looked up: synth needs no AWS credentials.
+        vpc = ec2.Vpc.from_vpc_attributes(self, "Vpc", vpc_id=config.vpc_id, availability_zones=Fn.get_azs())
+        subnets = [ec2.Subnet.from_subnet_id(self, f"Subnet{i}", s) for i, s in enumerate(config.subnet_ids)]
+        Validations.of(vpc).acknowledge(
+            Acknowledgment(
+                id="@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones",
+                reason="The functions get explicit subnets; the VPC's zones are never read.",
+            )
+        )
+        for subnet in subnets:
+            Validations.of(subnet).acknowledge(
+                Acknowledgment(
+                    id="@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                    reason="Subnets are only handed to Lambda; their route tables are never read.",
+                )
+            )
+        return DataPlaneNetwork(
+            vpc=vpc,
+            subnets=subnets,
+            security_groups=[
+                ec2.SecurityGroup.from_security_group_id(self, f"SecurityGroup{i}", g)
+                for i, g in enumerate(config.security_group_ids)
+            ],
+        )

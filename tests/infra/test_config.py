@@ -1,0 +1,71 @@
+"""CdcSetupConfig: context parsing and the errors an operator sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk import aws_logs as logs
+
+from infra.config import CdcSetupConfig, ConfigError
+
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+VPC = "vpc-0123456789abcdef0"
+SUBNET = "subnet-0123456789abcdef0"
+SG = "sg-0123456789abcdef0"
+
+
+def from_context(**context: Any) -> CdcSetupConfig:
+    return CdcSetupConfig.from_context(App(context=context))
+
+
+def test_cdk_json_defaults_give_the_dataclass_defaults() -> None:
+    context = json.loads(CDK_JSON.read_text())["context"]
+    assert from_context(**context) == CdcSetupConfig()
+    assert CdcSetupConfig().log_retention == logs.RetentionDays.ONE_MONTH
+
+
+def test_command_line_strings_are_parsed() -> None:
+    # Given `-c key=value` values, which the CDK CLI passes as strings
+    config = from_context(
+        vpc_id=VPC,
+        subnet_ids=f"{SUBNET}, subnet-0fedcba9876543210",
+        security_group_ids=SG,
+        log_retention_days="14",
+        notification_email="dba@example.com",
+    )
+    assert config.subnet_ids == (SUBNET, "subnet-0fedcba9876543210")
+    assert config.security_group_ids == (SG,)
+    assert config.log_retention == logs.RetentionDays.TWO_WEEKS
+
+
+def test_config_is_frozen_and_keyword_only() -> None:
+    config = CdcSetupConfig()
+    with pytest.raises(AttributeError):
+        config.vpc_id = VPC  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        CdcSetupConfig(VPC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"vpc_id": "default"}, "'vpc_id' must look like"),
+        ({"vpc_id": VPC}, "needs 'subnet_ids' and 'security_group_ids'"),
+        ({"vpc_id": VPC, "subnet_ids": [SUBNET]}, "needs 'subnet_ids' and 'security_group_ids'"),
+        ({"subnet_ids": [SUBNET]}, "need 'vpc_id'"),
+        ({"vpc_id": VPC, "subnet_ids": ["subnet-x"], "security_group_ids": [SG]}, "'subnet_ids' must look like"),
+        ({"vpc_id": VPC, "subnet_ids": [SUBNET], "security_group_ids": ["default"]}, "'security_group_ids'"),
+        ({"subnet_ids": 3}, "must be a list of strings"),
+        ({"notification_email": "dba"}, "'notification_email' must look like"),
+        ({"opt_in_tag": "streamkap"}, "'opt_in_tag' must look like"),
+        ({"log_retention_days": 10}, "'log_retention_days' must be one of"),
+        ({"log_retention_days": "a month"}, "must be a whole number"),
+    ],
+)
+def test_bad_context_names_the_key(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_context(**context)
