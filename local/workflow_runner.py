@@ -53,8 +53,11 @@ class FakeLambdaContext:
         return 60_000
 
 
-def _invoke_in_process(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    """Replaces moto's Docker-based invoke: same payloads as Lambda, errors included."""
+def _invoke_in_process(
+    function: LambdaFunction, event: Any = None, after_step: Callable[[str], None] | None = None
+) -> tuple[str, bool, str]:
+    """Replaces moto's Docker-based invoke: same payloads as Lambda, errors included.
+    `after_step(function_name)` runs once the handler's work is done: tests crash runs there."""
     module_name, _, attribute = function.handler.rpartition(".")
     handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
     context = FakeLambdaContext(
@@ -62,6 +65,8 @@ def _invoke_in_process(function: LambdaFunction, event: Any = None) -> tuple[str
     )
     try:
         result = handler(event if event is not None else {}, context)
+        if after_step:
+            after_step(function.function_name)
         return json.dumps(result), False, ""
     except Exception as error:  # Lambda reports the class name as errorType
         payload = {
@@ -81,6 +86,7 @@ class LocalWorkflow:
         self.asl_file = asl_file
         self.state_machine_arn = ""
         self.topic_arn = ""
+        self.after_step: Callable[[str], None] | None = None
         self._stack = ExitStack()
 
     def __enter__(self) -> LocalWorkflow:
@@ -91,7 +97,10 @@ class LocalWorkflow:
 
         # moto's interpreter logs every failed task with its whole state; the history has it all.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", _invoke_in_process))
+        def invoke(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            return _invoke_in_process(function, event, self.after_step)
+
+        self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke))
         self._stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", short_wait))
         self._stack.enter_context(mock.patch.dict("os.environ", LOCAL_ENVIRONMENT))
         self.deploy()

@@ -15,8 +15,38 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from lambdas.dal.secrets import Credentials
-from lambdas.shared.errors import DatabaseUnreachable
+from lambdas.shared.errors import (
+    CapacityExhausted,
+    DatabaseUnreachable,
+    InsufficientPrivilege,
+    InvalidInput,
+    LongTransactionBlocking,
+    WorkflowError,
+)
 from lambdas.shared.settings import environment
+
+# SQLSTATE -> the named error a DBA acts on; other server errors surface as they are.
+NAMED_SQLSTATES: dict[str, type[WorkflowError]] = {
+    "42501": InsufficientPrivilege,  # insufficient_privilege
+    "3D000": InvalidInput,  # invalid_catalog_name: no such database
+    "53300": CapacityExhausted,  # too_many_connections
+    "53400": CapacityExhausted,  # configuration_limit_exceeded: all replication slots in use
+    "55P03": LongTransactionBlocking,  # lock_not_available: lock_timeout expired
+    "57014": LongTransactionBlocking,  # query_canceled: statement_timeout while waiting
+}
+
+
+def server_error(error: DatabaseError) -> tuple[str | None, str]:
+    """(SQLSTATE, message) of a server error; pg8000 puts the fields in args[0]."""
+    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    return fields.get("C"), fields.get("M", type(error).__name__)
+
+
+def named(error: DatabaseError, context: str) -> Exception:
+    code, message = server_error(error)
+    named_class = NAMED_SQLSTATES.get(code or "")
+    return named_class(f"{context}: {message} (SQLSTATE {code})") if named_class else error
+
 
 CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "rds-global-bundle.pem"
 
@@ -47,8 +77,9 @@ class Database:
                 application_name="rds-cdc-setup",
             )
         except DatabaseError as error:
-            detail = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-            message = detail.get("M", "connection refused by the server")
+            code, message = server_error(error)
+            if code == "3D000":
+                raise InvalidInput(f"Database {database!r} does not exist on {host}:{port}: check `database`") from None
             raise DatabaseUnreachable(
                 f"Cannot log in to database {database!r} on {host}:{port} as {credentials.username!r}: "
                 f"{message}. Check the database name and that the secret's password is current"
@@ -61,7 +92,10 @@ class Database:
         return cls(connection)
 
     def rows(self, sql: str, **params: Any) -> list[list[Any]]:
-        return self._conn.run(sql, **params) or []
+        try:
+            return self._conn.run(sql, **params) or []
+        except DatabaseError as error:
+            raise named(error, " ".join(sql.split()[:3])) from None
 
     def row(self, sql: str, **params: Any) -> list[Any] | None:
         found = self.rows(sql, **params)
@@ -72,7 +106,7 @@ class Database:
         return found[0] if found else None
 
     def execute(self, sql: str, **params: Any) -> None:
-        self._conn.run(sql, **params)
+        self.rows(sql, **params)
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:

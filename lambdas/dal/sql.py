@@ -33,6 +33,8 @@ class ServerInfo:
     max_replication_slots: int
     max_wal_senders: int
     replication_slots_used: int
+    wal_senders_used: int = 0
+    can_create_role: bool = True
 
     @property
     def major(self) -> int:
@@ -60,7 +62,9 @@ def server_info(db: Database) -> ServerInfo:
                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'rds_replication'),
                current_setting('max_replication_slots')::int,
                current_setting('max_wal_senders')::int,
-               (SELECT count(*)::int FROM pg_replication_slots)
+               (SELECT count(*)::int FROM pg_replication_slots),
+               (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'walsender'),
+               (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user)
         """
     )
     assert row is not None
@@ -84,6 +88,7 @@ class Relation:
     has_primary_key: bool
     replica_identity: str  # d default, n nothing, f full, i index
     selectable: bool  # the CDC role may SELECT it
+    owned: bool = True  # the master user may change it (owner, member of the owner, or superuser)
 
     @property
     def qualified_name(self) -> str:
@@ -118,6 +123,8 @@ class CatalogState:
     publication_all_tables: bool = False
     publication_via_root: bool = False
     publication_tables: frozenset[str] = frozenset()  # schema.table explicitly in it
+    database_owned: bool = True  # the master user may grant on the database
+    owned_schemas: frozenset[str] | None = None  # None: all (synthetic states in unit tests)
 
 
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
@@ -157,25 +164,28 @@ def inspect(
     role_exists = role in roles
     privilege_role = role if role_exists else current_user_placeholder(db)
 
-    connect, create = db.row(
-        "SELECT has_database_privilege(:r, :d, 'CONNECT'), has_database_privilege(:r, :d, 'CREATE')",
+    connect, create, database_owned = db.row(
+        """SELECT has_database_privilege(:r, d.oid, 'CONNECT'), has_database_privilege(:r, d.oid, 'CREATE'),
+                  pg_has_role(current_user, d.datdba, 'USAGE')
+           FROM pg_database d WHERE d.datname = :d""",
         r=privilege_role,
         d=database,
-    ) or (False, False)
+    ) or (False, False, False)
     database_privileges = frozenset(
         name for name, granted in (("CONNECT", connect), ("CREATE", create)) if granted and role_exists
     )
     schema_rows = db.rows(
         """SELECT n.nspname::text, has_schema_privilege(:r, n.oid, 'USAGE'),
-                  has_schema_privilege(:r, n.oid, 'CREATE')
+                  has_schema_privilege(:r, n.oid, 'CREATE'), pg_has_role(current_user, n.nspowner, 'USAGE')
            FROM pg_namespace n WHERE n.nspname = ANY(CAST(:s AS text[]))""",
         r=privilege_role,
         s=list({*schemas, signal_schema}),
     )
     schema_privileges = {
         name: frozenset(p for p, ok in (("USAGE", usage), ("CREATE", create)) if ok and role_exists)
-        for name, usage, create in schema_rows
+        for name, usage, create, _ in schema_rows
     }
+    owned_schemas = frozenset(name for name, _, _, owned in schema_rows if owned)
     default_select = (
         frozenset(
             row[0]
@@ -196,11 +206,12 @@ def inspect(
     )
 
     relations = tuple(
-        Relation(oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists)
-        for oid, schema, name, kind, is_partition, has_pk, replident, selectable in db.rows(
+        Relation(oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists, owned)
+        for oid, schema, name, kind, is_partition, has_pk, replident, selectable, owned in db.rows(
             """SELECT c.oid::int, n.nspname::text, c.relname::text, c.relkind::text, c.relispartition,
                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
-                      c.relreplident::text, has_table_privilege(:r, c.oid, 'SELECT')
+                      c.relreplident::text, has_table_privilege(:r, c.oid, 'SELECT'),
+                      pg_has_role(current_user, c.relowner, 'USAGE')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(CAST(:s AS text[]))
                ORDER BY n.nspname, c.relname""",
@@ -270,6 +281,8 @@ def inspect(
         publication_all_tables=bool(publication_row and publication_row[0]),
         publication_via_root=bool(publication_row and publication_row[1]),
         publication_tables=publication_tables,
+        database_owned=bool(database_owned),
+        owned_schemas=owned_schemas,
     )
 
 
@@ -367,6 +380,56 @@ def set_replica_identity_full(schema: str, table: str) -> str:
 
 
 @dataclass(frozen=True)
+class Blocker:
+    """A transaction that holds a transaction id: slot creation waits for it to end."""
+
+    pid: int | None  # None: a prepared transaction, which no session holds
+    database: str | None
+    user: str | None
+    state: str | None
+    age_seconds: int
+    gid: str | None = None
+
+    def __str__(self) -> str:
+        who = f"pid {self.pid}" if self.pid is not None else f"prepared transaction {self.gid!r}"
+        return f"{who} ({self.user or '?'} on {self.database or '?'}, {self.state or 'prepared'}, {self.age_seconds}s)"
+
+
+def lock_holders(db: Database) -> list[str]:
+    """Sessions holding table locks in this database: who a lock timeout waited for."""
+    return [
+        f"pid {pid} ({user}, {state}, {mode} on {relation})"
+        for pid, user, state, mode, relation in db.rows(
+            """SELECT l.pid, a.usename::text, a.state, l.mode, l.relation::regclass::text
+               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND l.relation::regclass::text !~ '^pg_'
+               ORDER BY a.xact_start LIMIT 10"""
+        )
+    ]
+
+
+def slot_blockers(db: Database, min_age_seconds: int) -> list[Blocker]:
+    """Write transactions open for at least `min_age_seconds`, and every prepared transaction."""
+    sessions = db.rows(
+        """SELECT pid, datname::text, usename::text, state, floor(extract(epoch FROM now() - xact_start))::int
+           FROM pg_stat_activity
+           WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+             AND xact_start <= now() - make_interval(secs => :age)
+           ORDER BY xact_start""",
+        age=min_age_seconds,
+    )
+    prepared = db.rows(
+        """SELECT gid, database::text, owner::text, floor(extract(epoch FROM now() - prepared))::int
+           FROM pg_prepared_xacts ORDER BY prepared"""
+    )
+    return [Blocker(*row) for row in sessions] + [
+        Blocker(None, database, owner, None, age, gid) for gid, database, owner, age in prepared
+    ]
+
+
+@dataclass(frozen=True)
 class SlotInfo:
     plugin: str | None
     slot_type: str
@@ -382,11 +445,19 @@ def slot(db: Database, name: str) -> SlotInfo | None:
     return SlotInfo(*row) if row else None
 
 
-def create_slot(db: Database, name: str, lock_timeout_ms: int) -> None:
-    # Outside any write transaction: slot creation waits for running transactions to end.
-    db.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
-    db.execute(f"SET statement_timeout = {int(lock_timeout_ms)}")
-    db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput')", s=name)
+def set_local_lock_timeout(db: Database, timeout_ms: int) -> None:
+    db.execute(f"SET LOCAL lock_timeout = {int(timeout_ms)}")
+
+
+def create_slot(db: Database, name: str, timeout_ms: int) -> None:
+    # Outside any write transaction: slot creation waits for running write transactions to end.
+    db.execute(f"SET lock_timeout = {int(timeout_ms)}")
+    db.execute(f"SET statement_timeout = {int(timeout_ms)}")
+    try:
+        db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput')", s=name)
+    finally:
+        db.execute("RESET statement_timeout")
+        db.execute("RESET lock_timeout")
 
 
 # ---- verification (as the CDC user) ----------------------------------------------------------
@@ -429,3 +500,122 @@ def peek_slot(
     )
     db.execute("RESET statement_timeout")
     return [bytes(row[0]) for row in rows]
+
+
+# ==== teardown (statemachine/cdc_teardown.asl.json) =============================================
+
+
+@dataclass(frozen=True)
+class TeardownCatalog:
+    """What the teardown steps could remove, read as the master user."""
+
+    current_user: str
+    is_superuser: bool
+    slot: SlotInfo | None
+    slot_pid: int | None  # the backend reading the slot, when active
+    other_logical_slots: tuple[str, ...]  # on the whole server: they need wal_level=logical too
+    publication_exists: bool
+    own_tables: tuple[str, ...]  # signal/heartbeat tables present in the signal schema
+    signal_schema_exists: bool
+    signal_schema_other_objects: int  # relations, functions, types besides ours
+    roles: tuple[str, ...]  # which of (user, role) exist, in that order
+    roles_usable: tuple[str, ...]  # those the current user has the privileges of (REASSIGN/DROP OWNED)
+
+
+def inspect_teardown(
+    db: Database, *, slot_name: str, publication: str, signal_schema: str, user: str, role: str
+) -> TeardownCatalog:
+    current_user, is_superuser = db.row(
+        "SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user"
+    )
+    found = db.row(
+        """SELECT plugin::text, slot_type, database::text, active, active_pid
+           FROM pg_replication_slots WHERE slot_name = :s""",
+        s=slot_name,
+    )
+    others = db.rows(
+        "SELECT slot_name::text FROM pg_replication_slots WHERE slot_type = 'logical' AND slot_name <> :s ORDER BY 1",
+        s=slot_name,
+    )
+    own = db.rows(
+        """SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = :s AND c.relname IN (:sig, :hb) AND c.relkind = 'r' ORDER BY 1""",
+        s=signal_schema,
+        sig=SIGNAL_TABLE,
+        hb=HEARTBEAT_TABLE,
+    )
+    schema_exists, other_objects = db.row(
+        """SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :s),
+                  (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                     AND c.relname NOT IN (:sig, :hb))
+                + (SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                   WHERE n.nspname = :s)""",
+        s=signal_schema,
+        sig=SIGNAL_TABLE,
+        hb=HEARTBEAT_TABLE,
+    )
+    roles = db.rows(
+        """SELECT rolname::text, pg_has_role(current_user, oid, 'USAGE') FROM pg_roles
+           WHERE rolname IN (:u, :r) ORDER BY rolname <> :u""",
+        u=user,
+        r=role,
+    )
+    return TeardownCatalog(
+        current_user=current_user,
+        is_superuser=is_superuser,
+        slot=SlotInfo(*found[:4]) if found else None,
+        slot_pid=found[4] if found else None,
+        other_logical_slots=tuple(row[0] for row in others),
+        publication_exists=bool(db.value("SELECT 1 FROM pg_publication WHERE pubname = :p", p=publication)),
+        own_tables=tuple(row[0] for row in own),
+        signal_schema_exists=schema_exists,
+        signal_schema_other_objects=other_objects,
+        roles=tuple(row[0] for row in roles),
+        roles_usable=tuple(row[0] for row in roles if row[1]),
+    )
+
+
+def terminate_slot_reader(db: Database, pid: int, wait_seconds: int = 3) -> None:
+    """End the session reading a slot and wait (bounded, below the client's socket timeout) until
+    it releases the slot: PG10+, where pg_terminate_backend's own timeout needs PG14.
+    pg_replication_slots is read live; pg_stat_activity would be a snapshot for the whole loop."""
+    db.execute("SELECT pg_terminate_backend(:pid)", pid=pid)
+    db.execute(
+        f"""DO $$ BEGIN
+              FOR i IN 1..{int(wait_seconds) * 10} LOOP
+                EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE active_pid = {int(pid)});
+                PERFORM pg_sleep(0.1);
+              END LOOP;
+            END $$"""
+    )
+
+
+def drop_slot(db: Database, name: str) -> None:
+    db.execute("SELECT pg_drop_replication_slot(:s)", s=name)
+
+
+def drop_publication(publication: str) -> str:
+    return f"DROP PUBLICATION IF EXISTS {identifier(publication)}"
+
+
+def drop_tables(schema: str, tables: list[str]) -> str:
+    return f"DROP TABLE IF EXISTS {', '.join(qualified(schema, t) for t in tables)}"
+
+
+def drop_schema(schema: str) -> str:
+    return f"DROP SCHEMA IF EXISTS {identifier(schema)}"  # RESTRICT: never takes other objects along
+
+
+def reassign_owned(roles: list[str], to: str) -> str:
+    # Objects the CDC user created are kept, owned by the master user, never dropped.
+    return f"REASSIGN OWNED BY {', '.join(identifier(r) for r in roles)} TO {identifier(to)}"
+
+
+def drop_owned(roles: list[str]) -> str:
+    # After REASSIGN OWNED this only revokes the roles' privileges and default privileges here.
+    return f"DROP OWNED BY {', '.join(identifier(r) for r in roles)}"
+
+
+def drop_role(role: str) -> str:
+    return f"DROP ROLE IF EXISTS {identifier(role)}"

@@ -14,7 +14,8 @@ from lambdas.shared.observability import logger, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
-    target = describe_target(Rds(), state.input)
+    attempt = state.target.attempt + 1 if state.target else 1
+    target = describe_target(Rds(), state.input, attempt)
     logger.info(
         "target described",
         extra={

@@ -10,12 +10,10 @@ from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_setup import plan_database, published_names
-from lambdas.logic.preflight import check_server, check_slot, inspect
+from lambdas.logic.preflight import check_blockers, check_server, check_slot, inspect
 from lambdas.shared.errors import LongTransactionBlocking
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
 from lambdas.shared.settings import environment
-
-SLOT_LOCK_TIMEOUT_MS = 30_000
 
 
 def scram_verifier(password: str) -> str:
@@ -33,14 +31,33 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
     """One transaction: a crash at any statement leaves nothing half-done, and a re-run converges."""
     server = sql.server_info(db)
     check_server(server)
-    user_secret = secrets.ensure_user_secret(
-        name=secret_name(setup, target),
-        username=setup.user_name,
-        connection={"host": target.host, "port": target.port, "dbname": target.database},
-        kms_key_arn=environment().secrets_kms_key_arn,
-    )
+    settings = environment()
+    try:
+        return _configure(db, secrets, setup, target, server)
+    except LongTransactionBlocking as error:
+        holders = "; ".join(sql.lock_holders(db)) or "none left"
+        raise LongTransactionBlocking(
+            f"ConfigureDatabase gave up after {settings.lock_timeout_ms} ms waiting for a lock ({error}) rather than "
+            f"queue production queries behind it. Sessions holding table locks: {holders}. Let them finish, then "
+            "start the execution again"
+        ) from None
+
+
+def _configure(
+    db: Database, secrets: Secrets, setup: SetupInput, target: Target, server: sql.ServerInfo
+) -> ConfigureResult:
+    settings = environment()
     with db.transaction():
+        # DDL never queues behind a production transaction (and so never blocks the queries behind it).
+        sql.set_local_lock_timeout(db, settings.lock_timeout_ms)
         state = inspect(db, setup, target, server)
+        plan_database(state, setup, server)  # named errors surface before anything, the secret included, changes
+        user_secret = secrets.ensure_user_secret(
+            name=secret_name(setup, target),
+            username=setup.user_name,
+            connection={"host": target.host, "port": target.port, "dbname": target.database},
+            kms_key_arn=settings.secrets_kms_key_arn,
+        )
         changes = plan_database(
             state,
             setup,
@@ -66,15 +83,14 @@ def create_slot(db: Database, setup: SetupInput, target: Target) -> SlotResult:
     if existing is not None:
         check_slot(existing, setup.slot_name, target.database)
         return SlotResult(changes=[])
+    timeout_ms = environment().slot_timeout_ms
     try:
-        sql.create_slot(db, setup.slot_name, SLOT_LOCK_TIMEOUT_MS)
-    except Exception as error:  # pg8000 DatabaseError: SQLSTATE 55P03 lock / 57014 statement timeout
-        code = error.args[0].get("C") if error.args and isinstance(error.args[0], dict) else None
-        if code in ("55P03", "57014"):
-            raise LongTransactionBlocking(
-                f"Creating slot {setup.slot_name} waited {SLOT_LOCK_TIMEOUT_MS // 1000}s for running "
-                "transactions to finish; end long-running or idle-in-transaction sessions "
-                "(see pg_stat_activity) and start the execution again"
-            ) from None
-        raise
+        sql.create_slot(db, setup.slot_name, timeout_ms)
+    except LongTransactionBlocking:
+        # Who held us up: every write transaction still open now.
+        check_blockers(sql.slot_blockers(db, 0), setup.slot_name)
+        raise LongTransactionBlocking(
+            f"Creating slot {setup.slot_name} waited {timeout_ms // 1000}s for running transactions to end; "
+            "end long-running or idle-in-transaction sessions (pg_stat_activity) and start the execution again"
+        ) from None
     return SlotResult(changes=[f"created replication slot {setup.slot_name} (pgoutput)"])

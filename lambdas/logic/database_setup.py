@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lambdas.dal import sql
 from lambdas.dal.sql import HEARTBEAT_TABLE, SIGNAL_TABLE, CatalogState, Relation, ServerInfo
-from lambdas.shared.errors import InvalidInput, PublicationConflict, ReplicaIdentityMissing
+from lambdas.shared.errors import InsufficientPrivilege, InvalidInput, PublicationConflict, ReplicaIdentityMissing
 from lambdas.shared.models import SetupInput
 
 VERIFIER_PLACEHOLDER = "SCRAM-SHA-256$4096:planned$planned:planned"
@@ -74,9 +74,17 @@ def plan_database(
     user, role, database = setup.user_name, setup.role_name, state.database
     signal_schema = setup.signal_table_schema
     changes: list[Change] = []
+    not_permitted: list[str] = []  # what the master user would need to own for the planned changes
 
     def add(description: str, *statements: str) -> None:
         changes.append(Change(description, statements))
+
+    def require(permitted: bool, what: str) -> None:
+        if not permitted:
+            not_permitted.append(what)
+
+    def owned_schema(schema: str) -> bool:
+        return state.owned_schemas is None or schema in state.owned_schemas
 
     if not state.role_exists:
         add(f"create role {role}", sql.create_role(role))
@@ -86,6 +94,8 @@ def plan_database(
         add(f"set the password of existing user {user} (stored in a new secret)", sql.set_user_password(user, verifier))
     if not state.user_in_role:
         add(f"grant {role} to {user}", sql.grant_role(role, user))
+    if changes:
+        require(server.can_create_role, "the CREATEROLE privilege")
     if server.rds_replication_exists:
         if not state.role_in_rds_replication:
             add(f"grant rds_replication to {role}", sql.grant_role("rds_replication", role))
@@ -94,6 +104,7 @@ def plan_database(
 
     db_missing = [p for p in ("CONNECT", "CREATE") if p not in state.database_privileges]
     if db_missing:
+        require(state.database_owned, f"database {database}")
         add(
             f"grant {', '.join(db_missing)} on database {database} to {role}",
             sql.grant_on_database(db_missing, database, role),
@@ -101,6 +112,7 @@ def plan_database(
     for schema in setup.schemas:
         schema_missing = [p for p in ("USAGE", "CREATE") if p not in state.schemas[schema]]
         if schema_missing:
+            require(owned_schema(schema), f"schema {schema}")
             add(
                 f"grant {', '.join(schema_missing)} on schema {schema} to {role}",
                 sql.grant_on_schema(schema_missing, schema, role),
@@ -109,7 +121,10 @@ def plan_database(
     published = tables_to_publish(state, setup, server)
     if setup.table_pairs is None:
         for schema in setup.schemas:
-            if any(not r.selectable for r in state.relations if r.schema == schema):
+            unselectable = [r for r in state.relations if r.schema == schema and not r.selectable]
+            for relation in unselectable:
+                require(relation.owned, f"table {relation.qualified_name}")
+            if unselectable:
                 add(
                     f"grant SELECT on all tables in schema {schema} to {role}",
                     sql.grant_select_all_tables(schema, role),
@@ -122,6 +137,8 @@ def plan_database(
     else:
         unselectable = [r for r in leaf_tables(published, state) + published if not r.selectable]
         unique = list(dict.fromkeys((r.schema, r.name) for r in unselectable))
+        for relation in dict.fromkeys(unselectable):
+            require(relation.owned, f"table {relation.qualified_name}")
         if unique:
             add(f"grant SELECT on {len(unique)} tables to {role}", sql.grant_on_tables(["SELECT"], unique, role))
 
@@ -129,6 +146,7 @@ def plan_database(
     if not state.signal_schema_exists:
         add(f"create schema {signal_schema}", sql.create_schema(signal_schema))
     if not state.signal_schema_usage:
+        require(not state.signal_schema_exists or owned_schema(signal_schema), f"schema {signal_schema}")
         add(f"grant USAGE on schema {signal_schema} to {role}", sql.grant_on_schema(["USAGE"], signal_schema, role))
     for table in own_tables:
         if table not in state.own_tables:
@@ -141,8 +159,24 @@ def plan_database(
                 sql.grant_on_tables(privileges, [(signal_schema, table)], role),
             )
 
-    changes.extend(_replica_identity_changes(state, setup, published))
+    identity_changes = _replica_identity_changes(state, setup, published)
+    for relation in leaf_tables(published, state):
+        if relation.breaks_update_delete and setup.replica_identity == "full":
+            require(relation.owned, f"table {relation.qualified_name}")
+    changes.extend(identity_changes)
+    if not state.publication_all_tables:  # adding a table to a publication needs its ownership
+        for relation in published:
+            if relation.qualified_name not in state.publication_tables:
+                require(relation.owned, f"table {relation.qualified_name}")
     changes.extend(_publication_changes(state, setup, server, published, own_tables))
+    if not_permitted:
+        unique = list(dict.fromkeys(not_permitted))
+        listed = ", ".join(unique[:20]) + (f" and {len(unique) - 20} more" if len(unique) > 20 else "")
+        raise InsufficientPrivilege(
+            f"The master user {server.current_user!r} cannot make the planned changes without owning (or being a "
+            f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`, or "
+            "run with a user that owns them"
+        )
     return changes
 
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.logic.database_setup import plan_database
-from lambdas.shared.errors import CapacityExhausted, InsufficientPrivilege, SlotConflict, UnsupportedVersion
+from lambdas.shared.errors import (
+    CapacityExhausted,
+    InsufficientPrivilege,
+    LongTransactionBlocking,
+    SlotConflict,
+    UnsupportedVersion,
+)
 from lambdas.shared.models import PreflightResult, SetupInput, Target
+from lambdas.shared.settings import environment
 
 
 def check_server(server: sql.ServerInfo) -> None:
@@ -32,19 +39,6 @@ def inspect(db: Database, setup: SetupInput, target: Target, server: sql.ServerI
     )
 
 
-def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> list[str]:
-    existing = sql.slot(db, setup.slot_name)
-    if existing is None:
-        if server.replication_slots_used >= server.max_replication_slots:
-            raise CapacityExhausted(
-                f"All {server.max_replication_slots} replication slots are in use; raise "
-                "max_replication_slots in the parameter group or drop an unused slot"
-            )
-        return [f"create replication slot {setup.slot_name} (pgoutput)"]
-    check_slot(existing, setup.slot_name, target.database)
-    return []
-
-
 def check_slot(existing: sql.SlotInfo, name: str, database: str) -> None:
     if existing.plugin != "pgoutput" or existing.database != database:
         raise SlotConflict(
@@ -52,6 +46,35 @@ def check_slot(existing: sql.SlotInfo, name: str, database: str) -> None:
             f"{existing.database!r}; Streamkap needs pgoutput on {database!r}. Choose another slot_name "
             "or drop that slot if nothing uses it"
         )
+
+
+def check_blockers(blockers: list[sql.Blocker], slot_name: str) -> None:
+    if blockers:
+        listed = "; ".join(str(b) for b in blockers[:10])
+        raise LongTransactionBlocking(
+            f"Creating slot {slot_name} would wait for these open write transactions to end: {listed}. "
+            "Let them finish, or end them (SELECT pg_terminate_backend(pid); COMMIT/ROLLBACK PREPARED for "
+            "prepared transactions), then start the execution again"
+        )
+
+
+def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> list[str]:
+    existing = sql.slot(db, setup.slot_name)
+    if existing is not None:
+        check_slot(existing, setup.slot_name, target.database)
+        return []
+    if server.replication_slots_used >= server.max_replication_slots:
+        raise CapacityExhausted(
+            f"All {server.max_replication_slots} replication slots are in use; raise max_replication_slots in "
+            "the parameter group (then reboot) or drop a slot nothing uses (pg_replication_slots)"
+        )
+    if server.wal_senders_used >= server.max_wal_senders:
+        raise CapacityExhausted(
+            f"All {server.max_wal_senders} WAL senders are busy, so the connector could not stream; raise "
+            "max_wal_senders in the parameter group (then reboot)"
+        )
+    check_blockers(sql.slot_blockers(db, environment().long_transaction_seconds), setup.slot_name)
+    return [f"create replication slot {setup.slot_name} (pgoutput)"]
 
 
 def preflight(db: Database, setup: SetupInput, target: Target) -> PreflightResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lambdas.dal.rds import Rds
 from lambdas.logic.parameter_group import plan_parameter_group
+from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import (
     InvalidInput,
     ReadReplicaNotSupported,
@@ -14,6 +15,21 @@ from lambdas.shared.errors import (
 from lambdas.shared.models import SetupInput, Target
 
 SUPPORTED_ENGINES = ("postgres",)
+# Statuses an instance leaves by itself: the workflow waits (Wait state) instead of failing.
+TRANSIENT_STATUSES = {
+    "creating",
+    "rebooting",
+    "modifying",
+    "backing-up",
+    "configuring-enhanced-monitoring",
+    "configuring-log-exports",
+    "configuring-iam-database-auth",
+    "renaming",
+    "resetting-master-credentials",
+    "storage-optimization",
+    "maintenance",
+    "upgrading",
+}
 MIN_MAJOR_VERSION = 10
 
 
@@ -24,7 +40,8 @@ def major_version(engine_version: str) -> int:
         raise UnsupportedVersion(f"Cannot read the engine version {engine_version!r}") from None
 
 
-def describe_target(rds: Rds, setup: SetupInput) -> Target:
+def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
+    """`attempt` counts the polls while the instance is in a transient status (see the ASL's WaitForTarget)."""
     assert setup.db_instance_identifier is not None
     instance = rds.describe_instance(setup.db_instance_identifier)
     where = f"instance {instance.instance_id}"
@@ -41,9 +58,12 @@ def describe_target(rds: Rds, setup: SetupInput) -> Target:
         raise ReadReplicaNotSupported(
             f"{where} is a read replica of {instance.replica_source}; run the setup on the primary"
         )
-    if instance.status != "available" or not instance.host or not instance.port:
+    waiting = instance.status in TRANSIENT_STATUSES and attempt < max_polls(setup)
+    if not waiting and (instance.status != "available" or not instance.host or not instance.port):
         raise TargetNotAvailable(
-            f"{where} is {instance.status!r}; wait until it is 'available' and start the execution again"
+            f"{where} is {instance.status!r}"
+            + (f" after {setup.max_wait_minutes} minutes" if instance.status in TRANSIENT_STATUSES else "")
+            + "; wait until it is 'available' and start the execution again"
         )
     secret_arn = setup.master_secret_arn or instance.master_secret_arn
     if not secret_arn:
@@ -52,7 +72,7 @@ def describe_target(rds: Rds, setup: SetupInput) -> Target:
             "master user's username and password)"
         )
     family = rds.parameter_group_family(instance.parameter_group)
-    plan = plan_parameter_group(rds, instance)
+    plan = plan_parameter_group(rds, instance, setup.max_slot_wal_keep_size_mb)
     return Target(
         instance_id=instance.instance_id,
         engine=instance.engine,
@@ -62,10 +82,11 @@ def describe_target(rds: Rds, setup: SetupInput) -> Target:
         parameter_group=instance.parameter_group,
         parameter_group_family=family,
         parameter_apply_status=instance.parameter_apply_status,
-        host=instance.host,
-        port=instance.port,
+        host=instance.host or "",
+        port=instance.port or 0,
         database=setup.database or instance.db_name or "postgres",
         master_secret_arn=secret_arn,
         parameter_plan=plan.describe(instance.instance_id, family),
+        attempt=attempt,
         parameter_reboot_needed=plan.needs_reboot or instance.parameter_apply_status == "pending-reboot",
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import struct
 
+from pg8000.exceptions import DatabaseError
+
 from lambdas.dal import sql
-from lambdas.dal.database import Database
-from lambdas.shared.errors import VerificationFailed
+from lambdas.dal.database import Database, server_error
+from lambdas.shared.errors import VerificationFailed, WorkflowError
 from lambdas.shared.models import ConfigureResult, SetupInput, VerifyResult
 
 PEEK_MAX_CHANGES = 256
@@ -39,8 +41,8 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             max_changes=PEEK_MAX_CHANGES,
             timeout_ms=PEEK_TIMEOUT_MS,
         )
-    except Exception as error:  # pg8000 DatabaseError carries the server's message
-        detail = error.args[0].get("M") if error.args and isinstance(error.args[0], dict) else type(error).__name__
+    except (WorkflowError, DatabaseError) as error:
+        detail = server_error(error)[1] if isinstance(error, DatabaseError) else str(error)
         raise VerificationFailed(f"{setup.user_name} cannot read slot {setup.slot_name}: {detail}") from None
     heartbeat_seen = None
     if heartbeat_oid is not None:

@@ -69,3 +69,11 @@ class VerificationFailed(WorkflowError):
 
 class ConcurrentExecution(WorkflowError):
     pass
+
+
+class SlotInUse(WorkflowError):
+    """Teardown: a connector is reading the slot; dropping it needs `force`."""
+
+
+class DependentObjects(WorkflowError):
+    """Teardown: the role still has privileges or objects the run may not remove."""

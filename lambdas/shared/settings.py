@@ -15,6 +15,13 @@ class Environment(BaseModel):
     # verify-full in AWS; "disable" only for the local emulated stack, whose server has no TLS.
     db_tls: Literal["verify-full", "disable"] = Field("verify-full", alias="DB_TLS")
     db_connect_timeout_seconds: int = Field(10, alias="DB_CONNECT_TIMEOUT_SECONDS")
+    # key=value an instance must carry for an EventBridge-started execution to set it up
+    opt_in_tag: str = Field("streamkap:cdc=enabled", alias="OPT_IN_TAG")
+    # Write transactions open this long are reported as blocking slot creation.
+    long_transaction_seconds: int = Field(60, alias="LONG_TRANSACTION_SECONDS")
+    # How long DDL and slot creation wait for a lock before giving up (never queue behind production).
+    lock_timeout_ms: int = Field(5_000, alias="LOCK_TIMEOUT_MS")
+    slot_timeout_ms: int = Field(30_000, alias="SLOT_TIMEOUT_MS")
 
 
 def environment() -> Environment:

@@ -6,7 +6,7 @@ import pytest
 
 from lambdas.dal.sql import CatalogState, Relation, ServerInfo
 from lambdas.logic.database_setup import plan_database
-from lambdas.shared.errors import InvalidInput, PublicationConflict, ReplicaIdentityMissing
+from lambdas.shared.errors import InsufficientPrivilege, InvalidInput, PublicationConflict, ReplicaIdentityMissing
 from lambdas.shared.models import SetupInput
 
 SETUP = SetupInput(db_instance_identifier="orders-prod", database="orders")
@@ -179,3 +179,48 @@ def test_missing_schema_is_invalid_input():
 def test_an_existing_user_whose_secret_was_lost_gets_a_new_password():
     changes = descriptions(plan_database(READY, SETUP, server(), password_is_new=True))
     assert changes == ["set the password of existing user streamkap_user (stored in a new secret)"]
+
+
+def test_changes_on_tables_the_master_user_does_not_own_are_refused_up_front():
+    state = CatalogState(
+        **{
+            **STOCK.__dict__,
+            "partition_leaves": {},
+            "relations": (
+                table(1, "orders"),
+                Relation(9, "public", "payroll", "r", False, True, "d", False, owned=False),
+            ),
+        }
+    )
+    with pytest.raises(InsufficientPrivilege, match="table public.payroll") as raised:
+        plan_database(state, SETUP, server(rds=True))
+    assert "public.orders" not in str(raised.value)
+
+
+def test_a_master_user_without_createrole_cannot_create_the_user():
+    no_createrole = ServerInfo(**{**server(rds=True).__dict__, "can_create_role": False})
+    with pytest.raises(InsufficientPrivilege, match="CREATEROLE"):
+        plan_database(STOCK, SETUP, no_createrole)
+
+
+def test_an_unowned_table_already_published_and_granted_needs_no_ownership():
+    unowned_ready = CatalogState(
+        **{
+            **READY.__dict__,
+            "relations": tuple(
+                Relation(
+                    r.oid,
+                    r.schema,
+                    r.name,
+                    r.kind,
+                    r.is_partition,
+                    r.has_primary_key,
+                    r.replica_identity,
+                    True,
+                    owned=False,
+                )
+                for r in READY.relations
+            ),
+        }
+    )
+    assert plan_database(unowned_ready, SETUP, server()) == []

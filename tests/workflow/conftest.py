@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 import pytest
@@ -23,6 +23,7 @@ class Stack:
     emulator: RdsEmulator
     workflow: LocalWorkflow
     instance: EmulatedInstance
+    extra_input: dict = field(default_factory=dict)  # staged by a test, merged into the next run's input
 
     def run(self, **execution_input) -> Execution:
         return self.workflow.run(

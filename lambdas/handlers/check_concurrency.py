@@ -1,0 +1,23 @@
+"""CheckConcurrency: stop early if another execution is already preparing the same instance."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.dal.clients import client
+from lambdas.logic.concurrency import ensure_first, running_executions
+from lambdas.shared.models import SetupInput
+from lambdas.shared.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    setup = SetupInput.model_validate(event["input"])
+    execution_arn = event["execution_arn"]
+    assert setup.db_instance_identifier is not None
+    ensure_first(
+        execution_arn, setup.db_instance_identifier, running_executions(client("stepfunctions"), execution_arn)
+    )
+    logger.info("no earlier execution for this instance", extra={"instance": setup.db_instance_identifier})
+    return {"execution_arn": execution_arn}
