@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,30 @@ from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+# lambdas/dal/database.py verifies the database's certificate against it (verify-full).
+CA_BUNDLE = LAMBDAS_DIR / "certs" / "rds-global-bundle.pem"
+CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+class CaBundleError(RuntimeError):
+    """The RDS CA bundle is missing or unusable: every TLS connection to RDS would fail."""
+
+
+def check_ca_bundle(path: Path) -> int:
+    """The number of Amazon RDS CA certificates in the PEM bundle at `path`; raises if none."""
+    fix = f"Fetch AWS's bundle before deploying: curl -fsSL --create-dirs {CA_BUNDLE_URL} -o {path}"
+    if not path.is_file():
+        raise CaBundleError(f"The RDS CA bundle {path} is missing. {fix}")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except ssl.SSLError:
+        raise CaBundleError(f"The RDS CA bundle {path} is not a PEM certificate bundle. {fix}") from None
+    found = [cert for cert in context.get_ca_certs() if "Amazon RDS" in str(cert.get("subject"))]
+    if not found:
+        raise CaBundleError(f"The RDS CA bundle {path} holds no Amazon RDS CA certificate. {fix}")
+    return len(found)
 
 
 @jsii.implements(ILocalBundling)
@@ -21,12 +45,16 @@ class PipBundling:
     """Copies the package directory into the asset and pip-installs its requirements.txt
     as wheels for the target platform, so the asset runs on Lambda whatever builds it."""
 
-    def __init__(self, *, source_dir: Path, python_version: str, platform: str) -> None:
+    def __init__(self, *, source_dir: Path, python_version: str, platform: str, ca_bundle: Path | None = None) -> None:
         self.source_dir = source_dir
         self.python_version = python_version
         self.platform = platform
+        self.ca_bundle = ca_bundle
 
     def try_bundle(self, output_dir: str, options: Any) -> bool:
+        # Only a real build (synth/deploy) bundles; tests skip bundling and so this check.
+        if self.ca_bundle is not None:
+            check_ca_bundle(self.ca_bundle)
         out = Path(output_dir)
         shutil.copytree(self.source_dir, out / self.source_dir.name, ignore=_IGNORED, dirs_exist_ok=True)
         requirements = self.source_dir / "requirements.txt"
@@ -54,6 +82,7 @@ def lambda_code(*, runtime: lambda_.Runtime, architecture: lambda_.Architecture)
         source_dir=LAMBDAS_DIR,
         python_version=runtime.name.removeprefix("python"),
         platform="manylinux2014_aarch64" if architecture.name == "arm64" else "manylinux2014_x86_64",
+        ca_bundle=CA_BUNDLE,
     )
     return lambda_.Code.from_asset(
         str(LAMBDAS_DIR),

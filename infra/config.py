@@ -41,6 +41,7 @@ _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TAG = re.compile(r"[^=]{1,128}=.{0,256}")
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^*?]+")
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,8 @@ class CdcSetupConfig:
     notification_email: str | None = None
     opt_in_tag: str = "streamkap:cdc=enabled"
     log_retention_days: int = 30
+    create_vpc_endpoints: bool = False  # Secrets Manager and RDS interface endpoints in the subnets
+    master_secret_arns: tuple[str, ...] = ()  # master secrets not managed by RDS (`rds!...`) to allow
 
     def __post_init__(self) -> None:
         if self.vpc_id is None:
@@ -76,6 +79,10 @@ class CdcSetupConfig:
         if self.notification_email is not None:
             _check("notification_email", self.notification_email, _EMAIL, "dba@example.com")
         _check("opt_in_tag", self.opt_in_tag, _TAG, "streamkap:cdc=enabled")
+        if self.create_vpc_endpoints and self.vpc_id is None:
+            raise ConfigError("context 'create_vpc_endpoints' needs 'vpc_id', 'subnet_ids' and 'security_group_ids'")
+        for arn in self.master_secret_arns:
+            _check("master_secret_arns", arn, _SECRET_ARN, "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-x")
         if self.log_retention_days not in RETENTION_DAYS:
             raise ConfigError(
                 f"context 'log_retention_days' must be one of {sorted(RETENTION_DAYS)}, got {self.log_retention_days!r}"
@@ -121,6 +128,15 @@ def _int(key: str, raw: Any) -> int:
     return int(raw)
 
 
+def _bool(key: str, raw: Any) -> bool:
+    # `-c create_vpc_endpoints=true` arrives as a string.
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ConfigError(f"context {key!r} must be true or false, got {raw!r}")
+
+
 def _str(key: str, raw: Any) -> str:
     value = _optional_str(key, raw)
     if value is None:
@@ -135,4 +151,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "notification_email": _optional_str,
     "opt_in_tag": _str,
     "log_retention_days": _int,
+    "create_vpc_endpoints": _bool,
+    "master_secret_arns": _str_tuple,
 }

@@ -25,14 +25,21 @@ ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_setup.
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 SECRET_NAME_PREFIX = "rds-cdc-setup/"  # noqa: S105 - a name prefix, not a secret
+ALARM_NAME_PREFIX = "rds-cdc-setup-"  # as lambdas/logic/monitoring.py names the alarms
+STATE_MACHINE_NAME = "rds-cdc-setup"
 
 
 class Access(Enum):
     """What a step's function may touch; each is one customer-managed policy."""
 
-    RDS = "Rds"  # describe and change instances and parameter groups
-    DATABASE = "Database"  # read master/user secrets, create the user's secret, check reboots
+    RDS_READ = "RdsRead"  # describe instances and parameter groups, read tags
+    PARAMETER_GROUP = "ParameterGroup"  # create and change parameter groups, attach one
+    REBOOT = "Reboot"
+    SECRETS = "Secrets"  # read the master and CDC user secrets
+    USER_SECRET = "UserSecret"  # noqa: S105 - create the CDC user's secret, encrypted with the key
     NOTIFY = "Notify"  # publish to the notification topic
+    ALARMS = "Alarms"  # the workflow's CloudWatch alarms
+    EXECUTIONS = "Executions"  # list and describe this state machine's executions
 
 
 @dataclass(frozen=True)
@@ -43,16 +50,20 @@ class Step:
     access: tuple[Access, ...]
 
 
+# Every step the definition may use; a function is made for each one it does use.
 STEPS = (
+    Step("ReadTriggerTags", "read_trigger_tags", False, (Access.RDS_READ,)),
     Step("ValidateInput", "validate_input", False, ()),
-    Step("DescribeTarget", "describe_target", False, (Access.RDS,)),
-    Step("Preflight", "preflight", True, (Access.DATABASE,)),
-    Step("EnsureParameterGroup", "ensure_parameter_group", False, (Access.RDS,)),
-    Step("RebootInstance", "reboot_instance", False, (Access.RDS,)),
-    Step("CheckRebootStatus", "check_reboot_status", True, (Access.DATABASE,)),
-    Step("ConfigureDatabase", "configure_database", True, (Access.DATABASE,)),
-    Step("CreateSlot", "create_slot", True, (Access.DATABASE,)),
-    Step("Verify", "verify", True, (Access.DATABASE,)),
+    Step("CheckConcurrency", "check_concurrency", False, (Access.EXECUTIONS,)),
+    Step("DescribeTarget", "describe_target", False, (Access.RDS_READ,)),
+    Step("Preflight", "preflight", True, (Access.SECRETS,)),
+    Step("EnsureParameterGroup", "ensure_parameter_group", False, (Access.RDS_READ, Access.PARAMETER_GROUP)),
+    Step("RebootInstance", "reboot_instance", False, (Access.RDS_READ, Access.REBOOT)),
+    Step("CheckRebootStatus", "check_reboot_status", True, (Access.RDS_READ, Access.REBOOT, Access.SECRETS)),
+    Step("ConfigureDatabase", "configure_database", True, (Access.SECRETS, Access.USER_SECRET)),
+    Step("CreateSlot", "create_slot", True, (Access.SECRETS,)),
+    Step("Verify", "verify", True, (Access.SECRETS,)),
+    Step("CreateAlarms", "create_alarms", False, (Access.ALARMS,)),
     Step("Report", "report", False, (Access.NOTIFY,)),
     Step("NotifyFailure", "notify_failure", False, (Access.NOTIFY,)),
 )
@@ -74,6 +85,8 @@ class CdcSetupWorkflow(Construct):
         network: DataPlaneNetwork | None,
         notification_email: str | None,
         log_retention: logs.RetentionDays,
+        opt_in_tag: str,
+        master_secret_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
@@ -94,7 +107,10 @@ class CdcSetupWorkflow(Construct):
                 "accessible database. Set vpc_id, subnet_ids and security_group_ids.",
             )
 
-        policies = self._access_policies()
+        definition = ASL_FILE.read_text()
+        used = _step_names(definition)
+        self._master_secret_arns = list(master_secret_arns)
+        self._policies: dict[Access, iam.ManagedPolicy] = {}
         vpc_policy = self._vpc_access_policy() if network else None
         code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
         environment = {
@@ -104,10 +120,11 @@ class CdcSetupWorkflow(Construct):
             "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
             "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
             "SECRETS_KMS_KEY_ARN": self.key.key_arn,
+            "OPT_IN_TAG": opt_in_tag,
         }
         self.functions: dict[str, lambda_.Function] = {}
-        for step in STEPS:
-            managed = [policies[access] for access in step.access]
+        for step in (step for step in STEPS if step.name in used):
+            managed = [self._policy(access) for access in step.access]
             if step.in_vpc and vpc_policy:
                 managed.append(vpc_policy)
             self.functions[step.name] = self._function(
@@ -118,7 +135,7 @@ class CdcSetupWorkflow(Construct):
                 network=network if step.in_vpc else None,
                 log_retention=log_retention,
             )
-        self.state_machine = self._state_machine(log_retention)
+        self.state_machine = self._state_machine(definition, log_retention)
 
     def _function(
         self,
@@ -168,104 +185,132 @@ class CdcSetupWorkflow(Construct):
         )
         return function
 
-    def _access_policies(self) -> dict[Access, iam.ManagedPolicy]:
-        db, pg = "db:*", "pg:*"
-        rds = iam.ManagedPolicy(
-            self,
-            "RdsPolicy",
-            description="rds-cdc-setup: inspect and prepare RDS PostgreSQL instances",
-            statements=[
-                iam.PolicyStatement(
-                    actions=[
-                        "rds:DescribeDBInstances",
-                        "rds:DescribeDBParameterGroups",
-                        "rds:DescribeDBParameters",
-                        "rds:CreateDBParameterGroup",
-                        "rds:ModifyDBParameterGroup",
-                        "rds:ModifyDBInstance",
-                        "rds:RebootDBInstance",
-                        "rds:AddTagsToResource",
-                        "rds:ListTagsForResource",
-                    ],
-                    resources=[_arn("rds", db), _arn("rds", pg)],
-                ),
-            ],
-        )
-        for resource in (db, pg):
-            _acknowledge_wildcard(
-                rds,
-                "rds",
-                resource,
-                "The target instance is execution input, unknown at deploy time; scoped to this account and region.",
+    def _policy(self, access: Access) -> iam.ManagedPolicy:
+        """The access's policy, made on first use: no unattached policies."""
+        if access not in self._policies:
+            description, statements, wildcards = self._access(access)
+            policy = iam.ManagedPolicy(
+                self, f"{access.value}Policy", description=f"rds-cdc-setup: {description}", statements=statements
             )
+            for service, resource, reason in wildcards:
+                _acknowledge_wildcard(policy, service, resource, reason)
+            self._policies[access] = policy
+        return self._policies[access]
 
+    def _access(self, access: Access) -> tuple[str, list[iam.PolicyStatement], list[tuple[str, str, str]]]:
+        """(description, statements, acknowledged wildcard resources) of each access."""
+        db, pg = "db:*", "pg:*"
+        any_instance = "The target instance is execution input, unknown at deploy time; this account and region."
+        any_group = "Parameter groups are named after the target instance, which is execution input."
         master_secrets, own_secrets = "secret:rds!*", f"secret:{SECRET_NAME_PREFIX}*"
-        database = iam.ManagedPolicy(
-            self,
-            "DatabasePolicy",
-            description="rds-cdc-setup: connect to PostgreSQL with secrets, create the CDC user's secret",
-            statements=[
+        via_secrets_manager = {"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}}
+        if access is Access.RDS_READ:
+            actions = ["rds:DescribeDBInstances", "rds:ListTagsForResource"]
+            group_actions = ["rds:DescribeDBParameterGroups", "rds:DescribeDBParameters"]
+            return (
+                "read RDS instances, their tags and parameter groups",
+                [
+                    iam.PolicyStatement(actions=actions, resources=[_arn("rds", db)]),
+                    iam.PolicyStatement(actions=group_actions, resources=[_arn("rds", pg)]),
+                ],
+                [("rds", db, any_instance), ("rds", pg, any_group)],
+            )
+        if access is Access.PARAMETER_GROUP:
+            group_actions = ["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:AddTagsToResource"]
+            return (
+                "create and change parameter groups, attach one to an instance",
+                [
+                    iam.PolicyStatement(actions=group_actions, resources=[_arn("rds", pg)]),
+                    # Attaching a group is ModifyDBInstance on both the instance and the group.
+                    iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[_arn("rds", db), _arn("rds", pg)]),
+                ],
+                [("rds", db, any_instance), ("rds", pg, any_group)],
+            )
+        if access is Access.REBOOT:
+            return (
+                "reboot the instance whose parameters need it",
+                [iam.PolicyStatement(actions=["rds:RebootDBInstance"], resources=[_arn("rds", db)])],
+                [("rds", db, any_instance)],
+            )
+        if access is Access.SECRETS:
+            secrets = [_arn("secretsmanager", master_secrets), _arn("secretsmanager", own_secrets)]
+            return (
+                "read the master user's and the CDC user's secrets",
+                [
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        resources=[*secrets, *self._master_secret_arns],
+                    ),
+                    # The master secret's key is RDS's or the DBA's choice; Decrypt only via Secrets Manager.
+                    iam.PolicyStatement(
+                        actions=["kms:Decrypt"], resources=[_arn("kms", "key/*")], conditions=via_secrets_manager
+                    ),
+                ],
+                [
+                    (
+                        "secretsmanager",
+                        master_secrets,
+                        "RDS names master-user secrets rds!<id>; the instance is input.",
+                    ),
+                    ("secretsmanager", own_secrets, f"Secrets this workflow creates: {SECRET_NAME_PREFIX}<instance>/."),
+                    ("kms", "key/*", "Any key may protect a master secret; Decrypt only via Secrets Manager."),
+                ],
+            )
+        if access is Access.USER_SECRET:
+            return (
+                "create the CDC user's secret, encrypted with the workflow's key",
+                [
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+                        resources=[_arn("secretsmanager", own_secrets)],
+                    ),
+                    iam.PolicyStatement(
+                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                        resources=[self.key.key_arn],
+                        conditions=via_secrets_manager,
+                    ),
+                ],
+                [("secretsmanager", own_secrets, f"Secrets this workflow creates: {SECRET_NAME_PREFIX}<instance>/.")],
+            )
+        if access is Access.NOTIFY:
+            return (
+                "publish to the notification topic",
+                [
+                    iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+                    # The topic is encrypted with the key.
+                    iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn]),
+                ],
+                [],
+            )
+        if access is Access.ALARMS:
+            alarms = f"alarm:{ALARM_NAME_PREFIX}*"
+            return (
+                "create and read the workflow's CloudWatch alarms",
+                [
+                    iam.PolicyStatement(
+                        actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
+                        resources=[_arn("cloudwatch", alarms)],
+                    )
+                ],
+                [
+                    (
+                        "cloudwatch",
+                        alarms,
+                        f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.",
+                    )
+                ],
+            )
+        executions = f"execution:{STATE_MACHINE_NAME}:*"
+        return (
+            "find running executions of the workflow",
+            [
                 iam.PolicyStatement(
-                    actions=["rds:DescribeDBInstances", "rds:RebootDBInstance"],
-                    resources=[_arn("rds", db)],
+                    actions=["states:ListExecutions"], resources=[_arn("states", f"stateMachine:{STATE_MACHINE_NAME}")]
                 ),
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                    resources=[_arn("secretsmanager", master_secrets), _arn("secretsmanager", own_secrets)],
-                ),
-                iam.PolicyStatement(
-                    actions=[
-                        "secretsmanager:CreateSecret",
-                        "secretsmanager:TagResource",
-                        "secretsmanager:PutSecretValue",
-                    ],
-                    resources=[_arn("secretsmanager", own_secrets)],
-                ),
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                    resources=[self.key.key_arn],
-                ),
-                # RDS-managed master secrets may use any key of the account; only via Secrets Manager.
-                iam.PolicyStatement(
-                    actions=["kms:Decrypt"],
-                    resources=[_arn("kms", "key/*")],
-                    conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
-                ),
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[_arn("states", executions)]),
             ],
+            [("states", executions, "Executions are named at start; any of this state machine's.")],
         )
-        _acknowledge_wildcard(
-            database, "rds", db, "CheckRebootStatus describes/reboots the instance named in the execution input."
-        )
-        _acknowledge_wildcard(
-            database,
-            "secretsmanager",
-            master_secrets,
-            "RDS names master-user secrets rds!<id>; the instance is execution input.",
-        )
-        _acknowledge_wildcard(
-            database,
-            "secretsmanager",
-            own_secrets,
-            f"The workflow names the secrets it creates {SECRET_NAME_PREFIX}<instance>/<user>.",
-        )
-        _acknowledge_wildcard(
-            database,
-            "kms",
-            "key/*",
-            "The master secret's key is chosen by RDS or the DBA; Decrypt only via Secrets Manager.",
-        )
-
-        notify = iam.ManagedPolicy(
-            self,
-            "NotifyPolicy",
-            description="rds-cdc-setup: publish to the notification topic",
-            statements=[
-                iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
-                # The topic is encrypted with the key.
-                iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn]),
-            ],
-        )
-        return {Access.RDS: rds, Access.DATABASE: database, Access.NOTIFY: notify}
 
     def _vpc_access_policy(self) -> iam.ManagedPolicy:
         # What AWSLambdaVPCAccessExecutionRole grants, kept customer-managed.
@@ -294,15 +339,13 @@ class CdcSetupWorkflow(Construct):
         )
         return policy
 
-    def _state_machine(self, log_retention: logs.RetentionDays) -> sfn.StateMachine:
-        definition = ASL_FILE.read_text()
+    def _state_machine(self, definition: str, log_retention: logs.RetentionDays) -> sfn.StateMachine:
         substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in self.functions.items()}
-        placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
-        if placeholders != set(substitutions):
-            raise ValueError(f"{ASL_FILE.name} placeholders {sorted(placeholders)} != steps {sorted(substitutions)}")
         state_machine = sfn.StateMachine(
             self,
             "StateMachine",
+            # Named, so that CheckConcurrency's policy can name it without a dependency cycle.
+            state_machine_name=STATE_MACHINE_NAME,
             # DefinitionSubstitutions keep DefinitionString a literal that cfn-lint can validate.
             definition_body=sfn.DefinitionBody.from_string(definition),
             definition_substitutions=substitutions,
@@ -324,6 +367,16 @@ class CdcSetupWorkflow(Construct):
             "CloudWatch Logs delivery and X-Ray actions support no resource-level permissions.",
         )
         return state_machine
+
+
+def _step_names(definition: str) -> set[str]:
+    """The steps whose ${<name>FunctionArn} the definition uses; any other placeholder is an error."""
+    placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
+    names = {p.removesuffix("FunctionArn") for p in placeholders if p.endswith("FunctionArn")}
+    unknown = placeholders - {f"{step.name}FunctionArn" for step in STEPS if step.name in names}
+    if unknown:
+        raise ValueError(f"{ASL_FILE.name} placeholders {sorted(unknown)} are no step of infra/workflow.py STEPS")
+    return names
 
 
 def _arn(service: str, resource: str) -> str:

@@ -17,7 +17,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state.require("target", "preflight")
     rds = Rds()
     instance = rds.describe_instance(state.target.instance_id)
-    changes, reboot_for_changes = ensure_parameter_group(rds, instance, state.target.parameter_group_family)
+    changes, reboot_for_changes = ensure_parameter_group(
+        rds, instance, state.target.parameter_group_family, state.input.max_slot_wal_keep_size_mb
+    )
     instance = rds.describe_instance(state.target.instance_id)
     reboot_required = (
         reboot_for_changes

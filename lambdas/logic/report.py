@@ -18,7 +18,7 @@ def tables_csv(tables: list[str]) -> str:
 
 
 def changes_made(state: WorkflowState) -> list[str]:
-    steps = (state.parameter_group, state.reboot, state.configure, state.slot)
+    steps = (state.parameter_group, state.reboot, state.configure, state.slot, state.alarms)
     return [change for step in steps if step is not None for change in step.changes]
 
 

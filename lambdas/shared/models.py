@@ -6,7 +6,7 @@ The state machine passes the whole state to every task; each task adds its own k
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -45,6 +45,12 @@ class SetupInput(BaseModel):
     dry_run: bool = False
     poll_seconds: int = Field(30, ge=1, le=3600)
     max_wait_minutes: int = Field(60, ge=1, le=24 * 60)
+    # CreateAlarms: CloudWatch alarms on the notification topic, thresholds in GiB.
+    alarm_slot_lag_gib: float = Field(5, gt=0)  # OldestReplicationSlotLag above
+    alarm_wal_disk_usage_gib: float = Field(10, gt=0)  # TransactionLogsDiskUsage above
+    alarm_free_storage_gib: float = Field(5, gt=0)  # FreeStorageSpace below
+    # PostgreSQL 13+: WAL a slot may hold back before it is invalidated; null leaves the group's value.
+    max_slot_wal_keep_size_mb: int | None = Field(None, ge=1024)
 
     @field_validator("db_instance_identifier")
     @classmethod
@@ -146,6 +152,7 @@ class Target(BaseModel):
     master_secret_arn: str
     parameter_plan: list[str] = Field(default_factory=list)
     parameter_reboot_needed: bool = False
+    attempt: int = 1  # polls so far while the instance is in a transient status
 
 
 class PreflightResult(BaseModel):
@@ -209,6 +216,7 @@ class WorkflowState(BaseModel):
     configure: ConfigureResult | None = None
     slot: SlotResult | None = None
     verification: VerifyResult | None = None
+    alarms: AlarmsResult | None = None
     error: StepError | None = None
 
     def require(self, *names: str) -> None:
@@ -240,3 +248,35 @@ class SetupOutput(BaseModel):
     plan: list[str] | None = None
     verification: VerifyResult | None = None
     message: str | None = None
+
+
+class SkippedOutput(BaseModel):
+    """The execution output when an event names an instance without the opt-in tag."""
+
+    status: Literal["Skipped"] = "Skipped"
+    db_instance_identifier: str
+    message: str
+
+
+class TriggerResult(BaseModel):
+    """What ReadTriggerTags learnt: opted in? and the execution input the tags give."""
+
+    instance_id: str
+    opted_in: bool
+    input: dict[str, Any] | None = None  # for ValidateInput; None when skipped
+    skipped: SkippedOutput | None = None
+
+
+class TriggerEvent(BaseModel):
+    """An EventBridge event (RDS instance event or tag change) as the execution input."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    resources: list[str] = Field(default_factory=list)
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlarmsResult(BaseModel):
+    alarms: list[str]
+    changes: list[str]

@@ -16,6 +16,7 @@ CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 VPC = "vpc-0123456789abcdef0"
 SUBNET = "subnet-0123456789abcdef0"
 SG = "sg-0123456789abcdef0"
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-master"
 
 
 def from_context(**context: Any) -> CdcSetupConfig:
@@ -36,8 +37,12 @@ def test_command_line_strings_are_parsed() -> None:
         security_group_ids=SG,
         log_retention_days="14",
         notification_email="dba@example.com",
+        create_vpc_endpoints="true",
+        master_secret_arns=f"{SECRET},{SECRET}-2",
     )
     assert config.subnet_ids == (SUBNET, "subnet-0fedcba9876543210")
+    assert config.create_vpc_endpoints is True
+    assert config.master_secret_arns == (SECRET, f"{SECRET}-2")
     assert config.security_group_ids == (SG,)
     assert config.log_retention == logs.RetentionDays.TWO_WEEKS
 
@@ -64,6 +69,10 @@ def test_config_is_frozen_and_keyword_only() -> None:
         ({"opt_in_tag": "streamkap"}, "'opt_in_tag' must look like"),
         ({"log_retention_days": 10}, "'log_retention_days' must be one of"),
         ({"log_retention_days": "a month"}, "must be a whole number"),
+        ({"create_vpc_endpoints": True}, "'create_vpc_endpoints' needs 'vpc_id'"),
+        ({"create_vpc_endpoints": "yes"}, "must be true or false"),
+        ({"master_secret_arns": ["orders-master"]}, "'master_secret_arns' must look like"),
+        ({"master_secret_arns": ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"]}, "must look like"),
     ],
 )
 def test_bad_context_names_the_key(context: dict[str, Any], message: str) -> None:

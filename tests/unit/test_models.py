@@ -29,6 +29,10 @@ def test_defaults_are_the_seed_guides():
         "dry_run": False,
         "poll_seconds": 30,
         "max_wait_minutes": 60,
+        "alarm_slot_lag_gib": 5,
+        "alarm_wal_disk_usage_gib": 10,
+        "alarm_free_storage_gib": 5,
+        "max_slot_wal_keep_size_mb": None,
     }
 
 

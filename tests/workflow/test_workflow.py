@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import boto3
 import pytest
 
+from local.workflow_runner import Execution
+from tests.snapshots import everything
 from tests.workflow.conftest import make_stack
 
 pytestmark = pytest.mark.workflow
@@ -87,7 +91,9 @@ def test_reboot_never_stops_with_reboot_pending_and_a_later_run_finishes(stack):
 
 
 def test_dry_run_returns_the_plan_and_changes_nothing(stack):
+    before = everything(stack.server, "orders")
     execution = stack.run(dry_run=True)
+    assert everything(stack.server, "orders") == before  # no SQL write, no RDS change, no secret
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["status"] == "DryRun"
     plan = execution.output["plan"]
@@ -103,7 +109,8 @@ def test_bad_input_fails_as_invalid_input_before_touching_anything(stack):
     assert execution.status == "FAILED"
     assert execution.error == "InvalidInput"
     assert "slot_name" in execution.cause
-    assert execution.states_entered == ["ValidateInput", "NotifyFailure", "Failed"]
+    assert execution.states_entered[-3:] == ["ValidateInput", "NotifyFailure", "Failed"]
+    assert "DescribeTarget" not in execution.states_entered
     assert stack.instance.calls == []
 
 
@@ -134,14 +141,47 @@ def test_failures_are_published_to_the_notification_topic(stack):
     assert body["error"] == "TargetNotFound" and body["instance"] == "no-such-db"
 
 
-def test_no_secret_appears_in_the_execution_history(stack):
-    execution = stack.run()
+def test_no_secret_appears_in_the_execution_history_output_or_logs(stack, capfd):
+    from lambdas.shared.observability import logger
+
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    logger.addHandler(handler)
+    logger.setLevel("DEBUG")  # every log line the steps can write
+    try:
+        execution = stack.run()
+    finally:
+        logger.setLevel("WARNING")
+        logger.removeHandler(handler)
     assert execution.status == "SUCCEEDED", execution.cause
+    outputs = capfd.readouterr()
+    logs = captured.getvalue() + outputs.out + outputs.err
     sm = boto3.client("secretsmanager")
     user_secret = json.loads(
         sm.get_secret_value(SecretId=execution.output["connector"]["password_secret_arn"])["SecretString"]
     )
     history = json.dumps(execution.events, default=str) + json.dumps(execution.output)
-    assert stack.server.master_password not in history
-    assert user_secret["password"] not in history
+    assert "database configured" in logs  # the logs were captured at all
+    for password in (stack.server.master_password, user_secret["password"]):
+        assert password not in history
+        assert password not in logs
+        assert password not in stack.server.log_text()
     assert user_secret["username"] == "streamkap_user"
+
+
+def test_a_second_execution_for_the_same_instance_stops_before_changing_anything(new_server):
+    for stack in make_stack(new_server, describes_per_reboot=40):  # the first run sits in its reboot loop a while
+        first = stack.workflow.start({"db_instance_identifier": "orders-prod", "schemas": ["public", "inventory"]})
+        events = stack.workflow.follow(first)
+        next(e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "WaitForReboot")
+
+        second = stack.workflow.run({"db_instance_identifier": "orders-prod"})
+
+        assert second.error == "ConcurrentExecution", second.cause
+        assert first.rsplit(":", 1)[-1] in second.cause
+        assert "DescribeTarget" not in second.states_entered
+        for _ in events:  # let the first one finish
+            pass
+        finished = Execution.load(first, stack.workflow.events(first))
+        assert finished.status == "SUCCEEDED" and finished.output["status"] == "Ready"
+        assert stack.instance.reboots == 1

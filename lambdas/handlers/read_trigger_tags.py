@@ -1,0 +1,23 @@
+"""ReadTriggerTags: for an EventBridge start, the instance's opt-in tag and its tagged settings."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.dal.tags import RdsTags
+from lambdas.logic.opt_in import read_trigger
+from lambdas.shared.models import TriggerEvent
+from lambdas.shared.observability import logger, tracer
+from lambdas.shared.settings import environment
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    trigger = TriggerEvent.model_validate(event)
+    result = read_trigger(RdsTags(), trigger, environment().opt_in_tag)
+    logger.info(
+        "trigger read",
+        extra={"source": trigger.source, "instance": result.instance_id, "opted_in": result.opted_in},
+    )
+    return result.model_dump(mode="json")

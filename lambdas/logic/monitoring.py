@@ -1,0 +1,96 @@
+"""CreateAlarms: CloudWatch alarms that warn before a stalled CDC slot fills the disk.
+
+PutMetricAlarm overwrites, so it is idempotent anyway; the alarms are read first so that a
+re-run reports (and makes) no change when they already are as wanted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.dal.cloudwatch import Alarms
+from lambdas.shared.models import AlarmsResult, SetupInput
+
+ALARM_NAME_PREFIX = "rds-cdc-setup-"  # the IAM policy allows alarms named so (infra/workflow.py)
+GIB = 1024**3
+PERIOD_SECONDS = 300
+EVALUATION_PERIODS = 3  # 15 minutes: a connector restart does not page anyone
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    metric: str
+    statistic: str
+    comparison: str
+    threshold_gib: float
+    description: str
+
+    @property
+    def summary(self) -> str:
+        sign = ">" if self.comparison.startswith("Greater") else "<"
+        return f"{self.metric} {sign} {self.threshold_gib:g} GiB"
+
+
+def alarm_specs(setup: SetupInput) -> list[AlarmSpec]:
+    return [
+        AlarmSpec(
+            "OldestReplicationSlotLag",
+            "Maximum",
+            "GreaterThanThreshold",
+            setup.alarm_slot_lag_gib,
+            f"WAL held back by the slowest replication slot ({setup.slot_name} if Streamkap's). Check the "
+            "Streamkap connector; drop the slot if the connector is gone for good (README: Cleanup).",
+        ),
+        AlarmSpec(
+            "TransactionLogsDiskUsage",
+            "Maximum",
+            "GreaterThanThreshold",
+            setup.alarm_wal_disk_usage_gib,
+            "Disk used by WAL, which an unconsumed replication slot keeps from being removed.",
+        ),
+        AlarmSpec(
+            "FreeStorageSpace",
+            "Minimum",
+            "LessThanThreshold",
+            setup.alarm_free_storage_gib,
+            "Free storage is low: a full disk stops the database. Check slot lag and WAL usage.",
+        ),
+    ]
+
+
+def alarm_name(instance_id: str, metric: str) -> str:
+    return f"{ALARM_NAME_PREFIX}{instance_id}-{metric}"
+
+
+def desired_alarm(spec: AlarmSpec, instance_id: str, topic_arn: str | None) -> dict[str, Any]:
+    """PutMetricAlarm's arguments, which are also DescribeAlarms' field names."""
+    actions = [topic_arn] if topic_arn else []
+    return {
+        "AlarmName": alarm_name(instance_id, spec.metric),
+        "AlarmDescription": f"rds-cdc-setup, instance {instance_id}: {spec.description}",
+        "Namespace": "AWS/RDS",
+        "MetricName": spec.metric,
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
+        "Statistic": spec.statistic,
+        "Period": PERIOD_SECONDS,
+        "EvaluationPeriods": EVALUATION_PERIODS,
+        "Threshold": float(spec.threshold_gib * GIB),
+        "ComparisonOperator": spec.comparison,
+        "AlarmActions": actions,
+        "OKActions": actions,
+    }
+
+
+def ensure_alarms(alarms: Alarms, setup: SetupInput, instance_id: str, topic_arn: str | None) -> AlarmsResult:
+    specs = {spec.metric: spec for spec in alarm_specs(setup)}
+    desired = [desired_alarm(spec, instance_id, topic_arn) for spec in specs.values()]
+    current = alarms.describe(alarm["AlarmName"] for alarm in desired)
+    changes = []
+    for alarm in desired:
+        existing = current.get(alarm["AlarmName"])
+        if existing is not None and all(existing.get(key) == value for key, value in alarm.items()):
+            continue
+        alarms.put(alarm)
+        verb = "created" if existing is None else "updated"
+        changes.append(f"{verb} alarm {alarm['AlarmName']} ({specs[alarm['MetricName']].summary})")
+    return AlarmsResult(alarms=[alarm["AlarmName"] for alarm in desired], changes=changes)

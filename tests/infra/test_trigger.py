@@ -1,0 +1,123 @@
+"""The EventBridge rules in the synthesized template, matched against sample events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from moto.events.models import EventPattern
+
+from tests.infra.synth import Synth, actions_of, role_statements
+
+pytestmark = pytest.mark.infra
+
+ARN = "arn:aws:rds:us-east-1:123456789012:db:orders-prod"
+INSTANCE_CREATED = {
+    "version": "0",
+    "id": "68f6e973-1a0c-d37b-f2f2-94a7f62ffd4e",
+    "detail-type": "RDS DB Instance Event",
+    "source": "aws.rds",
+    "account": "123456789012",
+    "time": "2024-05-01T10:00:00Z",
+    "region": "us-east-1",
+    "resources": [ARN],
+    "detail": {
+        "EventCategories": ["creation"],
+        "SourceType": "DB_INSTANCE",
+        "SourceArn": ARN,
+        "Message": "DB instance created",
+        "SourceIdentifier": "orders-prod",
+        "EventID": "RDS-EVENT-0005",
+    },
+}
+
+
+def tag_change(changed: list[str], tags: dict[str, str], resource_type: str = "db") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "ffd8a6fe-32f8-ef66-c85c-111111111111",
+        "detail-type": "Tag Change on Resource",
+        "source": "aws.tag",
+        "account": "123456789012",
+        "time": "2024-05-01T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [ARN],
+        "detail": {"changed-tag-keys": changed, "service": "rds", "resource-type": resource_type, "tags": tags},
+    }
+
+
+def with_detail(event: dict[str, Any], **detail: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    changed["detail"].update(detail)
+    return changed
+
+
+def rules(synth: Synth) -> dict[str, dict[str, Any]]:
+    """Rule name (InstanceCreated / OptInTagSet) -> properties."""
+    found = synth.resources("AWS::Events::Rule")
+    return {name: p["Properties"] for name in ("InstanceCreated", "OptInTagSet") for k, p in found.items() if name in k}
+
+
+def matching(synth: Synth, event: dict[str, Any]) -> set[str]:
+    return {
+        name
+        for name, rule in rules(synth).items()
+        if EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event)
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (INSTANCE_CREATED, {"InstanceCreated"}),
+        (tag_change(["streamkap:cdc"], {"streamkap:cdc": "enabled", "team": "orders"}), {"OptInTagSet"}),
+        (tag_change(["team", "streamkap:cdc"], {"streamkap:cdc": "enabled"}), {"OptInTagSet"}),
+        # not matching:
+        (with_detail(INSTANCE_CREATED, EventID="RDS-EVENT-0006", Message="DB instance restarted"), set()),
+        ({**INSTANCE_CREATED, "detail-type": "RDS DB Snapshot Event"}, set()),
+        ({**INSTANCE_CREATED, "source": "aws.ec2"}, set()),
+        (tag_change(["streamkap:cdc"], {"streamkap:cdc": "disabled"}), set()),
+        (tag_change(["streamkap:cdc"], {}), set()),  # the tag removed
+        (tag_change(["team"], {"streamkap:cdc": "enabled", "team": "orders"}), set()),  # another tag changed
+        (tag_change(["streamkap:cdc"], {"streamkap:cdc": "enabled"}, resource_type="cluster"), set()),
+    ],
+    ids=[
+        "instance-created",
+        "opt-in-tag-set",
+        "opt-in-tag-among-others",
+        "instance-restarted",
+        "snapshot-event",
+        "other-source",
+        "opt-in-tag-disabled",
+        "opt-in-tag-removed",
+        "other-tag-changed",
+        "cluster-tagged",
+    ],
+)
+def test_rule_patterns_match_new_instances_and_the_opt_in_tag_only(
+    default: Synth, event: dict[str, Any], expected: set[str]
+) -> None:
+    assert matching(default, event) == expected
+
+
+def test_the_tag_rule_follows_the_configured_opt_in_tag(with_vpc: Synth) -> None:
+    assert with_vpc.config.opt_in_tag == "cdc-setup=yes"
+    assert matching(with_vpc, tag_change(["cdc-setup"], {"cdc-setup": "yes"})) == {"OptInTagSet"}
+    assert matching(with_vpc, tag_change(["streamkap:cdc"], {"streamkap:cdc": "enabled"})) == set()
+
+
+def test_both_rules_start_the_state_machine_with_the_event_and_retries(synth: Synth) -> None:
+    machine_id, _ = synth.state_machine()
+    role_ids = set()
+    for rule in rules(synth).values():
+        assert rule["State"] == "ENABLED"
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Ref": machine_id}
+        assert "Input" not in target and "InputPath" not in target  # the event itself is the input
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        role_ids.add(target["RoleArn"]["Fn::GetAtt"][0])
+    [role_id] = role_ids
+    statements = role_statements(synth, role_id)
+    assert [(actions_of(s), s["Resource"]) for s in statements] == [(["states:StartExecution"], {"Ref": machine_id})]
