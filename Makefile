@@ -51,5 +51,15 @@ $(CDK): package.json package-lock.json
 postgres:
 	@scripts/ensure-postgres.sh
 
+diagram: venv ## docs/*.dot + docs/*.svg from statemachine/*.asl.json (Graphviz from apt when missing)
+	@scripts/ensure-graphviz.sh
+	$(PY) scripts/diagram.py
+
+.PHONY: cli
+cli: venv ## the CLI (requirements-cli.txt, part of the dev requirements): python -m cli --help
+	$(PY) -m cli --help
+
+$(VENV)/.installed: requirements-cli.txt
+
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache

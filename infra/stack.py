@@ -9,6 +9,10 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from infra.config import CdcSetupConfig
+from infra.monitoring import CdcSetupMonitoring
+from infra.network import ServiceEndpoints
+from infra.teardown import CdcTeardownWorkflow
+from infra.trigger import CdcSetupTrigger
 from infra.workflow import CdcSetupWorkflow, DataPlaneNetwork
 
 
@@ -20,13 +24,20 @@ class CdcSetupStack(Stack):
             description="rds-cdc-setup: prepares RDS PostgreSQL for Streamkap CDC",
             **kwargs,
         )
+        network = self._network(config)
+        if network and config.create_vpc_endpoints:
+            ServiceEndpoints(self, "Endpoints", network=network)
         workflow = CdcSetupWorkflow(
             self,
             "Workflow",
-            network=self._network(config),
+            network=network,
             notification_email=config.notification_email,
             log_retention=config.log_retention,
+            opt_in_tag=config.opt_in_tag,
+            master_secret_arns=config.master_secret_arns,
         )
+        CdcSetupTrigger(self, "Trigger", state_machine=workflow.state_machine, opt_in_tag=config.opt_in_tag)
+        CdcSetupMonitoring(self, "Monitoring", workflow=workflow)
         arn = workflow.state_machine.state_machine_arn
         CfnOutput(self, "StateMachineArn", value=arn)
         CfnOutput(
@@ -36,6 +47,15 @@ class CdcSetupStack(Stack):
             f"#/statemachines/view/{arn}",
         )
         CfnOutput(self, "NotificationTopicArn", value=workflow.topic.topic_arn)
+        teardown = CdcTeardownWorkflow(
+            self,
+            "Teardown",
+            network=network,
+            key=workflow.key,
+            topic=workflow.topic,
+            log_retention=config.log_retention,
+        )
+        CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)
 
     def _network(self, config: CdcSetupConfig) -> DataPlaneNetwork | None:
         if config.vpc_id is None:

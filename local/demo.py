@@ -20,7 +20,7 @@ from moto import mock_aws  # noqa: E402
 
 from local.pgoutput import decode  # noqa: E402
 from local.postgres_server import LocalPostgres  # noqa: E402
-from local.rds_emulator import RdsEmulator  # noqa: E402
+from local.rds_emulator import EmulatedInstance, RdsEmulator  # noqa: E402
 from local.workflow_runner import LocalWorkflow  # noqa: E402
 
 INSTANCE = "orders-prod"
@@ -62,7 +62,8 @@ def state_line(event: dict, entered_at: dict[str, float]) -> str | None:
     return None
 
 
-def main() -> int:
+def start_sample_server() -> LocalPostgres:
+    """A throw-away PostgreSQL at wal_level=replica holding the sample database `orders`."""
     server = LocalPostgres().init().start()
     try:
         server.create_database("orders")
@@ -70,6 +71,27 @@ def main() -> int:
         for statement in filter(str.strip, SAMPLE.split(";")):
             conn.run(statement)
         conn.close()
+    except BaseException:
+        server.destroy()
+        raise
+    return server
+
+
+def add_sample_instance(emulator: RdsEmulator, server: LocalPostgres) -> EmulatedInstance:
+    """The RDS instance `orders-prod` on a default parameter group, served by `server`.
+    Call inside `mock_aws` with the emulator entered."""
+    return emulator.add_instance(
+        instance_id=INSTANCE,
+        server=server,
+        db_name="orders",
+        rds_client=boto3.client("rds"),
+        secrets_client=boto3.client("secretsmanager"),
+    )
+
+
+def main() -> int:
+    server = start_sample_server()
+    try:
         say(
             f"PostgreSQL {server.major_version} on {server.host}:{server.port}, wal_level=replica "
             f"(a stock RDS instance on a default parameter group)"
@@ -79,13 +101,7 @@ def main() -> int:
             RdsEmulator() as emulator,
             LocalWorkflow() as workflow,
         ):
-            emulator.add_instance(
-                instance_id=INSTANCE,
-                server=server,
-                db_name="orders",
-                rds_client=boto3.client("rds"),
-                secrets_client=boto3.client("secretsmanager"),
-            )
+            add_sample_instance(emulator, server)
             return run(workflow, emulator, server)
     finally:
         server.destroy()

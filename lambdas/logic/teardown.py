@@ -1,0 +1,217 @@
+"""Teardown: remove what setup created, each part opt-in. Every step inspects first and
+applies only what is still there, so re-runs converge; the dry-run plan comes from the same
+functions without applying."""
+
+from __future__ import annotations
+
+from pg8000.exceptions import DatabaseError
+
+from lambdas.dal import sql
+from lambdas.dal.database import Database
+from lambdas.dal.rds import Rds
+from lambdas.dal.secrets import Secrets
+from lambdas.logic.configure import secret_name
+from lambdas.logic.database_setup import Change
+from lambdas.logic.parameter_group import custom_group_name
+from lambdas.shared.errors import DependentObjects, SlotConflict, SlotInUse
+from lambdas.shared.models import Target
+from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
+
+
+def inspect(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
+    return sql.inspect_teardown(
+        db,
+        slot_name=t.slot_name,
+        publication=t.publication_name,
+        signal_schema=t.signal_table_schema,
+        user=t.user_name,
+        role=t.role_name,
+    )
+
+
+def slot_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target) -> list[str]:
+    slot = catalog.slot
+    if slot is None:
+        return []
+    if slot.database != target.database:
+        raise SlotConflict(
+            f"Replication slot {t.slot_name} belongs to database {slot.database!r}, not {target.database!r}; "
+            "run the teardown with that database"
+        )
+    if slot.active and not t.force:
+        raise SlotInUse(
+            f"Replication slot {t.slot_name} is being read by process {catalog.slot_pid} (a connector is "
+            "streaming from it). Stop the connector first, or pass force to end that session and drop the slot"
+        )
+    terminate = [f"end the session reading slot {t.slot_name} (pid {catalog.slot_pid})"] if slot.active else []
+    return [*terminate, f"drop replication slot {t.slot_name}"]
+
+
+def publication_changes(catalog: sql.TeardownCatalog, t: TeardownInput) -> list[Change]:
+    if not catalog.publication_exists:
+        return []
+    return [Change(f"drop publication {t.publication_name}", (sql.drop_publication(t.publication_name),))]
+
+
+def table_changes(catalog: sql.TeardownCatalog, t: TeardownInput) -> list[Change]:
+    schema = t.signal_table_schema
+    changes = []
+    if catalog.own_tables:
+        names = ", ".join(f"{schema}.{table}" for table in catalog.own_tables)
+        changes.append(Change(f"drop table {names}", (sql.drop_tables(schema, list(catalog.own_tables)),)))
+    if catalog.signal_schema_exists and not catalog.signal_schema_other_objects and schema != "public":
+        changes.append(Change(f"drop schema {schema} (nothing else in it)", (sql.drop_schema(schema),)))
+    return changes
+
+
+def user_changes(catalog: sql.TeardownCatalog, database: str) -> list[Change]:
+    roles = list(catalog.roles)
+    if not roles:
+        return []
+    changes = [
+        # REASSIGN/DROP OWNED need the roles' privileges: an RDS master user is no superuser.
+        Change(
+            f"grant {role} to {catalog.current_user} to take over its objects",
+            (sql.grant_role(role, catalog.current_user),),
+        )
+        for role in roles
+        if not catalog.is_superuser and role not in catalog.roles_usable
+    ]
+    changes.append(
+        Change(
+            f"revoke every privilege of {', '.join(roles)} in database {database} "
+            f"(objects they own go to {catalog.current_user})",
+            (sql.reassign_owned(roles, catalog.current_user), sql.drop_owned(roles)),
+        )
+    )
+    changes += [Change(f"drop role {role}", (sql.drop_role(role),)) for role in roles]
+    return changes
+
+
+def parameter_group_changes(
+    rds: Rds, catalog: sql.TeardownCatalog, t: TeardownInput, target: Target, slot_dropped: bool
+) -> tuple[list[str], str | None]:
+    """(changes, the default group to attach). Only a group setup attached is reverted."""
+    instance = rds.describe_instance(target.instance_id)
+    if instance.parameter_group != custom_group_name(instance.instance_id):
+        return [], None
+    remaining = list(catalog.other_logical_slots)
+    if catalog.slot is not None and not slot_dropped:
+        remaining.insert(0, t.slot_name)
+    if remaining:
+        # A logical slot with wal_level below logical stops PostgreSQL from starting after the reboot.
+        raise SlotConflict(
+            f"Logical replication slots {', '.join(remaining)} still exist on instance {instance.instance_id}; "
+            "with the default parameter group the server could not start after its next reboot. "
+            "Drop them (drop_slot for ours) before reverting the parameter group"
+        )
+    default = f"default.{target.parameter_group_family}"
+    return [
+        f"attach parameter group {default} to instance {instance.instance_id} instead of {instance.parameter_group} "
+        "(logical replication stays on until the next reboot; the custom group is kept)"
+    ], default
+
+
+def plan_teardown(db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:
+    """Every change the chosen parts would make, in order; raises what the run would raise."""
+    catalog = inspect(db, t)
+    plan: list[str] = []
+    if t.drop_slot:
+        plan += slot_changes(catalog, t, target)
+    if t.drop_publication:
+        plan += [c.description for c in publication_changes(catalog, t)]
+    if t.drop_tables:
+        plan += [c.description for c in table_changes(catalog, t)]
+    if t.drop_user:
+        plan += [c.description for c in user_changes(catalog, target.database)]
+        secret = secrets.find_secret(secret_name(t.setup_input(), target))
+        plan += [f"delete secret {secret}"] if secret else []
+    if t.revert_parameter_group:
+        plan += parameter_group_changes(rds, catalog, t, target, slot_dropped=t.drop_slot)[0]
+    return plan
+
+
+def _apply(db: Database, changes: list[Change]) -> list[str]:
+    """One transaction: a refused statement leaves everything as it was."""
+    try:
+        with db.transaction():
+            for change in changes:
+                for statement in change.statements:
+                    db.execute(statement)
+    except DatabaseError as error:
+        detail = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+        if detail.get("C") != "2BP01":  # dependent_objects_still_exist
+            raise
+        raise DependentObjects(
+            f"{detail.get('M')}: {detail.get('D', '').replace(chr(10), '; ')}. Nothing was removed; revoke or "
+            "drop those (for another database, run the teardown with that database) and run it again"
+        ) from None
+    return [change.description for change in changes]
+
+
+def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
+    catalog = inspect(db, t)
+    changes = slot_changes(catalog, t, target)
+    if not changes:
+        return []
+    if catalog.slot_pid is not None and catalog.slot is not None and catalog.slot.active:
+        sql.terminate_slot_reader(db, catalog.slot_pid)
+    try:
+        sql.drop_slot(db, t.slot_name)
+    except DatabaseError as error:
+        if not (error.args and isinstance(error.args[0], dict) and error.args[0].get("C") == "55006"):
+            raise
+        raise SlotInUse(
+            f"Replication slot {t.slot_name} became active again while being dropped: a connector reconnects "
+            "to it. Stop the connector, then run the teardown again"
+        ) from None
+    return changes
+
+
+def drop_publication(db: Database, t: TeardownInput) -> list[str]:
+    return _apply(db, publication_changes(inspect(db, t), t))
+
+
+def drop_tables(db: Database, t: TeardownInput) -> list[str]:
+    return _apply(db, table_changes(inspect(db, t), t))
+
+
+def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:
+    """Roles first: their secret is deleted only once the password can no longer log in."""
+    changes = _apply(db, user_changes(inspect(db, t), target.database))
+    secret = secrets.find_secret(secret_name(t.setup_input(), target))
+    if secret:
+        secrets.delete_secret(secret)
+        changes.append(f"delete secret {secret}")
+    return changes
+
+
+def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Target) -> list[str]:
+    catalog = inspect(db, t)
+    changes, default = parameter_group_changes(rds, catalog, t, target, slot_dropped=False)
+    if default:
+        rds.attach_parameter_group(target.instance_id, default)
+    return changes
+
+
+def report(state: TeardownState) -> TeardownOutput:
+    if state.input.dry_run:
+        state.require("plan")
+        assert state.plan is not None
+        return TeardownOutput(
+            status="DryRun",
+            plan=state.plan.plan,
+            message="Dry run: nothing was removed. Start again with dry_run false to apply the plan.",
+        )
+    changes = state.changes
+    reboot = any(c.startswith("attach parameter group") for c in changes)
+    return TeardownOutput(
+        status="Removed",
+        changes=changes,
+        message=("Everything chosen is gone." if changes else "Nothing left to remove.")
+        + (
+            " Reboot the instance (or wait for its maintenance window) to turn logical replication off."
+            if reboot
+            else ""
+        ),
+    )

@@ -1,0 +1,95 @@
+"""Typed input, step outputs and state of the teardown workflow (statemachine/cdc_teardown.asl.json)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lambdas.shared.models import SetupInput, StepError, Target
+
+PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group")
+
+
+class TeardownInput(BaseModel):
+    """What to remove; every part is opt-in. Names default to setup's, and follow its rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_instance_identifier: str
+    database: str | None = None
+    signal_table_schema: str = "streamkap"
+    user_name: str = "streamkap_user"
+    role_name: str = "streamkap_role"
+    publication_name: str = "streamkap_pub"
+    slot_name: str = "streamkap_pgoutput_slot"
+    master_secret_arn: str | None = None
+    drop_slot: bool = False
+    drop_publication: bool = False
+    drop_tables: bool = False  # the signal and heartbeat tables (and their schema, once empty)
+    drop_user: bool = False  # user, role, and the user's secret
+    revert_parameter_group: bool = False  # re-attach the default group setup replaced
+    force: bool = False  # drop the slot even while a connector reads it
+    dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> TeardownInput:
+        if not any(getattr(self, part) for part in PARTS):
+            raise ValueError(f"nothing to remove: set at least one of {', '.join(PARTS)} to true")
+        try:
+            self.setup_input()
+        except ValidationError as error:  # the same name rules as setup, reported as ours
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+        return self
+
+    def setup_input(self) -> SetupInput:
+        """The setup input naming the same objects: reuses its rules, target lookup and secret name."""
+        return SetupInput(
+            db_instance_identifier=self.db_instance_identifier,
+            database=self.database,
+            signal_table_schema=self.signal_table_schema,
+            user_name=self.user_name,
+            role_name=self.role_name,
+            publication_name=self.publication_name,
+            slot_name=self.slot_name,
+            master_secret_arn=self.master_secret_arn,
+        )
+
+
+class TeardownPlan(BaseModel):
+    plan: list[str]
+
+
+class TeardownChanges(BaseModel):
+    changes: list[str]
+
+
+class TeardownState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    input: TeardownInput
+    target: Target | None = None
+    plan: TeardownPlan | None = None
+    slot: TeardownChanges | None = None
+    publication: TeardownChanges | None = None
+    tables: TeardownChanges | None = None
+    user: TeardownChanges | None = None
+    parameter_group: TeardownChanges | None = None
+    error: StepError | None = None
+
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"teardown state lacks {missing}: was the step run out of order?")
+
+    @property
+    def changes(self) -> list[str]:
+        steps = (self.slot, self.publication, self.tables, self.user, self.parameter_group)
+        return [change for step in steps if step is not None for change in step.changes]
+
+
+class TeardownOutput(BaseModel):
+    status: Literal["Removed", "DryRun"]
+    plan: list[str] | None = None
+    changes: list[str] = Field(default_factory=list)
+    message: str

@@ -1,0 +1,94 @@
+"""Teardown's database steps on a real PostgreSQL, after ConfigureDatabase and CreateSlot."""
+
+from __future__ import annotations
+
+import pytest
+from pg8000.native import identifier
+
+from lambdas.dal.database import Database
+from lambdas.dal.secrets import Credentials, Secrets
+from lambdas.logic import teardown
+from lambdas.logic.configure import configure_database
+from lambdas.shared.errors import DependentObjects
+from lambdas.shared.teardown_models import TeardownInput
+
+pytestmark = pytest.mark.integration
+
+
+def teardown_input(harness, **parts) -> TeardownInput:
+    s = harness.setup
+    return TeardownInput(
+        db_instance_identifier=s.db_instance_identifier,
+        database=harness.database,
+        user_name=s.user_name,
+        role_name=s.role_name,
+        slot_name=s.slot_name,
+        **parts,
+    )
+
+
+def roles(harness) -> list[list[str]]:
+    return harness.sql(
+        "SELECT rolname::text FROM pg_roles WHERE rolname IN (:u, :r) ORDER BY 1",
+        u=harness.setup.user_name,
+        r=harness.setup.role_name,
+    )
+
+
+def test_a_role_with_privileges_in_another_database_is_refused_and_nothing_is_removed(harness):
+    configured = harness.configure()
+    other = f"{harness.database}_other"
+    harness.server.create_database(other)
+    conn = harness.server.connect(other)
+    conn.run(f"GRANT USAGE ON SCHEMA public TO {identifier(harness.setup.role_name)}")
+    conn.close()
+    try:
+        with harness.master() as db, pytest.raises(DependentObjects, match=f"1 object in database {other}"):
+            teardown.drop_user(db, Secrets(), teardown_input(harness, drop_user=True), harness.target)
+        assert len(roles(harness)) == 2
+        assert Secrets().find_secret(configured.secret_arn) == configured.secret_arn  # kept with its role
+    finally:
+        harness.sql(f"DROP DATABASE {identifier(other)} WITH (FORCE)")
+
+
+def test_an_rds_like_master_takes_over_the_roles_and_keeps_what_the_user_created(harness):
+    # As on RDS: the master user is no superuser, only CREATEROLE and a member of rds_superuser;
+    # it owns the application's tables and makes every grant, and is no member of the CDC roles.
+    admin, master = f"admin_{harness.setup.slot_name[-8:]}", harness.server.master_user
+    harness.sql("CREATE ROLE rds_superuser NOLOGIN")
+    harness.sql("CREATE ROLE rds_replication NOLOGIN")
+    harness.sql(f"CREATE ROLE {identifier(admin)} LOGIN CREATEROLE PASSWORD 'local-admin-pw' IN ROLE rds_superuser")
+    harness.sql(f"ALTER DATABASE {identifier(harness.database)} OWNER TO {identifier(admin)}")
+    for schema in ("public", "inventory"):
+        harness.sql(f"ALTER SCHEMA {schema} OWNER TO {identifier(admin)}")
+    for [schema, table] in harness.sql(
+        "SELECT schemaname::text, tablename::text FROM pg_tables WHERE schemaname IN ('public', 'inventory')"
+    ):
+        harness.sql(f"ALTER TABLE {identifier(schema)}.{identifier(table)} OWNER TO {identifier(admin)}")
+    as_admin = Credentials(admin, "local-admin-pw")
+    try:
+        with Database.connect(
+            host=harness.server.host, port=harness.server.port, database=harness.database, credentials=as_admin
+        ) as db:
+            configured = configure_database(db, Secrets(), harness.setup, harness.target)
+        user = harness.as_user(configured.secret_arn)
+        user.run("CREATE TABLE public.made_by_user (id int)")
+        user.close()
+
+        with Database.connect(
+            host=harness.server.host, port=harness.server.port, database=harness.database, credentials=as_admin
+        ) as db:
+            changes = teardown.drop_user(db, Secrets(), teardown_input(harness, drop_user=True), harness.target)
+
+        assert changes[:2] == [
+            f"grant {harness.setup.user_name} to {admin} to take over its objects",
+            f"grant {harness.setup.role_name} to {admin} to take over its objects",
+        ]
+        assert roles(harness) == []
+        assert harness.sql("SELECT tableowner::text FROM pg_tables WHERE tablename = 'made_by_user'") == [[admin]]
+        assert Secrets().find_secret(configured.secret_arn) is None
+    finally:
+        harness.sql(f"REASSIGN OWNED BY {identifier(admin)} TO {identifier(master)}")
+        harness.sql(f"DROP OWNED BY {identifier(admin)}")
+        for role in (admin, "rds_superuser", "rds_replication"):
+            harness.sql(f"DROP ROLE {identifier(role)}")

@@ -1,0 +1,134 @@
+"""`python -m cli --local` end to end: plan, setup, status, teardown, on the local stack it starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local.stack import CREDENTIALS, StackInfo, running
+from local.workflow_runner import ROOT
+
+pytestmark = pytest.mark.workflow
+
+
+class Cli:
+    def __init__(self, state_dir: Path, workdir: Path) -> None:
+        self.state_dir, self.workdir = state_dir, workdir
+        self.transcript = ""
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "RDS_CDC_LOCAL_DIR": str(self.state_dir), "PYTHONPATH": str(ROOT)}
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", *args], cwd=self.workdir, env=env, capture_output=True, text=True, timeout=180
+        )
+        self.transcript += done.stdout + done.stderr
+        return done
+
+    @property
+    def stack(self) -> StackInfo:
+        info = running(self.state_dir)
+        assert info is not None
+        return info
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.stack.endpoint, **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    cli = Cli(tmp_path_factory.mktemp("local-stack"), tmp_path_factory.mktemp("workdir"))
+    yield cli
+    cli("stop-local")
+
+
+def test_plan_shows_the_changes_and_starts_the_local_stack(cli):
+    done = cli("plan", "--local")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Local stack started: PostgreSQL" in done.stdout
+    assert "Plan (dry run, nothing changed):" in done.stdout
+    assert "  - create parameter group orders-prod-streamkap-cdc (family postgres15)" in done.stdout
+    assert "  - create replication slot streamkap_pgoutput_slot (pgoutput)" in done.stdout
+
+
+def test_setup_follows_each_state_then_prints_the_form_and_writes_the_csv(cli):
+    done = cli("setup", "--local", "--csv", "out/tables.csv")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Local stack started" not in done.stdout  # the one plan started is reused
+    for state in ("ValidateInput", "Preflight", "RebootInstance", "ConfigureDatabase", "CreateSlot", "Verify"):
+        assert f"  ✓ {state} " in done.stdout, state
+    form = {
+        "Hostname": "127.0.0.1",
+        "Username": "streamkap_user",
+        "Signal Table Schema": "streamkap",
+        "Database": "orders",
+        "Replication Slot Name": "streamkap_pgoutput_slot",
+        "Publication Name": "streamkap_pub",
+        "Snapshot Chunk Size": "1024",
+        "Max Batch Size": "2048",
+    }
+    for label, value in form.items():
+        assert f"  {label:<34} {value}\n" in done.stdout, label
+    assert f"  {'Password (Secrets Manager secret)':<34} arn:aws:secretsmanager:us-east-1:" in done.stdout
+    assert (cli.workdir / "out" / "tables.csv").read_text() == "inventory.stock\npublic.order_events\npublic.orders\n"
+    assert "Ready: the database is ready for Streamkap." in done.stdout
+
+
+def test_status_shows_the_latest_execution_and_its_result(cli):
+    done = cli("status", "--local")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    [latest] = [line for line in done.stdout.splitlines() if line.strip().startswith("setup-")][:1]
+    assert "SUCCEEDED" in latest
+    assert "  Snapshot Chunk Size                1024" in done.stdout
+
+
+def test_teardown_without_a_part_is_invalid_input_and_exits_non_zero(cli):
+    done = cli("teardown", "--local")
+
+    assert done.returncode == 1
+    assert "InvalidInput: Teardown input rejected, nothing was changed. input: nothing to remove" in done.stdout
+
+
+def test_teardown_all_removes_what_setup_created(cli):
+    done = cli("teardown", "--local", "--all")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  - drop replication slot streamkap_pgoutput_slot" in done.stdout
+    assert "  - drop role streamkap_user" in done.stdout
+    assert "Removed: Everything chosen is gone." in done.stdout
+    slots = cli.client("rds").describe_db_instances(DBInstanceIdentifier="orders-prod")["DBInstances"][0]
+    assert slots["DBParameterGroups"][0]["DBParameterGroupName"] == "default.postgres15"
+    assert cli.client("secretsmanager").list_secrets()["SecretList"][0]["Name"].startswith("rds!")  # only the master's
+
+    status = cli("status", "--local")
+    assert "Removed: Everything chosen is gone." in status.stdout
+
+
+def test_no_secret_value_was_ever_printed(cli):
+    sm = cli.client("secretsmanager")
+    master = cli.client("rds").describe_db_instances(DBInstanceIdentifier="orders-prod")["DBInstances"][0]
+    password = json.loads(sm.get_secret_value(SecretId=master["MasterUserSecret"]["SecretArn"])["SecretString"])
+    assert password["password"] not in cli.transcript
+
+
+def test_stop_local_throws_the_stack_away(cli):
+    host, port = cli.stack.postgres.rsplit(" ", 1)[-1].split(":")
+    endpoint = cli.stack.endpoint.removeprefix("http://").split(":")
+
+    done = cli("stop-local")
+
+    assert done.stdout.strip() == "Local stack stopped."
+    assert running(cli.state_dir) is None
+    for address in ((host, int(port)), (endpoint[0], int(endpoint[1]))):  # PostgreSQL and the moto server
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(address, timeout=2):
+            pass

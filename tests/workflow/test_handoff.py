@@ -1,0 +1,50 @@
+"""What the DBA hands to Streamkap, from a real execution: the form, the CSV, the heartbeat table."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.workflow
+
+
+def published(stack) -> list[str]:
+    rows = stack.sql("SELECT schemaname || '.' || tablename FROM pg_publication_tables ORDER BY 1")
+    return [row[0] for row in rows]
+
+
+def test_the_connector_is_the_streamkap_form_and_the_heartbeat_is_published_by_default(stack):
+    execution = stack.run()
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    secret = boto3.client("secretsmanager").describe_secret(SecretId="rds-cdc-setup/orders-prod/streamkap_user")
+    assert execution.output["connector"] == {
+        "hostname": stack.server.host,
+        "port": stack.server.port,
+        "database": "orders",
+        "username": "streamkap_user",
+        "password_secret_arn": secret["ARN"],
+        "signal_table_schema": "streamkap",
+        "replication_slot_name": "streamkap_pgoutput_slot",
+        "publication_name": "streamkap_pub",
+        "snapshot_chunk_size": 1024,
+        "max_batch_size": 2048,
+    }
+    assert "streamkap.streamkap_heartbeat" in published(stack) and "streamkap.streamkap_signal" in published(stack)
+    assert execution.output["verification"]["heartbeat_seen"] is True
+    # The bulk-upload file: one table per row, no header, none of our own tables.
+    rows = list(csv.reader(io.StringIO(execution.output["tables_csv"])))
+    assert rows == [["inventory.stock"], ["public.events"], ["public.items"], ["public.orders"]]
+
+
+def test_without_heartbeat_only_the_signal_table_is_added_and_the_csv_lists_the_chosen_tables(stack):
+    execution = stack.run(heartbeat=False, tables=["public.orders", "inventory.stock"])
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert published(stack) == ["inventory.stock", "public.orders", "streamkap.streamkap_signal"]
+    assert stack.sql("SELECT count(*) FROM pg_tables WHERE tablename = 'streamkap_heartbeat'") == [[0]]
+    assert "heartbeat_seen" not in execution.output["verification"]
+    assert execution.output["tables_csv"] == "public.orders\ninventory.stock\n"
