@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 import shutil
 import ssl
 import subprocess
@@ -18,6 +20,42 @@ LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
 CA_BUNDLE = LAMBDAS_DIR / "certs" / "rds-global-bundle.pem"
 CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+# The Lambda Python runtime ships boto3 and what it needs. Bundled (aws-xray-sdk pulls botocore in),
+# they would shadow the runtime's own consistent set and add ~23 MB to every function's package
+# (bench/cold_start.py). lambdas/requirements.txt still pins them: the versions the tests run with.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil")
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def remove_distributions(target: Path, names: tuple[str, ...]) -> list[str]:
+    """Delete what pip installed into `target` for these distributions, file by file from their
+    RECORD (never a guessed directory); returns the distributions removed."""
+    wanted = {_normalized(n) for n in names}
+    removed = []
+    for dist_info in sorted(target.glob("*.dist-info")):
+        name = _normalized(dist_info.name.removesuffix(".dist-info").rsplit("-", 1)[0])
+        if name not in wanted:
+            continue
+        root = target.resolve()
+        with (dist_info / "RECORD").open(newline="") as record:
+            paths = {(target / row[0]).resolve() for row in csv.reader(record) if row}
+        for path in paths:
+            if path.is_relative_to(root) and path.is_file():
+                path.unlink()
+        for directory in sorted({d for p in paths for d in p.parents}, key=lambda p: len(p.parts), reverse=True):
+            if (
+                directory.is_relative_to(root)
+                and directory != root
+                and directory.is_dir()
+                and not any(directory.iterdir())
+            ):
+                directory.rmdir()
+        shutil.rmtree(dist_info, ignore_errors=True)
+        removed.append(name)
+    return removed
 
 
 class CaBundleError(RuntimeError):
@@ -73,6 +111,7 @@ class PipBundling:
                 ],
                 check=True,
             )
+            remove_distributions(out, RUNTIME_PROVIDED)
         return True
 
 

@@ -51,9 +51,11 @@ def named(error: DatabaseError, context: str) -> Exception:
 CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "rds-global-bundle.pem"
 
 
-def _ssl_context() -> ssl.SSLContext | None:
+def _ssl_context() -> ssl.SSLContext | bool:
     if environment().db_tls == "disable":
-        return None
+        # False, not None: pg8000 takes None as "prefer", trying TLS without verifying the server
+        # and loading the system CA paths at every connection (~25 ms, bench/wal_backlog.py).
+        return False
     context = ssl.create_default_context(cafile=str(CA_BUNDLE) if CA_BUNDLE.exists() else None)
     context.check_hostname = True
     return context

@@ -162,3 +162,35 @@ def test_a_deploy_synth_without_the_ca_bundle_fails_before_pip_runs(
             code=lambda_code(runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64),
         )
     assert pip_calls == []
+
+
+def _installed(target: Path, dist: str, version: str, files: dict[str, str]) -> None:
+    """What pip --target leaves: the files, and a dist-info whose RECORD lists them."""
+    info = target / f"{dist}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Name: {dist}\nVersion: {version}\n")
+    for path, text in files.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_text(text)
+    listed = [*files, f"{info.name}/METADATA", f"{info.name}/RECORD"]
+    (info / "RECORD").write_text("".join(f"{p},,\n" for p in listed))
+
+
+def test_the_packages_the_lambda_runtime_ships_are_left_out_of_the_asset_file_by_file(tmp_path: Path) -> None:
+    # Given botocore and python-dateutil (runtime-provided) installed beside pg8000, sharing bin/
+    _installed(tmp_path, "botocore", "1.41.5", {"botocore/__init__.py": "", "botocore/data/rds/service.json": "{}"})
+    _installed(tmp_path, "python_dateutil", "2.9.0", {"dateutil/tz/tz.py": "", "bin/dateutil-tool": ""})
+    _installed(tmp_path, "pg8000", "1.31.6", {"pg8000/__init__.py": "", "bin/pg8000-tool": ""})
+
+    # When
+    removed = bundling.remove_distributions(tmp_path, bundling.RUNTIME_PROVIDED)
+
+    # Then their files, emptied directories and dist-info are gone; pg8000 and the shared bin/ stay
+    assert sorted(removed) == ["botocore", "python-dateutil"]
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
+        "bin/pg8000-tool",
+        "pg8000-1.31.6.dist-info/METADATA",
+        "pg8000-1.31.6.dist-info/RECORD",
+        "pg8000/__init__.py",
+    ]
+    assert not (tmp_path / "botocore").exists() and not (tmp_path / "dateutil").exists()

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each script prints its figures side by side, measured in one run."""
