@@ -13,14 +13,28 @@ export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast lint format synth diagram bench postgres venv cdk clean
+.PHONY: demo test test-matrix test-fast lint format synth diagram bench postgres venv cdk clean
 
 demo: venv postgres ## the main job: the whole workflow on a local PostgreSQL + emulated RDS
 	$(PY) -m local.demo
 
-test: venv cdk postgres ## every test: unit, integration, workflow, infrastructure (+ ruff)
+# The version matrix: PostgreSQL majors from npm, installed into a cache folder on first use.
+MATRIX_OLDEST_NEWEST := 10 17
+MATRIX_ALL := 10 11 12 13 14 15 16 17
+
+# `test` runs the oldest and newest majors (one at a time) beside the full suite on the default
+# server: two pytest processes for the two cores. Their report follows the main one.
+test: venv cdk postgres ## every test on the default server (+ ruff) and integration + core workflow on PG 10 and 17
 	$(VENV)/bin/ruff check --quiet .
-	$(PY) -m pytest
+	@log=$$(mktemp); \
+	JOBS=1 PY=$(PY) scripts/test-majors.sh "$(MATRIX_OLDEST_NEWEST)" tests/integration tests/workflow/test_workflow.py \
+		>$$log 2>&1 & majors=$$!; \
+	$(PY) -m pytest; main=$$?; \
+	wait $$majors; matrix=$$?; cat $$log; rm -f $$log; \
+	[ $$main -eq 0 ] && [ $$matrix -eq 0 ]
+
+test-matrix: venv postgres ## the integration and workflow suites on every PostgreSQL major from 10 to 17
+	PY=$(PY) scripts/test-majors.sh "$(MATRIX_ALL)" tests/integration tests/workflow
 
 test-fast: venv postgres ## everything but the CDK synth tests
 	$(PY) -m pytest -m "not infra"
@@ -32,6 +46,13 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+bench: venv cdk postgres ## benchmarks (bench/): each prints its figures side by side; results in docs/BENCHMARKS.md
+	$(PY) -m bench.db_setup
+	$(PY) -m bench.wal_backlog
+	$(PY) -m bench.workflow_overhead
+	$(PY) -m bench.cold_start
+	$(PY) -m bench.synth
 
 synth: venv cdk ## synthesize the CloudFormation template (bundles the Lambda code with pip)
 	$(CDK) synth -q

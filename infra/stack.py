@@ -9,11 +9,12 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from infra.config import CdcSetupConfig
+from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
 from infra.network import ServiceEndpoints
 from infra.teardown import CdcTeardownWorkflow
 from infra.trigger import CdcSetupTrigger
-from infra.workflow import CdcSetupWorkflow, DataPlaneNetwork
+from infra.workflow import STATE_MACHINE_NAME, CdcSetupWorkflow, DataPlaneNetwork
 
 
 class CdcSetupStack(Stack):
@@ -56,6 +57,14 @@ class CdcSetupStack(Stack):
             log_retention=config.log_retention,
         )
         CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)
+        fleet = CdcFleetWorkflow(
+            self,
+            "Fleet",
+            setup_state_machine=workflow.state_machine,
+            setup_state_machine_name=STATE_MACHINE_NAME,
+            log_retention=config.log_retention,
+        )
+        CfnOutput(self, "FleetStateMachineArn", value=fleet.state_machine.state_machine_arn)
 
     def _network(self, config: CdcSetupConfig) -> DataPlaneNetwork | None:
         if config.vpc_id is None:

@@ -4,31 +4,33 @@ It shares the setup workflow's key (the user's secret is encrypted with it) and 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 
-from aws_cdk import Aws, Duration
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.bundling import lambda_code
-from infra.workflow import (
+from infra.functions import (
     ARCHITECTURE,
     RUNTIME,
-    SECRET_NAME_PREFIX,
     DataPlaneNetwork,
-    _acknowledge,
-    _acknowledge_wildcard,
-    _arn,
+    acknowledge_wildcard,
+    arn,
+    asl_state_machine,
+    grant_invoke,
+    handler_module,
+    task_function,
+    vpc_access_policy,
 )
+from infra.workflow import SECRET_NAME_PREFIX
+
+__all__ = ["STATE_MACHINE_NAME", "TEARDOWN_STEPS", "CdcTeardownWorkflow", "handler_module"]
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_teardown.asl.json"
 STATE_MACHINE_NAME = "rds-cdc-teardown"
@@ -56,11 +58,6 @@ TEARDOWN_STEPS: tuple[tuple[str, bool, tuple[Access, ...]], ...] = (  # (ASL tas
 )
 
 
-def handler_module(task: str) -> str:
-    """DropSlot -> drop_slot: the convention local/workflow_runner.py follows too."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", task).lower()
-
-
 class CdcTeardownWorkflow(Construct):
     def __init__(
         self,
@@ -74,6 +71,11 @@ class CdcTeardownWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         policies = self._policies(key, topic)
+        vpc_policy = (
+            vpc_access_policy(self, "rds-cdc-teardown: network interfaces for the functions in the VPC")
+            if network
+            else None
+        )
         code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
         environment = {
             "POWERTOOLS_SERVICE_NAME": "rds-cdc-teardown",
@@ -83,77 +85,20 @@ class CdcTeardownWorkflow(Construct):
             "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
         }
         self.functions = {
-            task: self._function(
+            task: task_function(
+                self,
                 task,
+                description=f"rds-cdc-setup teardown step {task}",
                 in_vpc=in_vpc,
                 code=code,
                 environment=environment,
-                managed_policies=[policies[a] for a in access],
-                network=network if in_vpc else None,
+                managed_policies=[policies[a] for a in access] + ([vpc_policy] if in_vpc and vpc_policy else []),
+                network=network,
                 log_retention=log_retention,
             )
             for task, in_vpc, access in TEARDOWN_STEPS
         }
         self.state_machine = self._state_machine(log_retention)
-
-    def _function(
-        self,
-        task: str,
-        *,
-        in_vpc: bool,
-        code: lambda_.Code,
-        environment: dict[str, str],
-        managed_policies: Sequence[iam.IManagedPolicy],
-        network: DataPlaneNetwork | None,
-        log_retention: logs.RetentionDays,
-    ) -> lambda_.Function:
-        role = iam.Role(
-            self,
-            f"{task}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=list(managed_policies),
-        )
-        if network:  # what AWSLambdaVPCAccessExecutionRole grants, kept inline
-            role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeSubnets",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=["*"],
-                )
-            )
-        log_group = logs.LogGroup(self, f"{task}Logs", retention=log_retention)
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            f"{task}Function",
-            description=f"rds-cdc-setup teardown step {task}",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            code=code,
-            handler=f"lambdas.handlers.{handler_module(task)}.handler",
-            memory_size=256,
-            timeout=Duration.seconds(120 if in_vpc else 60),
-            tracing=lambda_.Tracing.ACTIVE,
-            role=role,
-            log_group=log_group,
-            environment=environment,
-            vpc=network.vpc if network else None,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
-            security_groups=list(network.security_groups) if network else None,
-        )
-        _acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray and the VPC network-interface actions support no resource-level permissions.",
-        )
-        _acknowledge(function, "AwsSolutions-L1", "Python 3.12 on purpose: the asset's wheels are built for cp312.")
-        return function
 
     def _policies(self, key: kms.IKey, topic: sns.ITopic) -> dict[Access, iam.ManagedPolicy]:
         db, pg = "db:*", "pg:*"
@@ -172,26 +117,26 @@ class CdcTeardownWorkflow(Construct):
             "describe the instance and its parameter groups",
             iam.PolicyStatement(
                 actions=["rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBParameters"],
-                resources=[_arn("rds", db), _arn("rds", pg)],
+                resources=[arn("rds", db), arn("rds", pg)],
             ),
         )
         revert = policy(
             Access.REVERT,
             "attach the default parameter group again",
-            iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[_arn("rds", db), _arn("rds", pg)]),
+            iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[arn("rds", db), arn("rds", pg)]),
         )
         database = policy(
             Access.DATABASE,
             "connect to PostgreSQL with the master secret",
             iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[_arn("secretsmanager", master_secrets), _arn("secretsmanager", own_secrets)],
+                resources=[arn("secretsmanager", master_secrets), arn("secretsmanager", own_secrets)],
             ),
             iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
             # RDS-managed master secrets may use any key of the account; only via Secrets Manager.
             iam.PolicyStatement(
                 actions=["kms:Decrypt"],
-                resources=[_arn("kms", "key/*")],
+                resources=[arn("kms", "key/*")],
                 conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}},
             ),
         )
@@ -200,7 +145,7 @@ class CdcTeardownWorkflow(Construct):
             "delete the CDC user's secret",
             iam.PolicyStatement(
                 actions=["secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
-                resources=[_arn("secretsmanager", own_secrets)],
+                resources=[arn("secretsmanager", own_secrets)],
             ),
         )
         notify = policy(
@@ -212,21 +157,21 @@ class CdcTeardownWorkflow(Construct):
         reason = "The target instance is execution input, unknown at deploy time; scoped to this account and region."
         for scope in (describe, revert):
             for resource in (db, pg):
-                _acknowledge_wildcard(scope, "rds", resource, reason)
-        _acknowledge_wildcard(
+                acknowledge_wildcard(scope, "rds", resource, reason)
+        acknowledge_wildcard(
             database,
             "secretsmanager",
             master_secrets,
             "RDS names master-user secrets rds!<id>; input names the instance.",
         )
         for scope in (database, delete_secret):
-            _acknowledge_wildcard(
+            acknowledge_wildcard(
                 scope,
                 "secretsmanager",
                 own_secrets,
                 f"Setup names the secrets it creates {SECRET_NAME_PREFIX}<instance>/<user>.",
             )
-        _acknowledge_wildcard(
+        acknowledge_wildcard(
             database,
             "kms",
             "key/*",
@@ -242,31 +187,12 @@ class CdcTeardownWorkflow(Construct):
 
     def _state_machine(self, log_retention: logs.RetentionDays) -> sfn.StateMachine:
         definition = ASL_FILE.read_text()
-        substitutions = {f"{task}FunctionArn": fn.function_arn for task, fn in self.functions.items()}
-        placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
-        if placeholders != set(substitutions):
-            raise ValueError(f"{ASL_FILE.name} placeholders {sorted(placeholders)} != steps {sorted(substitutions)}")
-        state_machine = sfn.StateMachine(
+        state_machine = asl_state_machine(
             self,
-            "StateMachine",
-            state_machine_name=STATE_MACHINE_NAME,
-            definition_body=sfn.DefinitionBody.from_string(definition),
-            definition_substitutions=substitutions,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(self, "StateMachineLogs", retention=log_retention),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,  # state carries hostnames and secret ARNs
-            ),
-            tracing_enabled=True,
+            name=STATE_MACHINE_NAME,
+            definition=definition,
+            substitutions={f"{task}FunctionArn": fn.function_arn for task, fn in self.functions.items()},
+            log_retention=log_retention,
         )
-        state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[fn.function_arn for fn in self.functions.values()]
-            )
-        )
-        _acknowledge(
-            state_machine,
-            "AwsSolutions-IAM5[Resource::*]",
-            "CloudWatch Logs delivery and X-Ray actions support no resource-level permissions.",
-        )
+        grant_invoke(state_machine, list(self.functions.values()))
         return state_machine

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Annotations, Aws, Duration, Validations
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Annotations, Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -20,10 +19,19 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.bundling import lambda_code
+from infra.functions import (
+    ARCHITECTURE,
+    RUNTIME,
+    DataPlaneNetwork,
+    acknowledge_wildcard,
+    arn,
+    asl_state_machine,
+    grant_invoke,
+    task_function,
+    vpc_access_policy,
+)
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_setup.asl.json"
-RUNTIME = lambda_.Runtime.PYTHON_3_12
-ARCHITECTURE = lambda_.Architecture.ARM_64
 SECRET_NAME_PREFIX = "rds-cdc-setup/"  # noqa: S105 - a name prefix, not a secret
 ALARM_NAME_PREFIX = "rds-cdc-setup-"  # as lambdas/logic/monitoring.py names the alarms
 STATE_MACHINE_NAME = "rds-cdc-setup"
@@ -44,36 +52,29 @@ class Access(Enum):
 
 @dataclass(frozen=True)
 class Step:
-    name: str  # ASL state name; its placeholder is ${<name>FunctionArn}
-    module: str  # lambdas.handlers.<module>
+    name: str  # ASL state name; its placeholder is ${<name>FunctionArn}, its handler lambdas.handlers.<snake_case>
     in_vpc: bool  # data plane: speaks SQL to the database
     access: tuple[Access, ...]
 
 
 # Every step the definition may use; a function is made for each one it does use.
 STEPS = (
-    Step("ReadTriggerTags", "read_trigger_tags", False, (Access.RDS_READ,)),
-    Step("ValidateInput", "validate_input", False, ()),
-    Step("CheckConcurrency", "check_concurrency", False, (Access.EXECUTIONS,)),
-    Step("DescribeTarget", "describe_target", False, (Access.RDS_READ,)),
-    Step("Preflight", "preflight", True, (Access.SECRETS,)),
-    Step("EnsureParameterGroup", "ensure_parameter_group", False, (Access.RDS_READ, Access.PARAMETER_GROUP)),
-    Step("RebootInstance", "reboot_instance", False, (Access.RDS_READ, Access.REBOOT)),
-    Step("CheckRebootStatus", "check_reboot_status", True, (Access.RDS_READ, Access.REBOOT, Access.SECRETS)),
-    Step("ConfigureDatabase", "configure_database", True, (Access.SECRETS, Access.USER_SECRET)),
-    Step("CreateSlot", "create_slot", True, (Access.SECRETS,)),
-    Step("Verify", "verify", True, (Access.SECRETS,)),
-    Step("CreateAlarms", "create_alarms", False, (Access.ALARMS,)),
-    Step("Report", "report", False, (Access.NOTIFY,)),
-    Step("NotifyFailure", "notify_failure", False, (Access.NOTIFY,)),
+    Step("ReadTriggerTags", False, (Access.RDS_READ,)),
+    Step("ValidateInput", False, ()),
+    Step("CheckConcurrency", False, (Access.EXECUTIONS,)),
+    Step("DescribeTarget", False, (Access.RDS_READ,)),
+    Step("DescribeSelfManagedTarget", False, ()),  # self-managed PostgreSQL: from the input alone
+    Step("Preflight", True, (Access.SECRETS,)),
+    Step("EnsureParameterGroup", False, (Access.RDS_READ, Access.PARAMETER_GROUP)),
+    Step("RebootInstance", False, (Access.RDS_READ, Access.REBOOT)),
+    Step("CheckRebootStatus", True, (Access.RDS_READ, Access.REBOOT, Access.SECRETS)),
+    Step("ConfigureDatabase", True, (Access.SECRETS, Access.USER_SECRET)),
+    Step("CreateSlot", True, (Access.SECRETS,)),
+    Step("Verify", True, (Access.SECRETS,)),
+    Step("CreateAlarms", False, (Access.ALARMS,)),
+    Step("Report", False, (Access.NOTIFY,)),
+    Step("NotifyFailure", False, (Access.NOTIFY,)),
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class DataPlaneNetwork:
-    vpc: ec2.IVpc
-    subnets: Sequence[ec2.ISubnet]
-    security_groups: Sequence[ec2.ISecurityGroup]
 
 
 class CdcSetupWorkflow(Construct):
@@ -111,7 +112,11 @@ class CdcSetupWorkflow(Construct):
         used = _step_names(definition)
         self._master_secret_arns = list(master_secret_arns)
         self._policies: dict[Access, iam.ManagedPolicy] = {}
-        vpc_policy = self._vpc_access_policy() if network else None
+        vpc_policy = (
+            vpc_access_policy(self, "rds-cdc-setup: network interfaces for the functions in the VPC")
+            if network
+            else None
+        )
         code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
         environment = {
             "POWERTOOLS_SERVICE_NAME": "rds-cdc-setup",
@@ -127,63 +132,18 @@ class CdcSetupWorkflow(Construct):
             managed = [self._policy(access) for access in step.access]
             if step.in_vpc and vpc_policy:
                 managed.append(vpc_policy)
-            self.functions[step.name] = self._function(
-                step,
+            self.functions[step.name] = task_function(
+                self,
+                step.name,
+                description=f"rds-cdc-setup step {step.name}",
+                in_vpc=step.in_vpc,
                 code=code,
                 environment=environment,
                 managed_policies=managed,
-                network=network if step.in_vpc else None,
+                network=network,
                 log_retention=log_retention,
             )
         self.state_machine = self._state_machine(definition, log_retention)
-
-    def _function(
-        self,
-        step: Step,
-        *,
-        code: lambda_.Code,
-        environment: Mapping[str, str],
-        managed_policies: Sequence[iam.IManagedPolicy],
-        network: DataPlaneNetwork | None,
-        log_retention: logs.RetentionDays,
-    ) -> lambda_.Function:
-        role = iam.Role(
-            self,
-            f"{step.name}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=list(managed_policies),
-        )
-        log_group = logs.LogGroup(self, f"{step.name}Logs", retention=log_retention)
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            f"{step.name}Function",
-            description=f"rds-cdc-setup step {step.name}",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            code=code,
-            handler=f"lambdas.handlers.{step.module}.handler",
-            memory_size=256,
-            timeout=Duration.seconds(120 if step.in_vpc else 60),
-            tracing=lambda_.Tracing.ACTIVE,
-            role=role,
-            log_group=log_group,
-            environment=dict(environment),
-            vpc=network.vpc if network else None,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(network.subnets)) if network else None,
-            security_groups=list(network.security_groups) if network else None,
-        )
-        _acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
-        )
-        _acknowledge(
-            function,
-            "AwsSolutions-L1",
-            "Python 3.12 on purpose: the asset's wheels are built for cp312; runtime and wheels move together.",
-        )
-        return function
 
     def _policy(self, access: Access) -> iam.ManagedPolicy:
         """The access's policy, made on first use: no unattached policies."""
@@ -193,47 +153,73 @@ class CdcSetupWorkflow(Construct):
                 self, f"{access.value}Policy", description=f"rds-cdc-setup: {description}", statements=statements
             )
             for service, resource, reason in wildcards:
-                _acknowledge_wildcard(policy, service, resource, reason)
+                acknowledge_wildcard(policy, service, resource, reason)
             self._policies[access] = policy
         return self._policies[access]
 
     def _access(self, access: Access) -> tuple[str, list[iam.PolicyStatement], list[tuple[str, str, str]]]:
         """(description, statements, acknowledged wildcard resources) of each access."""
         db, pg = "db:*", "pg:*"
+        cluster, cluster_pg = "cluster:*", "cluster-pg:*"  # Aurora
         any_instance = "The target instance is execution input, unknown at deploy time; this account and region."
         any_group = "Parameter groups are named after the target instance, which is execution input."
+        any_cluster = "The target Aurora cluster is execution input, unknown at deploy time; this account and region."
+        any_cluster_group = "Cluster parameter groups are named after the target cluster, which is execution input."
         master_secrets, own_secrets = "secret:rds!*", f"secret:{SECRET_NAME_PREFIX}*"
         via_secrets_manager = {"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}}
         if access is Access.RDS_READ:
             actions = ["rds:DescribeDBInstances", "rds:ListTagsForResource"]
             group_actions = ["rds:DescribeDBParameterGroups", "rds:DescribeDBParameters"]
+            cluster_group_actions = ["rds:DescribeDBClusterParameterGroups", "rds:DescribeDBClusterParameters"]
             return (
-                "read RDS instances, their tags and parameter groups",
+                "read RDS instances, Aurora clusters, their tags and parameter groups",
                 [
-                    iam.PolicyStatement(actions=actions, resources=[_arn("rds", db)]),
-                    iam.PolicyStatement(actions=group_actions, resources=[_arn("rds", pg)]),
+                    iam.PolicyStatement(actions=actions, resources=[arn("rds", db)]),
+                    iam.PolicyStatement(actions=group_actions, resources=[arn("rds", pg)]),
+                    iam.PolicyStatement(actions=["rds:DescribeDBClusters"], resources=[arn("rds", cluster)]),
+                    iam.PolicyStatement(actions=cluster_group_actions, resources=[arn("rds", cluster_pg)]),
                 ],
-                [("rds", db, any_instance), ("rds", pg, any_group)],
+                [
+                    ("rds", db, any_instance),
+                    ("rds", pg, any_group),
+                    ("rds", cluster, any_cluster),
+                    ("rds", cluster_pg, any_cluster_group),
+                ],
             )
         if access is Access.PARAMETER_GROUP:
             group_actions = ["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:AddTagsToResource"]
+            cluster_group_actions = [
+                "rds:CreateDBClusterParameterGroup",
+                "rds:ModifyDBClusterParameterGroup",
+                "rds:AddTagsToResource",
+            ]
             return (
-                "create and change parameter groups, attach one to an instance",
+                "create and change (cluster) parameter groups, attach one to an instance or Aurora cluster",
                 [
-                    iam.PolicyStatement(actions=group_actions, resources=[_arn("rds", pg)]),
+                    iam.PolicyStatement(actions=group_actions, resources=[arn("rds", pg)]),
                     # Attaching a group is ModifyDBInstance on both the instance and the group.
-                    iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[_arn("rds", db), _arn("rds", pg)]),
+                    iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[arn("rds", db), arn("rds", pg)]),
+                    iam.PolicyStatement(actions=cluster_group_actions, resources=[arn("rds", cluster_pg)]),
+                    # Aurora: ModifyDBCluster on both the cluster and the cluster parameter group.
+                    iam.PolicyStatement(
+                        actions=["rds:ModifyDBCluster"], resources=[arn("rds", cluster), arn("rds", cluster_pg)]
+                    ),
                 ],
-                [("rds", db, any_instance), ("rds", pg, any_group)],
+                [
+                    ("rds", db, any_instance),
+                    ("rds", pg, any_group),
+                    ("rds", cluster, any_cluster),
+                    ("rds", cluster_pg, any_cluster_group),
+                ],
             )
         if access is Access.REBOOT:
             return (
-                "reboot the instance whose parameters need it",
-                [iam.PolicyStatement(actions=["rds:RebootDBInstance"], resources=[_arn("rds", db)])],
+                "reboot the instance (an Aurora cluster's writer) whose parameters need it",
+                [iam.PolicyStatement(actions=["rds:RebootDBInstance"], resources=[arn("rds", db)])],
                 [("rds", db, any_instance)],
             )
         if access is Access.SECRETS:
-            secrets = [_arn("secretsmanager", master_secrets), _arn("secretsmanager", own_secrets)]
+            secrets = [arn("secretsmanager", master_secrets), arn("secretsmanager", own_secrets)]
             return (
                 "read the master user's and the CDC user's secrets",
                 [
@@ -243,7 +229,7 @@ class CdcSetupWorkflow(Construct):
                     ),
                     # The master secret's key is RDS's or the DBA's choice; Decrypt only via Secrets Manager.
                     iam.PolicyStatement(
-                        actions=["kms:Decrypt"], resources=[_arn("kms", "key/*")], conditions=via_secrets_manager
+                        actions=["kms:Decrypt"], resources=[arn("kms", "key/*")], conditions=via_secrets_manager
                     ),
                 ],
                 [
@@ -262,7 +248,7 @@ class CdcSetupWorkflow(Construct):
                 [
                     iam.PolicyStatement(
                         actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
-                        resources=[_arn("secretsmanager", own_secrets)],
+                        resources=[arn("secretsmanager", own_secrets)],
                     ),
                     iam.PolicyStatement(
                         actions=["kms:GenerateDataKey", "kms:Decrypt"],
@@ -289,7 +275,7 @@ class CdcSetupWorkflow(Construct):
                 [
                     iam.PolicyStatement(
                         actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
-                        resources=[_arn("cloudwatch", alarms)],
+                        resources=[arn("cloudwatch", alarms)],
                     )
                 ],
                 [
@@ -305,67 +291,22 @@ class CdcSetupWorkflow(Construct):
             "find running executions of the workflow",
             [
                 iam.PolicyStatement(
-                    actions=["states:ListExecutions"], resources=[_arn("states", f"stateMachine:{STATE_MACHINE_NAME}")]
+                    actions=["states:ListExecutions"], resources=[arn("states", f"stateMachine:{STATE_MACHINE_NAME}")]
                 ),
-                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[_arn("states", executions)]),
+                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[arn("states", executions)]),
             ],
             [("states", executions, "Executions are named at start; any of this state machine's.")],
         )
 
-    def _vpc_access_policy(self) -> iam.ManagedPolicy:
-        # What AWSLambdaVPCAccessExecutionRole grants, kept customer-managed.
-        policy = iam.ManagedPolicy(
-            self,
-            "VpcAccessPolicy",
-            description="rds-cdc-setup: network interfaces for the functions in the VPC",
-            statements=[
-                iam.PolicyStatement(
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeSubnets",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    resources=["*"],
-                )
-            ],
-        )
-        _acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Lambda manages the functions' network interfaces; the Describe actions allow no resource scoping.",
-        )
-        return policy
-
     def _state_machine(self, definition: str, log_retention: logs.RetentionDays) -> sfn.StateMachine:
-        substitutions = {f"{name}FunctionArn": fn.function_arn for name, fn in self.functions.items()}
-        state_machine = sfn.StateMachine(
+        state_machine = asl_state_machine(
             self,
-            "StateMachine",
-            # Named, so that CheckConcurrency's policy can name it without a dependency cycle.
-            state_machine_name=STATE_MACHINE_NAME,
-            # DefinitionSubstitutions keep DefinitionString a literal that cfn-lint can validate.
-            definition_body=sfn.DefinitionBody.from_string(definition),
-            definition_substitutions=substitutions,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(self, "StateMachineLogs", retention=log_retention),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=False,  # state carries hostnames and secret ARNs
-            ),
-            tracing_enabled=True,
+            name=STATE_MACHINE_NAME,
+            definition=definition,
+            substitutions={f"{name}FunctionArn": fn.function_arn for name, fn in self.functions.items()},
+            log_retention=log_retention,
         )
-        state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"], resources=[fn.function_arn for fn in self.functions.values()]
-            )
-        )
-        _acknowledge(
-            state_machine,
-            "AwsSolutions-IAM5[Resource::*]",
-            "CloudWatch Logs delivery and X-Ray actions support no resource-level permissions.",
-        )
+        grant_invoke(state_machine, list(self.functions.values()))
         return state_machine
 
 
@@ -377,17 +318,3 @@ def _step_names(definition: str) -> set[str]:
     if unknown:
         raise ValueError(f"{ASL_FILE.name} placeholders {sorted(unknown)} are no step of infra/workflow.py STEPS")
     return names
-
-
-def _arn(service: str, resource: str) -> str:
-    # Pseudo-parameter refs, not stack.region, so the cdk-nag finding ids below never vary.
-    return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
-
-
-def _acknowledge_wildcard(scope: Construct, service: str, resource: str, reason: str) -> None:
-    finding = f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
-    _acknowledge(scope, f"AwsSolutions-IAM5[Resource::{finding}]", reason)
-
-
-def _acknowledge(scope: Construct, finding: str, reason: str) -> None:
-    Validations.of(scope).acknowledge(Acknowledgment(id=finding, reason=reason))

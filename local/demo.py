@@ -19,7 +19,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from local.pgoutput import decode  # noqa: E402
-from local.postgres_server import LocalPostgres  # noqa: E402
+from local.postgres_server import LocalPostgres, for_major  # noqa: E402
 from local.rds_emulator import EmulatedInstance, RdsEmulator  # noqa: E402
 from local.workflow_runner import LocalWorkflow  # noqa: E402
 
@@ -68,7 +68,7 @@ def start_sample_server() -> LocalPostgres:
     try:
         server.create_database("orders")
         conn = server.connect("orders")
-        for statement in filter(str.strip, SAMPLE.split(";")):
+        for statement in for_major(list(filter(str.strip, SAMPLE.split(";"))), server.major_version):
             conn.run(statement)
         conn.close()
     except BaseException:
@@ -84,6 +84,7 @@ def add_sample_instance(emulator: RdsEmulator, server: LocalPostgres) -> Emulate
         instance_id=INSTANCE,
         server=server,
         db_name="orders",
+        engine_version=server.version,  # the emulated instance runs what the local server runs
         rds_client=boto3.client("rds"),
         secrets_client=boto3.client("secretsmanager"),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -16,8 +17,13 @@ MASTER_USER = "master"
 
 
 def find_bin_dir() -> Path:
-    """The newest installed server binaries; PG_BIN_DIR overrides (e.g. another major)."""
+    """The newest installed server binaries; PG_BIN_DIR overrides (e.g. another major), and
+    PG_MAJOR=<10..17> selects a build from npm, installed into a cache folder on first use."""
     override = os.environ.get("PG_BIN_DIR")
+    if not override and os.environ.get("PG_MAJOR"):
+        from local.postgres_versions import ensure_major
+
+        return ensure_major(int(os.environ["PG_MAJOR"]))
     candidates = (
         [Path(override)]
         if override
@@ -30,6 +36,31 @@ def find_bin_dir() -> Path:
         "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
         "run `make postgres` (apt-get install postgresql) or set PG_BIN_DIR"
     )
+
+
+def for_major(statements: list[str], major: int) -> list[str]:
+    """A sample script for `major`: PG10 has no primary key on a partitioned table, so each
+    partition gets its own instead (for the tests' and the demo's sample schemas)."""
+    if major >= 11:
+        return statements
+    keys: dict[str, str] = {}
+    adapted = []
+    for statement in statements:
+        parent = re.search(r"CREATE TABLE (\S+) \(.*, (PRIMARY KEY \([^)]*\))\)\s+PARTITION BY", statement, re.S)
+        child = re.search(r"CREATE TABLE (\S+) PARTITION OF (\S+)", statement)
+        if parent:
+            keys[parent[1]] = parent[2]
+            statement = statement.replace(f", {parent[2]}", "")
+        adapted.append(statement)
+        if child and child[2] in keys:
+            adapted.append(f"ALTER TABLE {child[1]} ADD {keys[child[2]]}")
+    return adapted
+
+
+def server_version(bin_dir: Path) -> str:
+    """`postgres --version` of these binaries: `10.23`, `15.14`."""
+    out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True)
+    return out.stdout.split()[-1]
 
 
 def _free_port() -> int:
@@ -68,6 +99,22 @@ class LocalPostgres:
     @property
     def major_version(self) -> int:
         return int((self.data_dir / "PG_VERSION").read_text().strip().split(".")[0])
+
+    @property
+    def version(self) -> str:
+        """The server's version as RDS writes an EngineVersion: `10.23`, `17.10`."""
+        return server_version(self.bin_dir)
+
+    def client_tool(self, name: str) -> Path:
+        """A client program (pg_recvlogical): the npm builds ship only the server, so fall back to
+        the newest apt-installed client, which speaks the protocol of every major from 10 on."""
+        for candidate in (
+            self.bin_dir / name,
+            *sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: -int(p.parents[1].name)),
+        ):
+            if candidate.exists():
+                return candidate
+        raise FileNotFoundError(f"{name} not found in {self.bin_dir} or /usr/lib/postgresql/*/bin: run `make postgres`")
 
     def _run(self, *args: str) -> None:
         user = "postgres" if os.geteuid() == 0 else None
@@ -165,6 +212,20 @@ class LocalPostgres:
             port=self.port,
             database=database,
         )
+
+    def drop_database(self, name: str) -> None:
+        """DROP DATABASE ... WITH (FORCE) needs PG13: end the sessions first, on every major."""
+        from pg8000.native import identifier
+
+        conn = self.connect()
+        try:
+            if conn.run("SELECT 1 FROM pg_database WHERE datname = :n", n=name):
+                conn.run(f"ALTER DATABASE {identifier(name)} ALLOW_CONNECTIONS false")
+                # DROP DATABASE waits up to 5 s for the ended sessions to go.
+                conn.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n", n=name)
+            conn.run(f"DROP DATABASE IF EXISTS {identifier(name)}")
+        finally:
+            conn.close()
 
     def create_database(self, name: str) -> None:
         from pg8000.native import identifier

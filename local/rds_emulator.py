@@ -7,6 +7,12 @@
   restarts the local PostgreSQL with the group's settings (rds.logical_replication -> wal_level);
 - dynamic parameters (wal_sender_timeout) reach the server at once, by a reload;
 - the endpoint and the MasterUserSecret point at the local server and its real credentials.
+
+Aurora PostgreSQL (`add_cluster`): a cluster with one writer instance on the local server; the
+same rules for cluster parameter groups (default.* not modifiable, static changes and a newly
+attached group leave the writer's DBClusterParameterGroupStatus `pending-reboot`), the cluster
+endpoint and the cluster's MasterUserSecret point at the local server; rebooting the writer
+restarts it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from unittest import mock
 
 from moto.rds.exceptions import RDSClientError
-from moto.rds.models import DBInstance, RDSBackend
+from moto.rds.models import DBCluster, DBInstance, RDSBackend
 
 from local.postgres_server import LocalPostgres
 
@@ -53,6 +59,14 @@ class EmulatedInstance:
     reboots: int = 0
     describes_until_available: int = 0
     calls: list[str] = field(default_factory=list)  # mutating RDS calls, in order
+    cluster_id: str | None = None  # Aurora: this instance is the writer of that cluster (lower case)
+
+    def group_changed(self, call: str, group_parameters: dict[str, dict[str, Any]], *, needs_reboot: bool) -> None:
+        """Its parameter group changed or another was attached: dynamic settings now (a reload),
+        static ones at the next reboot."""
+        self.calls.append(call)
+        self.pending_reboot |= needs_reboot
+        self.server.apply(**server_settings(group_parameters))
 
 
 class RdsEmulator:
@@ -60,6 +74,7 @@ class RdsEmulator:
 
     def __init__(self, *, describes_per_reboot: int = 1) -> None:
         self.instances: dict[str, EmulatedInstance] = {}
+        self.clusters: dict[str, EmulatedInstance] = {}  # cluster id (lower case) -> its writer
         self.describes_per_reboot = describes_per_reboot
         self._stack = ExitStack()
 
@@ -100,6 +115,57 @@ class RdsEmulator:
         self.instances[instance_id] = emulated
         return emulated
 
+    def add_cluster(
+        self,
+        *,
+        cluster_id: str,
+        writer_id: str,
+        server: LocalPostgres,
+        db_name: str = "postgres",
+        engine_version: str = "15.4",
+        cluster_parameter_group: str | None = None,
+        rds_client: Any,
+        secrets_client: Any,
+    ) -> EmulatedInstance:
+        """An Aurora PostgreSQL cluster whose writer is the local server. Without a group, the
+        cluster uses default.aurora-postgresql<major>, which exists in every account (made here)."""
+        major = engine_version.partition(".")[0]
+        family = f"aurora-postgresql{major}"
+        if cluster_parameter_group is None:
+            cluster_parameter_group = f"default.{family}"
+            existing = rds_client.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+            if cluster_parameter_group not in {g["DBClusterParameterGroupName"] for g in existing}:
+                rds_client.create_db_cluster_parameter_group(
+                    DBClusterParameterGroupName=cluster_parameter_group,
+                    DBParameterGroupFamily=family,
+                    Description=f"Default cluster parameter group for {family}",
+                )
+        raw = rds_client.create_db_cluster(
+            DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql",
+            EngineVersion=engine_version,
+            MasterUsername=server.master_user,
+            ManageMasterUserPassword=True,
+            Port=server.port,
+            DatabaseName=db_name,
+            DBClusterParameterGroupName=cluster_parameter_group,
+        )["DBCluster"]
+        rds_client.create_db_instance(
+            DBInstanceIdentifier=writer_id,
+            DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+        rds_client.describe_db_clusters(DBClusterIdentifier=cluster_id)  # moto: 'creating' on the first look only
+        secrets_client.put_secret_value(
+            SecretId=raw["MasterUserSecret"]["SecretArn"],
+            SecretString=json.dumps({"username": server.master_user, "password": server.master_password}),
+        )
+        emulated = EmulatedInstance(server=server, cluster_id=cluster_id.lower())
+        self.instances[writer_id] = emulated
+        self.clusters[cluster_id.lower()] = emulated
+        return emulated
+
     # ---- patches ------------------------------------------------------------------------
 
     def __enter__(self) -> RdsEmulator:
@@ -109,12 +175,13 @@ class RdsEmulator:
         original_describe = RDSBackend.describe_db_instances
         original_groups = DBInstance.db_parameter_groups
         original_address = DBInstance.address
+        original_modify_cluster_group = RDSBackend.modify_db_cluster_parameter_group
+        original_modify_cluster = RDSBackend.modify_db_cluster
+        original_members = DBCluster.db_cluster_members
+        original_cluster_endpoint = DBCluster.endpoint
 
-        def modify_db_parameter_group(
-            backend: RDSBackend, db_parameter_group_name: str, db_parameter_group_parameters: Any
-        ) -> Any:
-            parameters = list(db_parameter_group_parameters)
-            if db_parameter_group_name.startswith("default."):
+        def check_modifiable(group_name: str, parameters: list[dict[str, Any]]) -> None:
+            if group_name.startswith("default."):
                 raise RDSClientError("InvalidParameterValue", "Cannot modify a default parameter group.")
             for parameter in parameters:
                 if parameter.get("ParameterName") in STATIC_PARAMETERS and parameter.get("ApplyMethod") == "immediate":
@@ -122,14 +189,55 @@ class RdsEmulator:
                         "InvalidParameterCombination",
                         f"cannot use immediate apply method for static parameter {parameter['ParameterName']}",
                     )
+
+        def modify_db_cluster_parameter_group(
+            backend: RDSBackend, db_cluster_parameter_group_name: str, db_cluster_parameter_group_parameters: Any
+        ) -> Any:
+            parameters = list(db_cluster_parameter_group_parameters)
+            check_modifiable(db_cluster_parameter_group_name, parameters)
+            group = original_modify_cluster_group(backend, db_cluster_parameter_group_name, parameters)
+            static_changed = any(p.get("ParameterName") in STATIC_PARAMETERS for p in parameters)
+            for cluster_id, writer in emulator.clusters.items():
+                cluster = backend.clusters.get(cluster_id)
+                if cluster is not None and cluster.parameter_group == db_cluster_parameter_group_name:
+                    call = f"ModifyDBClusterParameterGroup {db_cluster_parameter_group_name}"
+                    writer.group_changed(call, group.parameters, needs_reboot=static_changed)
+            return group
+
+        def modify_db_cluster(backend: RDSBackend, kwargs: dict[str, Any]) -> Any:
+            cluster_id = kwargs["db_cluster_identifier"].lower()
+            before = backend.clusters[cluster_id].parameter_group
+            cluster = original_modify_cluster(backend, kwargs)
+            writer = emulator.clusters.get(cluster_id)
+            if writer and cluster.parameter_group != before:
+                group = backend.db_cluster_parameter_groups[cluster.parameter_group]
+                writer.group_changed(f"ModifyDBCluster {group.name}", group.parameters, needs_reboot=True)
+            return cluster
+
+        def db_cluster_members(cluster: DBCluster) -> Any:
+            members = original_members.fget(cluster)
+            writer = emulator.clusters.get(cluster.db_cluster_identifier)
+            for member in members:
+                if writer and member["IsClusterWriter"]:
+                    member["DBClusterParameterGroupStatus"] = "pending-reboot" if writer.pending_reboot else "in-sync"
+            return members
+
+        def cluster_endpoint(cluster: DBCluster) -> str:
+            writer = emulator.clusters.get(cluster.db_cluster_identifier)
+            return writer.server.host if writer else original_cluster_endpoint.fget(cluster)
+
+        def modify_db_parameter_group(
+            backend: RDSBackend, db_parameter_group_name: str, db_parameter_group_parameters: Any
+        ) -> Any:
+            parameters = list(db_parameter_group_parameters)
+            check_modifiable(db_parameter_group_name, parameters)
             group = original_modify_group(backend, db_parameter_group_name, parameters)
             static_changed = any(p.get("ParameterName") in STATIC_PARAMETERS for p in parameters)
             for instance_id, emulated in emulator.instances.items():
                 database = backend.databases.get(instance_id)
                 if database is not None and database.db_parameter_group_name == group.name:
-                    emulated.calls.append(f"ModifyDBParameterGroup {group.name}")
-                    emulated.pending_reboot |= static_changed
-                    emulated.server.apply(**server_settings(group.parameters))
+                    call = f"ModifyDBParameterGroup {group.name}"
+                    emulated.group_changed(call, group.parameters, needs_reboot=static_changed)
             return group
 
         def modify_db_instance(backend: RDSBackend, db_instance_identifier: str, db_kwargs: dict[str, Any]) -> Any:
@@ -137,10 +245,8 @@ class RdsEmulator:
             database = original_modify_instance(backend, db_instance_identifier, db_kwargs)
             emulated = emulator.instances.get(db_instance_identifier)
             if emulated and database.db_parameter_group_name != before:
-                emulated.calls.append(f"ModifyDBInstance {database.db_parameter_group_name}")
-                emulated.pending_reboot = True
                 group = backend.db_parameter_groups[database.db_parameter_group_name]
-                emulated.server.apply(**server_settings(group.parameters))
+                emulated.group_changed(f"ModifyDBInstance {group.name}", group.parameters, needs_reboot=True)
             return database
 
         def reboot_db_instance(backend: RDSBackend, db_instance_identifier: str) -> Any:
@@ -186,6 +292,10 @@ class RdsEmulator:
             mock.patch.object(RDSBackend, "describe_db_instances", describe_db_instances),
             mock.patch.object(DBInstance, "db_parameter_group_status_list", property(db_parameter_group_status_list)),
             mock.patch.object(DBInstance, "address", property(address)),
+            mock.patch.object(RDSBackend, "modify_db_cluster_parameter_group", modify_db_cluster_parameter_group),
+            mock.patch.object(RDSBackend, "modify_db_cluster", modify_db_cluster),
+            mock.patch.object(DBCluster, "db_cluster_members", property(db_cluster_members)),
+            mock.patch.object(DBCluster, "endpoint", property(cluster_endpoint)),
         ]
         for patch in patches:
             self._stack.enter_context(patch)

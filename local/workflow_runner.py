@@ -15,12 +15,17 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.session
 from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+    StateTaskServiceSfn,
+)
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +40,45 @@ LOCAL_ENVIRONMENT = {
     "DB_TLS": "disable",  # the local server has no TLS; AWS deployments verify the RDS CA
     "DB_CONNECT_TIMEOUT_SECONDS": "5",
 }
+
+
+def _operation_model(service_task: StateTaskServiceSfn, service_action_name: str | None) -> Any:
+    service = botocore.session.get_session().get_service_model("stepfunctions")
+    action = service_task._get_boto_service_action(service_action_name)
+    names = {re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(): name for name in service.operation_names}
+    return service.operation_model(names[action])
+
+
+def _sfn_normalise_parameters(
+    service_task: StateTaskServiceSfn,
+    parameters: dict,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    """moto's port of the interpreter leaves the request/response normalisation of optimised
+    integrations a no-op, so `states:startExecution.sync:2` sends StateMachineArn where boto3 wants
+    stateMachineArn, and returns executionArn where the ASL reads ExecutionArn. These two restore
+    what the upstream interpreter (LocalStack) does, for the Step Functions integration only."""
+    if service_action_name is None and "Input" in parameters and not isinstance(parameters["Input"], str):
+        parameters["Input"] = json.dumps(parameters["Input"], separators=(",", ":"))
+    shape = _operation_model(service_task, service_action_name).input_shape
+    if shape is not None:
+        service_task._to_boto_request(parameters, shape)
+
+
+def _sfn_normalise_response(
+    service_task: StateTaskServiceSfn,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    shape = _operation_model(service_task, service_action_name).output_shape
+    if shape is not None:
+        service_task._from_boto_response(response, shape)
+    if isinstance(response, dict):  # timestamps reach the state as epoch milliseconds, as on AWS
+        for key, value in response.items():
+            if isinstance(value, datetime):
+                response[key] = int(value.timestamp() * 1000)
 
 
 def handler_module(step: str) -> str:
@@ -81,9 +125,14 @@ class LocalWorkflow:
     """Deploy the state machine into moto and run executions. Use inside `mock_aws(config=
     {"stepfunctions": {"execute_state_machine": True}})`."""
 
-    def __init__(self, *, wait_seconds: float = 0.01, asl_file: Path = ASL_FILE) -> None:
+    def __init__(
+        self, *, wait_seconds: float = 0.01, asl_file: Path = ASL_FILE, substitutions: dict[str, str] | None = None
+    ) -> None:
+        """`substitutions`: placeholders other than ${XxxFunctionArn}, e.g. the fleet's
+        ${SetupStateMachineArn} -> the ARN of a setup state machine deployed by another LocalWorkflow."""
         self.wait_seconds = wait_seconds
         self.asl_file = asl_file
+        self.substitutions = dict(substitutions or {})
         self.state_machine_arn = ""
         self.topic_arn = ""
         self.after_step: Callable[[str], None] | None = None
@@ -97,11 +146,17 @@ class LocalWorkflow:
 
         # moto's interpreter logs every failed task with its whole state; the history has it all.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+
         def invoke(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
             return _invoke_in_process(function, event, self.after_step)
 
         self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke))
         self._stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", short_wait))
+        for name, patched in (
+            ("_normalise_parameters", _sfn_normalise_parameters),
+            ("_normalise_response", _sfn_normalise_response),
+        ):
+            self._stack.enter_context(mock.patch.object(StateTaskServiceSfn, name, patched))
         self._stack.enter_context(mock.patch.dict("os.environ", LOCAL_ENVIRONMENT))
         self.deploy()
         return self
@@ -128,9 +183,11 @@ class LocalWorkflow:
                 Code={"ZipFile": _tiny_zip()},
             )["FunctionArn"]
         definition = PLACEHOLDER.sub(lambda m: arns[m.group(1)], definition)
+        for key, value in self.substitutions.items():
+            definition = definition.replace(f"${{{key}}}", value)
         sfn_role = role["Role"]["Arn"]
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
-            name=f"rds-cdc-setup-{uuid.uuid4().hex[:8]}",
+            name=f"rds-{self.asl_file.name.split('.')[0].replace('_', '-')}-{uuid.uuid4().hex[:8]}",
             definition=definition,
             roleArn=sfn_role,
         )["stateMachineArn"]

@@ -77,7 +77,11 @@ def names(pg_server: LocalPostgres) -> Iterator[Names]:
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = :d",
             d=chosen.database,
         )
-        conn.run(f"DROP DATABASE IF EXISTS {identifier(chosen.database)} WITH (FORCE)")
+    finally:
+        conn.close()
+    pg_server.drop_database(chosen.database)  # every major: WITH (FORCE) needs PG13
+    conn = pg_server.connect()
+    try:
         for role in (chosen.user, chosen.role):
             conn.run(f"DROP ROLE IF EXISTS {identifier(role)}")
     finally:

@@ -25,6 +25,10 @@ class InstanceInfo:
     master_username: str
     master_secret_arn: str | None
     replica_source: str | None
+    # Aurora: the cluster; instance_id is then its writer, parameter_group the cluster parameter
+    # group, parameter_apply_status the writer's DBClusterParameterGroupStatus, host the cluster
+    # (writer) endpoint, master_secret_arn the cluster's MasterUserSecret.
+    cluster_id: str | None = None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> InstanceInfo:
@@ -45,12 +49,38 @@ class InstanceInfo:
             replica_source=raw.get("ReadReplicaSourceDBInstanceIdentifier"),
         )
 
+    @classmethod
+    def from_cluster(cls, raw: dict[str, Any], writer: dict[str, Any] | None) -> InstanceInfo:
+        """An Aurora cluster and its writer instance (None: the cluster has no writer yet)."""
+        member = next((m for m in raw.get("DBClusterMembers") or [] if m.get("IsClusterWriter")), {})
+        cluster_status = raw.get("Status", "")
+        # The writer's status matters once the cluster is available: it is what a reboot changes.
+        status = (writer or {}).get("DBInstanceStatus", "creating") if cluster_status == "available" else cluster_status
+        return cls(
+            instance_id=member.get("DBInstanceIdentifier", ""),
+            engine=raw.get("Engine", ""),
+            engine_version=raw.get("EngineVersion", ""),
+            status=status,
+            parameter_group=raw.get("DBClusterParameterGroup", ""),
+            parameter_apply_status=member.get("DBClusterParameterGroupStatus", ""),
+            host=raw.get("Endpoint"),
+            port=raw.get("Port"),
+            db_name=raw.get("DatabaseName"),
+            master_username=raw.get("MasterUsername", ""),
+            master_secret_arn=(raw.get("MasterUserSecret") or {}).get("SecretArn"),
+            replica_source=raw.get("ReplicationSourceIdentifier"),
+            cluster_id=raw["DBClusterIdentifier"],
+        )
+
 
 class Rds:
     def __init__(self, rds_client: Any | None = None) -> None:
         self._rds = rds_client or client("rds")
 
-    def describe_instance(self, instance_id: str) -> InstanceInfo:
+    def describe_instance(self, instance_id: str, cluster_id: str | None = None) -> InstanceInfo:
+        """The instance, or with `cluster_id` the Aurora cluster seen through its current writer."""
+        if cluster_id:
+            return self.describe_cluster(cluster_id)
         try:
             raw = self._rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]
         except ClientError as error:
@@ -62,29 +92,77 @@ class Rds:
             raise
         return InstanceInfo.from_api(raw)
 
-    def parameter_group_family(self, group: str) -> str:
+    def instances_with_tags(self) -> list[tuple[str, dict[str, str]]]:
+        """Every instance of the account and region with its tags (DescribeDBInstances' TagList)."""
+        found = []
+        for page in self._rds.get_paginator("describe_db_instances").paginate():
+            for raw in page["DBInstances"]:
+                tags = {tag["Key"]: tag["Value"] for tag in raw.get("TagList") or []}
+                found.append((raw["DBInstanceIdentifier"], tags))
+        return found
+
+    def describe_cluster(self, cluster_id: str) -> InstanceInfo:
+        try:
+            raw = self._rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("DBClusterNotFoundFault", "DBClusterNotFound"):
+                raise TargetNotFound(
+                    f"No Aurora cluster {cluster_id!r} in this account and region; "
+                    "check db_cluster_identifier and the region the workflow runs in"
+                ) from None
+            raise
+        writer_id = next(
+            (m["DBInstanceIdentifier"] for m in raw.get("DBClusterMembers") or [] if m.get("IsClusterWriter")), None
+        )
+        writer = (
+            self._rds.describe_db_instances(DBInstanceIdentifier=writer_id)["DBInstances"][0] if writer_id else None
+        )
+        return InstanceInfo.from_cluster(raw, writer)
+
+    def parameter_group_family(self, group: str, *, cluster: bool = False) -> str:
+        if cluster:
+            raw = self._rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=group)
+            return raw["DBClusterParameterGroups"][0]["DBParameterGroupFamily"]
         raw = self._rds.describe_db_parameter_groups(DBParameterGroupName=group)
         return raw["DBParameterGroups"][0]["DBParameterGroupFamily"]
 
-    def parameter_group_exists(self, group: str) -> bool:
+    def parameter_group_exists(self, group: str, *, cluster: bool = False) -> bool:
         try:
+            if cluster:
+                found = self._rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=group)
+                return bool(found["DBClusterParameterGroups"])
             return bool(self._rds.describe_db_parameter_groups(DBParameterGroupName=group)["DBParameterGroups"])
         except ClientError as error:
             if error.response["Error"]["Code"] == "DBParameterGroupNotFound":
                 return False
             raise
 
-    def user_parameters(self, group: str, names: set[str]) -> dict[str, str]:
+    def user_parameters(self, group: str, names: set[str], *, cluster: bool = False) -> dict[str, str]:
         """Values of `names` that the user set in the group (absent: the engine default)."""
         found: dict[str, str] = {}
-        paginator = self._rds.get_paginator("describe_db_parameters")
-        for page in paginator.paginate(DBParameterGroupName=group, Source="user"):
+        if cluster:
+            pages = self._rds.get_paginator("describe_db_cluster_parameters").paginate(
+                DBClusterParameterGroupName=group, Source="user"
+            )
+        else:
+            pages = self._rds.get_paginator("describe_db_parameters").paginate(
+                DBParameterGroupName=group, Source="user"
+            )
+        for page in pages:
             for parameter in page["Parameters"]:
                 if parameter.get("ParameterName") in names and "ParameterValue" in parameter:
                     found[parameter["ParameterName"]] = parameter["ParameterValue"]
         return found
 
-    def create_parameter_group(self, *, group: str, family: str, description: str) -> None:
+    def create_parameter_group(self, *, group: str, family: str, description: str, cluster: bool = False) -> None:
+        if cluster:
+            self._rds.create_db_cluster_parameter_group(
+                DBClusterParameterGroupName=group,
+                DBParameterGroupFamily=family,
+                Description=description,
+                Tags=[{"Key": "created-by", "Value": "rds-cdc-setup"}],
+            )
+            return
         self._rds.create_db_parameter_group(
             DBParameterGroupName=group,
             DBParameterGroupFamily=family,
@@ -92,17 +170,24 @@ class Rds:
             Tags=[{"Key": "created-by", "Value": "rds-cdc-setup"}],
         )
 
-    def set_parameters(self, group: str, values: dict[str, tuple[str, str]]) -> None:
+    def set_parameters(self, group: str, values: dict[str, tuple[str, str]], *, cluster: bool = False) -> None:
         """values: name -> (value, apply method)."""
-        self._rds.modify_db_parameter_group(
-            DBParameterGroupName=group,
-            Parameters=[
-                {"ParameterName": name, "ParameterValue": value, "ApplyMethod": method}
-                for name, (value, method) in values.items()
-            ],
-        )
+        parameters = [
+            {"ParameterName": name, "ParameterValue": value, "ApplyMethod": method}
+            for name, (value, method) in values.items()
+        ]
+        if cluster:
+            self._rds.modify_db_cluster_parameter_group(DBClusterParameterGroupName=group, Parameters=parameters)
+        else:
+            self._rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=parameters)
 
-    def attach_parameter_group(self, instance_id: str, group: str) -> None:
+    def attach_parameter_group(self, instance_id: str, group: str, *, cluster_id: str | None = None) -> None:
+        """Attach to the instance, or with `cluster_id` attach the cluster parameter group to the cluster."""
+        if cluster_id:
+            self._rds.modify_db_cluster(
+                DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=group, ApplyImmediately=True
+            )
+            return
         self._rds.modify_db_instance(
             DBInstanceIdentifier=instance_id, DBParameterGroupName=group, ApplyImmediately=True
         )

@@ -25,6 +25,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return sql.wal_level(db)
 
     previous = state.reboot_status.attempt if state.reboot_status else 0
-    status = check_reboot(Rds(), state.input, target.instance_id, previous, read_wal_level)
+    status = check_reboot(Rds(), state.input, target.instance_id, previous, read_wal_level, target.cluster_id)
     logger.info("reboot status", extra=status.model_dump())
     return status.model_dump(mode="json")

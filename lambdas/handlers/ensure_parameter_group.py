@@ -16,11 +16,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     state.require("target", "preflight")
     rds = Rds()
-    instance = rds.describe_instance(state.target.instance_id)
+    target = state.target
+    instance = rds.describe_instance(target.instance_id, target.cluster_id)
     changes, reboot_for_changes = ensure_parameter_group(
         rds, instance, state.target.parameter_group_family, state.input.max_slot_wal_keep_size_mb
     )
-    instance = rds.describe_instance(state.target.instance_id)
+    instance = rds.describe_instance(target.instance_id, target.cluster_id)
     reboot_required = (
         reboot_for_changes
         or instance.parameter_apply_status == "pending-reboot"

@@ -15,6 +15,6 @@ from lambdas.shared.observability import logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     state.require("target")
-    changes = reboot_if_pending(Rds(), state.target.instance_id)
+    changes = reboot_if_pending(Rds(), state.target.instance_id, state.target.cluster_id)
     logger.info("reboot requested" if changes else "instance busy: reboot deferred to the status check")
     return RebootResult(changes=changes).model_dump(mode="json")

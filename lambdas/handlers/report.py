@@ -15,7 +15,7 @@ from lambdas.shared.observability import logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     output = report(state).model_dump(mode="json", exclude_none=True)
-    instance = state.input.db_instance_identifier
+    instance = state.input.target_id
     notify(f"rds-cdc-setup {output['status']}: {instance}", output)
     logger.info("report", extra={"status": output["status"], "changes": output.get("changes")})
     return output

@@ -3,22 +3,14 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from lambdas.shared.errors import InvalidInput
 from lambdas.shared.observability import logger, tracer
+from lambdas.shared.parsing import parse_or_reject
 from lambdas.shared.teardown_models import TeardownInput
 
 
 def parse_input(event: dict[str, Any]) -> TeardownInput:
-    try:
-        return TeardownInput.model_validate(event)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in error.errors()
-        )
-        raise InvalidInput(f"Teardown input rejected, nothing was changed. {problems}") from None
+    return parse_or_reject(TeardownInput, event, "Teardown input rejected, nothing was changed.")
 
 
 @logger.inject_lambda_context

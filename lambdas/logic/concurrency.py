@@ -26,9 +26,16 @@ def state_machine_arn(execution_arn: str) -> str:
 
 
 def instance_of(execution_input: Any) -> str | None:
-    """The instance an execution targets: from a console/CLI input or from an RDS event."""
+    """What an execution targets, from a console/CLI input or an RDS event: the instance id,
+    "cluster:<id>" for an Aurora cluster (instance and cluster identifiers are separate namespaces),
+    or "host:port/database" for self-managed PostgreSQL (what SetupInput.target_id says)."""
     if not isinstance(execution_input, dict):
         return None
+    if execution_input.get("host"):  # self-managed PostgreSQL: one server may hold many databases
+        port, database = execution_input.get("port") or 5432, execution_input.get("database") or "postgres"
+        return f"{execution_input['host']}:{port}/{database}"
+    if execution_input.get("db_cluster_identifier"):
+        return f"cluster:{execution_input['db_cluster_identifier']}"
     if execution_input.get("db_instance_identifier"):
         return execution_input["db_instance_identifier"]
     detail = execution_input.get("detail")
@@ -38,6 +45,8 @@ def instance_of(execution_input: Any) -> str | None:
     for resource in execution_input.get("resources") or []:
         if isinstance(resource, str) and ":db:" in resource:
             return resource.rsplit(":db:", 1)[1]
+        if isinstance(resource, str) and ":cluster:" in resource:
+            return f"cluster:{resource.rsplit(':cluster:', 1)[1]}"
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from scramp import ScramMechanism
 
@@ -24,7 +25,10 @@ def scram_verifier(password: str) -> str:
 
 
 def secret_name(setup: SetupInput, target: Target) -> str:
-    return f"{environment().secret_name_prefix}{target.instance_id}/{setup.user_name}"
+    # Aurora: named after the cluster, not its writer, which a failover may change.
+    # Self-managed targets are host:port/database; a secret name allows only [A-Za-z0-9/_+=.@-].
+    owner = re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", target.cluster_id or target.instance_id)
+    return f"{environment().secret_name_prefix}{owner}/{setup.user_name}"
 
 
 def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> ConfigureResult:
@@ -66,8 +70,9 @@ def _configure(
             password_is_new=user_secret.created,
         )
         for change in changes:
-            for statement in change.statements:
-                db.execute(statement)
+            # A change's statements carry no parameters: one simple-protocol message, one round trip
+            # (REPLICA IDENTITY FULL on thousands of tables is one change).
+            db.execute(";\n".join(change.statements))
     users, everything = published_names(state, setup, server)
     return ConfigureResult(
         changes=([f"created secret {user_secret.arn}"] if user_secret.created else [])

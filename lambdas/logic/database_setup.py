@@ -160,9 +160,10 @@ def plan_database(
             )
 
     identity_changes = _replica_identity_changes(state, setup, published)
-    for relation in leaf_tables(published, state):
-        if relation.breaks_update_delete and setup.replica_identity == "full":
-            require(relation.owned, f"table {relation.qualified_name}")
+    if setup.replica_identity == "full":
+        for relation in leaf_tables(published, state):
+            if relation.breaks_update_delete:
+                require(relation.owned, f"table {relation.qualified_name}")
     changes.extend(identity_changes)
     if not state.publication_all_tables:  # adding a table to a publication needs its ownership
         for relation in published:
@@ -194,9 +195,13 @@ def _replica_identity_changes(state: CatalogState, setup: SetupInput, published:
             "Add a primary key, or re-run with replica_identity 'full' (logs whole old rows) "
             "or 'ignore' (insert-only tables)"
         )
+    # One change, applied in one round trip whatever the number of tables (see configure._configure).
+    listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
     return [
-        Change(f"set REPLICA IDENTITY FULL on {r.qualified_name}", (sql.set_replica_identity_full(r.schema, r.name),))
-        for r in lacking
+        Change(
+            f"set REPLICA IDENTITY FULL on {listed}",
+            tuple(sql.set_replica_identity_full(r.schema, r.name) for r in lacking),
+        )
     ]
 
 

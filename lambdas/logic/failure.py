@@ -21,6 +21,7 @@ def report_failure(event: dict[str, Any], workflow: str) -> dict[str, Any]:
     error = event.get("error") or {}
     name = error.get("Error", "UnknownError")
     message = failure_message(error)
-    instance = (event.get("input") or {}).get("db_instance_identifier")
+    given = event.get("input") or {}
+    instance = given.get("db_instance_identifier") or given.get("db_cluster_identifier")
     notify(f"{workflow} failed: {instance}: {name}", {"error": name, "message": message, "instance": instance})
     return {"error": name, "message": message}

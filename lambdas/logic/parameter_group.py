@@ -1,4 +1,9 @@
-"""EnsureParameterGroup: logical replication on, sender timeout off, on a group AWS lets us edit."""
+"""EnsureParameterGroup: logical replication on, sender timeout off, on a group AWS lets us edit.
+
+Aurora: both parameters go into the cluster parameter group. rds.logical_replication exists only
+there; wal_sender_timeout is offered there too, and a cluster-level value reaches every instance of
+the cluster, including whichever becomes the writer after a failover (an instance-level group would
+have to be set on each instance, and a new writer without it would time the connector out)."""
 
 from __future__ import annotations
 
@@ -35,23 +40,32 @@ def is_default_group(name: str) -> bool:
 
 
 def custom_group_name(instance_id: str) -> str:
+    """The group made for an instance, or for an Aurora cluster (named after the cluster)."""
     return f"{instance_id.lower()}-streamkap-cdc"
+
+
+def holder(instance: InstanceInfo) -> str:
+    """What the group is attached to, as the plan and changes say it."""
+    return f"cluster {instance.cluster_id}" if instance.cluster_id else f"instance {instance.instance_id}"
 
 
 @dataclass(frozen=True)
 class ParameterPlan:
     group: str  # the group that will hold the parameters
     create_group: bool
+    cluster: bool  # an Aurora cluster parameter group
     attach_group: bool
     parameters: dict[str, tuple[str, str]]  # the ones to change
 
-    def describe(self, instance_id: str, family: str) -> list[str]:
+    def describe(self, attached_to: str, family: str) -> list[str]:
+        """`attached_to`: holder(instance), e.g. "instance orders-prod" or "cluster orders"."""
+        kind = "cluster parameter group" if self.cluster else "parameter group"
         lines = []
         if self.create_group:
-            lines.append(f"create parameter group {self.group} (family {family})")
-        lines += [f"set {name}={value} in parameter group {self.group}" for name, (value, _) in self.parameters.items()]
+            lines.append(f"create {kind} {self.group} (family {family})")
+        lines += [f"set {name}={value} in {kind} {self.group}" for name, (value, _) in self.parameters.items()]
         if self.attach_group:
-            lines.append(f"attach parameter group {self.group} to instance {instance_id}")
+            lines.append(f"attach {kind} {self.group} to {attached_to}")
         return lines
 
     @property
@@ -63,12 +77,13 @@ def plan_parameter_group(
     rds: Rds, instance: InstanceInfo, max_slot_wal_keep_size_mb: int | None = None
 ) -> ParameterPlan:
     required = required_parameters(instance, max_slot_wal_keep_size_mb)
+    cluster = instance.cluster_id is not None
     attach = is_default_group(instance.parameter_group)
-    group = custom_group_name(instance.instance_id) if attach else instance.parameter_group
-    exists = not attach or rds.parameter_group_exists(group)
-    current = rds.user_parameters(group, set(required)) if exists else {}
+    group = custom_group_name(instance.cluster_id or instance.instance_id) if attach else instance.parameter_group
+    exists = not attach or rds.parameter_group_exists(group, cluster=cluster)
+    current = rds.user_parameters(group, set(required), cluster=cluster) if exists else {}
     to_set = {name: spec for name, spec in required.items() if current.get(name) != spec[0]}
-    return ParameterPlan(group=group, create_group=not exists, attach_group=attach, parameters=to_set)
+    return ParameterPlan(group=group, create_group=not exists, cluster=cluster, attach_group=attach, parameters=to_set)
 
 
 def ensure_parameter_group(
@@ -76,15 +91,16 @@ def ensure_parameter_group(
 ) -> tuple[list[str], bool]:
     """Apply the plan; returns (changes, whether a reboot is needed for them to take effect)."""
     plan = plan_parameter_group(rds, instance, max_slot_wal_keep_size_mb)
-    changes = plan.describe(instance.instance_id, family)
+    changes = plan.describe(holder(instance), family)
     if plan.create_group:
         rds.create_parameter_group(
             group=plan.group,
             family=family,
-            description=f"Logical replication for Streamkap CDC on {instance.instance_id} (rds-cdc-setup)",
+            description=f"Logical replication for Streamkap CDC on {holder(instance)} (rds-cdc-setup)",
+            cluster=plan.cluster,
         )
     if plan.parameters:
-        rds.set_parameters(plan.group, plan.parameters)
+        rds.set_parameters(plan.group, plan.parameters, cluster=plan.cluster)
     if plan.attach_group:
-        rds.attach_parameter_group(instance.instance_id, plan.group)
+        rds.attach_parameter_group(instance.instance_id, plan.group, cluster_id=instance.cluster_id)
     return changes, plan.needs_reboot

@@ -5,9 +5,11 @@ from __future__ import annotations
 from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.logic.database_setup import plan_database
+from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
     CapacityExhausted,
     InsufficientPrivilege,
+    InvalidInput,
     LongTransactionBlocking,
     SlotConflict,
     UnsupportedVersion,
@@ -80,6 +82,8 @@ def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.Serve
 def preflight(db: Database, setup: SetupInput, target: Target) -> PreflightResult:
     server = sql.server_info(db)
     check_server(server)
+    if target.self_managed and server.wal_level != "logical":
+        raise InvalidInput(wal_level_fix(target, server.wal_level))
     state = inspect(db, setup, target, server)
     plan = list(target.parameter_plan)
     if target.parameter_reboot_needed or server.wal_level != "logical":

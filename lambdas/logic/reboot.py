@@ -11,14 +11,15 @@ from lambdas.shared.errors import RebootTimeout
 from lambdas.shared.models import RebootStatus, SetupInput
 
 
-def reboot_if_pending(rds: Rds, instance_id: str) -> list[str]:
+def reboot_if_pending(rds: Rds, instance_id: str, cluster_id: str | None = None) -> list[str]:
     """Reboot now if the instance is available; a busy instance (still 'modifying' after the
-    group was attached) is rebooted later by CheckRebootStatus."""
-    instance = rds.describe_instance(instance_id)
+    group was attached) is rebooted later by CheckRebootStatus. Aurora: the cluster's current writer."""
+    instance = rds.describe_instance(instance_id, cluster_id) if cluster_id else rds.describe_instance(instance_id)
     if instance.status != "available":
         return []
-    rds.reboot(instance_id)
-    return [f"rebooted instance {instance_id} to apply rds.logical_replication=1"]
+    rds.reboot(instance.instance_id)
+    where = f" (writer of cluster {cluster_id})" if cluster_id else ""
+    return [f"rebooted instance {instance.instance_id}{where} to apply rds.logical_replication=1"]
 
 
 def max_polls(setup: SetupInput) -> int:
@@ -26,10 +27,17 @@ def max_polls(setup: SetupInput) -> int:
 
 
 def check_reboot(
-    rds: Rds, setup: SetupInput, instance_id: str, previous_attempt: int, read_wal_level: Callable[[], str]
+    rds: Rds,
+    setup: SetupInput,
+    instance_id: str,
+    previous_attempt: int,
+    read_wal_level: Callable[[], str],
+    cluster_id: str | None = None,
 ) -> RebootStatus:
+    """Aurora (`cluster_id`): the writer's status and the cluster parameter group's apply status on it."""
     attempt = previous_attempt + 1
-    instance = rds.describe_instance(instance_id)
+    instance = rds.describe_instance(instance_id, cluster_id) if cluster_id else rds.describe_instance(instance_id)
+    instance_id = instance.instance_id
     wal_level = None
     ready = False
     if instance.status == "available" and instance.parameter_apply_status == "pending-reboot":

@@ -1,9 +1,9 @@
-"""DescribeTarget: is this an RDS PostgreSQL instance we can prepare, and where is it?"""
+"""DescribeTarget: is this an RDS PostgreSQL instance (or Aurora PostgreSQL cluster) we can prepare, and where is it?"""
 
 from __future__ import annotations
 
 from lambdas.dal.rds import Rds
-from lambdas.logic.parameter_group import plan_parameter_group
+from lambdas.logic.parameter_group import holder, plan_parameter_group
 from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import (
     InvalidInput,
@@ -15,6 +15,7 @@ from lambdas.shared.errors import (
 from lambdas.shared.models import SetupInput, Target
 
 SUPPORTED_ENGINES = ("postgres",)
+CLUSTER_ENGINES = ("aurora-postgresql",)
 # Statuses an instance leaves by itself: the workflow waits (Wait state) instead of failing.
 TRANSIENT_STATUSES = {
     "creating",
@@ -42,12 +43,24 @@ def major_version(engine_version: str) -> int:
 
 def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
     """`attempt` counts the polls while the instance is in a transient status (see the ASL's WaitForTarget)."""
-    assert setup.db_instance_identifier is not None
-    instance = rds.describe_instance(setup.db_instance_identifier)
-    where = f"instance {instance.instance_id}"
-    if instance.engine not in SUPPORTED_ENGINES:
-        hint = " (Aurora clusters are not supported yet)" if instance.engine.startswith("aurora") else ""
-        raise UnsupportedEngine(f"{where} runs {instance.engine!r}; only PostgreSQL can be prepared{hint}")
+    if setup.db_cluster_identifier:
+        instance = rds.describe_cluster(setup.db_cluster_identifier)
+        where = holder(instance)
+        if instance.engine not in CLUSTER_ENGINES:
+            raise UnsupportedEngine(
+                f"{where} runs {instance.engine!r}; only Aurora PostgreSQL clusters can be prepared"
+            )
+        if not instance.instance_id:
+            raise TargetNotAvailable(f"{where} has no writer instance; add one and start the execution again")
+    else:
+        assert setup.db_instance_identifier is not None
+        instance = rds.describe_instance(setup.db_instance_identifier)
+        where = holder(instance)
+        if instance.engine not in SUPPORTED_ENGINES:
+            hint = ""
+            if instance.engine in CLUSTER_ENGINES:
+                hint = " (an Aurora cluster member: pass its cluster as db_cluster_identifier)"
+            raise UnsupportedEngine(f"{where} runs {instance.engine!r}; only PostgreSQL can be prepared{hint}")
     major = major_version(instance.engine_version)
     if major < MIN_MAJOR_VERSION:
         raise UnsupportedVersion(
@@ -71,10 +84,11 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
             f"{where} has no RDS-managed master secret; pass master_secret_arn (a secret with the "
             "master user's username and password)"
         )
-    family = rds.parameter_group_family(instance.parameter_group)
+    family = rds.parameter_group_family(instance.parameter_group, cluster=instance.cluster_id is not None)
     plan = plan_parameter_group(rds, instance, setup.max_slot_wal_keep_size_mb)
     return Target(
         instance_id=instance.instance_id,
+        cluster_id=instance.cluster_id,
         engine=instance.engine,
         engine_version=instance.engine_version,
         major_version=major,
@@ -86,7 +100,7 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
         port=instance.port or 0,
         database=setup.database or instance.db_name or "postgres",
         master_secret_arn=secret_arn,
-        parameter_plan=plan.describe(instance.instance_id, family),
+        parameter_plan=plan.describe(holder(instance), family),
         attempt=attempt,
         parameter_reboot_needed=plan.needs_reboot or instance.parameter_apply_status == "pending-reboot",
     )

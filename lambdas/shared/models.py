@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
 INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
+HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]{2,45}$")
 SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")  # PostgreSQL's own rule for slot names
 
 
@@ -30,6 +31,9 @@ class SetupInput(BaseModel):
 
     db_instance_identifier: str | None = None
     db_cluster_identifier: str | None = None
+    # Self-managed (non-RDS) PostgreSQL: host + port + master_secret_arn instead of an RDS identifier.
+    host: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)  # with host; null: 5432
     database: str | None = None  # null: the instance's initial database (DBName), else "postgres"
     schemas: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
     tables: list[str] | None = None  # "schema.table"; null: every table of `schemas`
@@ -52,12 +56,12 @@ class SetupInput(BaseModel):
     # PostgreSQL 13+: WAL a slot may hold back before it is invalidated; null leaves the group's value.
     max_slot_wal_keep_size_mb: int | None = Field(None, ge=1024)
 
-    @field_validator("db_instance_identifier")
+    @field_validator("db_instance_identifier", "db_cluster_identifier")
     @classmethod
-    def _instance_id(cls, value: str | None) -> str | None:
+    def _instance_id(cls, value: str | None, info) -> str | None:
         if value is not None and not INSTANCE_ID.match(value):
             raise ValueError(
-                f"db_instance_identifier {value!r} is not an RDS identifier "
+                f"{info.field_name} {value!r} is not an RDS identifier "
                 "(1-63 letters, digits or hyphens, starting with a letter)"
             )
         return value
@@ -112,13 +116,27 @@ class SetupInput(BaseModel):
             raise ValueError(f"slot_name {value!r}: slot names starting with 'rds' are reserved on RDS")
         return value
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not HOST.match(value):
+            raise ValueError(f"host {value!r} is not a host name or IP address")
+        return value
+
     @model_validator(mode="after")
     def _target(self) -> SetupInput:
-        if not self.db_instance_identifier and not self.db_cluster_identifier:
-            raise ValueError("db_instance_identifier is required")
-        if self.db_cluster_identifier:
+        if self.host is not None:
+            self._self_managed()
+        elif self.port is not None:
+            raise ValueError("port goes with host (self-managed PostgreSQL); RDS gives the endpoint's port itself")
+        elif not self.db_instance_identifier and not self.db_cluster_identifier:
             raise ValueError(
-                "db_cluster_identifier (Aurora clusters) is not supported yet; pass the writer's db_instance_identifier"
+                "db_instance_identifier (RDS), db_cluster_identifier (Aurora) or host (self-managed) is required"
+            )
+        if self.db_instance_identifier and self.db_cluster_identifier:
+            raise ValueError(
+                "give db_instance_identifier (RDS) or db_cluster_identifier (Aurora), not both: "
+                "an Aurora cluster is prepared through its writer, which the workflow finds itself"
             )
         if self.user_name == self.role_name:
             raise ValueError("user_name and role_name must differ")
@@ -128,6 +146,39 @@ class SetupInput(BaseModel):
                 raise ValueError(f"tables {outside} are not in schemas {self.schemas}")
         return self
 
+    def _self_managed(self) -> None:
+        if self.db_instance_identifier or self.db_cluster_identifier:
+            raise ValueError(
+                "host (self-managed PostgreSQL) excludes db_instance_identifier and db_cluster_identifier: "
+                "for RDS or Aurora, name the instance or cluster and leave host out"
+            )
+        if not self.master_secret_arn:
+            raise ValueError(
+                "master_secret_arn is required with host: a Secrets Manager secret with the username and "
+                "password of a superuser of the self-managed server"
+            )
+        if self.max_slot_wal_keep_size_mb is not None:
+            raise ValueError(
+                "max_slot_wal_keep_size_mb sets an RDS parameter group; on self-managed PostgreSQL run "
+                "ALTER SYSTEM SET max_slot_wal_keep_size = '<n>MB' and SELECT pg_reload_conf() yourself"
+            )
+
+    @property
+    def self_managed(self) -> bool:
+        return self.host is not None
+
+    @property
+    def server_port(self) -> int:
+        return self.port or 5432
+
+    @property
+    def target_id(self) -> str:
+        """The instance, the Aurora cluster or the self-managed server (host:port/database) this
+        execution prepares (names its secrets, alarms, lock)."""
+        if self.host is not None:
+            return f"{self.host}:{self.server_port}/{self.database or 'postgres'}"
+        return self.db_cluster_identifier or self.db_instance_identifier or ""
+
     @property
     def table_pairs(self) -> list[tuple[str, str]] | None:
         if self.tables is None:
@@ -136,9 +187,10 @@ class SetupInput(BaseModel):
 
 
 class Target(BaseModel):
-    """What DescribeTarget learnt from the RDS API."""
+    """What DescribeTarget learnt from the RDS API. Aurora: instance_id is the cluster's writer."""
 
     instance_id: str
+    cluster_id: str | None = None
     engine: str
     engine_version: str
     major_version: int
@@ -153,6 +205,7 @@ class Target(BaseModel):
     parameter_plan: list[str] = Field(default_factory=list)
     parameter_reboot_needed: bool = False
     attempt: int = 1  # polls so far while the instance is in a transient status
+    self_managed: bool = False  # no RDS: no parameter group, no reboot, no RDS alarms
 
 
 class PreflightResult(BaseModel):

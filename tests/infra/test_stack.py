@@ -38,6 +38,9 @@ DATA_PLANE = {"Preflight", "CheckRebootStatus", "ConfigureDatabase", "CreateSlot
 # Least privilege, step by step: every action a step's role gets besides its logs and traces.
 RDS_READ = {"rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:DescribeDBParameterGroups"}
 RDS_READ |= {"rds:DescribeDBParameters"}
+AURORA_READ = {"rds:DescribeDBClusters", "rds:DescribeDBClusterParameterGroups", "rds:DescribeDBClusterParameters"}
+RDS_READ |= AURORA_READ
+AURORA_CHANGE = {"rds:CreateDBClusterParameterGroup", "rds:ModifyDBClusterParameterGroup", "rds:ModifyDBCluster"}
 SECRETS = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt"}
 NOTIFY = {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"}
 STEP_ACTIONS = {
@@ -45,9 +48,11 @@ STEP_ACTIONS = {
     "ValidateInput": set(),
     "CheckConcurrency": {"states:ListExecutions", "states:DescribeExecution"},
     "DescribeTarget": RDS_READ,
+    "DescribeSelfManagedTarget": set(),  # self-managed PostgreSQL: from the input alone
     "Preflight": SECRETS,
     "EnsureParameterGroup": RDS_READ
-    | {"rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:AddTagsToResource", "rds:ModifyDBInstance"},
+    | {"rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:AddTagsToResource", "rds:ModifyDBInstance"}
+    | AURORA_CHANGE,
     "RebootInstance": RDS_READ | {"rds:RebootDBInstance"},
     "CheckRebootStatus": RDS_READ | {"rds:RebootDBInstance"} | SECRETS,
     "ConfigureDatabase": SECRETS | {"secretsmanager:CreateSecret", "secretsmanager:TagResource", "kms:GenerateDataKey"},
@@ -191,14 +196,36 @@ def test_only_logs_traces_and_network_interfaces_are_granted_on_any_resource(wit
                 assert {a.split(":")[0] for a in actions_of(statement)} <= {"xray", "ec2"}, (task, statement)
 
 
-def test_rds_actions_are_scoped_to_instance_and_parameter_group_arns(with_vpc: Synth) -> None:
+def test_rds_actions_are_scoped_to_instance_cluster_and_parameter_group_arns(with_vpc: Synth) -> None:
     prefix = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:"
+    allowed = {f"{prefix}{kind}:*" for kind in ("db", "pg", "cluster", "cluster-pg")}
     for task in with_vpc.function_ids():
         for statement in step_statements(with_vpc, task):
             if any(a.startswith("rds:") for a in actions_of(statement)):
-                assert set(resources_of(statement)) <= {f"{prefix}db:*", f"{prefix}pg:*"}, task
+                assert set(resources_of(statement)) <= allowed, task
                 if "rds:RebootDBInstance" in actions_of(statement):
                     assert resources_of(statement) == [f"{prefix}db:*"]
+
+
+def test_aurora_cluster_actions_name_only_cluster_and_cluster_parameter_group_arns(with_vpc: Synth) -> None:
+    prefix = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:"
+    cluster, cluster_pg = f"{prefix}cluster:*", f"{prefix}cluster-pg:*"
+    expected = {
+        "rds:DescribeDBClusters": {cluster},
+        "rds:DescribeDBClusterParameterGroups": {cluster_pg},
+        "rds:DescribeDBClusterParameters": {cluster_pg},
+        "rds:CreateDBClusterParameterGroup": {cluster_pg},
+        "rds:ModifyDBClusterParameterGroup": {cluster_pg},
+        "rds:ModifyDBCluster": {cluster, cluster_pg},
+    }
+    seen: set[str] = set()
+    for task in with_vpc.function_ids():
+        for statement in step_statements(with_vpc, task):
+            for action in set(actions_of(statement)) & set(expected):
+                assert set(resources_of(statement)) == expected[action], (task, action)
+                seen.add(task)
+    # only the steps that describe targets or change parameter groups hold any of them
+    assert seen == {"ReadTriggerTags", "DescribeTarget", "EnsureParameterGroup", "RebootInstance", "CheckRebootStatus"}
 
 
 def test_secrets_are_limited_to_master_secrets_the_workflows_own_and_the_configured_ones(with_vpc: Synth) -> None:

@@ -14,7 +14,7 @@ from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
 from lambdas.logic.configure import configure_database, create_slot
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
-from local.postgres_server import LocalPostgres
+from local.postgres_server import LocalPostgres, for_major
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ INSERT INTO public.orders VALUES (1, 'ada', 10.50), (2, 'grace', 99.00);
 def run_script(server: LocalPostgres, database: str, script: str) -> None:
     conn = server.connect(database)
     try:
-        for statement in filter(str.strip, script.split(";")):
+        for statement in for_major(list(filter(str.strip, script.split(";"))), server.major_version):
             conn.run(statement)
     finally:
         conn.close()

@@ -36,7 +36,9 @@ def fresh_database(server: LocalPostgres) -> Iterator[None]:
     finally:
         conn = server.connect()
         conn.run("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = :s", s=SLOT)
-        conn.run(f"DROP DATABASE {DATABASE} WITH (FORCE)")
+        conn.close()
+        server.drop_database(DATABASE)  # every major: WITH (FORCE) needs PG13
+        conn = server.connect()
         conn.run(f"DROP ROLE IF EXISTS {USER}")
         conn.run(f"DROP ROLE IF EXISTS {ROLE}")
         conn.close()

@@ -48,7 +48,7 @@ def test_a_role_with_privileges_in_another_database_is_refused_and_nothing_is_re
         assert len(roles(harness)) == 2
         assert Secrets().find_secret(configured.secret_arn) == configured.secret_arn  # kept with its role
     finally:
-        harness.sql(f"DROP DATABASE {identifier(other)} WITH (FORCE)")
+        harness.server.drop_database(other)
 
 
 def test_an_rds_like_master_takes_over_the_roles_and_keeps_what_the_user_created(harness):
@@ -57,6 +57,8 @@ def test_an_rds_like_master_takes_over_the_roles_and_keeps_what_the_user_created
     admin, master = f"admin_{harness.setup.slot_name[-8:]}", harness.server.master_user
     harness.sql("CREATE ROLE rds_superuser NOLOGIN")
     harness.sql("CREATE ROLE rds_replication NOLOGIN")
+    # As RDS does: PG16+ lets CREATEROLE grant only roles it holds with ADMIN OPTION.
+    harness.sql("GRANT rds_replication TO rds_superuser WITH ADMIN OPTION")
     harness.sql(f"CREATE ROLE {identifier(admin)} LOGIN CREATEROLE PASSWORD 'local-admin-pw' IN ROLE rds_superuser")
     harness.sql(f"ALTER DATABASE {identifier(harness.database)} OWNER TO {identifier(admin)}")
     for schema in ("public", "inventory"):

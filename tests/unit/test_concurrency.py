@@ -45,3 +45,30 @@ def test_the_instance_is_read_from_console_input_or_an_rds_event():
     tag_change = {"source": "aws.tag", "resources": ["arn:aws:rds:us-east-1:123456789012:db:orders-prod"]}
     assert instance_of(tag_change) == "orders-prod"
     assert instance_of(["not", "a", "dict"]) is None
+
+
+def test_a_cluster_is_locked_under_its_own_key_not_an_instance_of_the_same_name():
+    assert instance_of({"db_cluster_identifier": "orders", "db_instance_identifier": None}) == "cluster:orders"
+    tag_change = {"source": "aws.tag", "resources": ["arn:aws:rds:us-east-1:123456789012:cluster:orders"]}
+    assert instance_of(tag_change) == "cluster:orders"
+    running = [run("a", 0, "cluster:orders")]
+    ensure_first(PREFIX + "b", "orders", running)  # the instance "orders" is another target
+    with pytest.raises(ConcurrentExecution):
+        ensure_first(PREFIX + "b", "cluster:orders", running)
+
+
+def test_a_self_managed_server_is_locked_per_host_port_and_database():
+    # Given two executions on the same host and database (port defaulted or explicit), they share a lock;
+    # another database on the same server does not.
+    first = instance_of({"host": "pg.internal", "database": "orders", "master_secret_arn": "arn:x"})
+    assert first == "pg.internal:5432/orders"
+    assert instance_of({"host": "pg.internal", "port": 5432, "database": "orders"}) == first
+    assert instance_of({"host": "pg.internal", "port": 5433, "database": "orders"}) == "pg.internal:5433/orders"
+    assert instance_of({"host": "pg.internal"}) == "pg.internal:5432/postgres"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    running = [
+        RunningExecution("arn:aws:states:r:a:execution:M:early", now, first),
+        RunningExecution("arn:aws:states:r:a:execution:M:late", now + timedelta(seconds=1), first),
+    ]
+    with pytest.raises(ConcurrentExecution, match="pg.internal:5432/orders"):
+        ensure_first("arn:aws:states:r:a:execution:M:late", first, running)

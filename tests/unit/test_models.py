@@ -14,6 +14,8 @@ def test_defaults_are_the_seed_guides():
     assert setup.model_dump() == {
         "db_instance_identifier": "orders-prod",
         "db_cluster_identifier": None,
+        "host": None,
+        "port": None,
         "database": None,
         "schemas": ["public"],
         "tables": None,
@@ -58,6 +60,8 @@ def test_defaults_are_the_seed_guides():
         ({"db_instance_identifier": "1orders"}, "RDS identifier"),
         ({"db_instance_identifier": "orders--prod"}, "RDS identifier"),
         ({"db_instance_identifier": None}, "required"),
+        ({"db_cluster_identifier": "orders-aurora"}, "not both"),
+        ({"db_instance_identifier": None, "db_cluster_identifier": "orders_aurora"}, "RDS identifier"),
         ({"database": "bad\x00name"}, "NUL"),
     ],
 )
@@ -76,3 +80,35 @@ def test_hostile_but_legal_names_are_accepted_for_quoting_later():
 def test_table_pairs_split_on_the_first_dot():
     setup = SetupInput(db_instance_identifier="a", schemas=["s"], tables=["s.t.with.dots"])
     assert setup.table_pairs == [("s", "t.with.dots")]
+
+
+def test_a_cluster_alone_is_a_target_named_after_the_cluster():
+    setup = parse_input({"db_cluster_identifier": "orders-aurora"})
+    assert setup.db_instance_identifier is None and setup.target_id == "orders-aurora"
+
+
+def test_a_self_managed_server_is_named_by_host_port_and_database():
+    setup = parse_input({"host": "10.0.0.5", "database": "orders", "master_secret_arn": "arn:secret"})
+    assert setup.self_managed and setup.server_port == 5432
+    assert setup.target_id == "10.0.0.5:5432/orders"
+    assert parse_input({"host": "pg.internal", "port": 6432, "master_secret_arn": "arn:s"}).target_id == (
+        "pg.internal:6432/postgres"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "complaint"),
+    [
+        ({"host": "pg.internal"}, "master_secret_arn is required with host"),
+        ({"host": "pg.internal", "master_secret_arn": "a", "db_instance_identifier": "x"}, "excludes"),
+        ({"host": "pg.internal", "master_secret_arn": "a", "db_cluster_identifier": "x"}, "excludes"),
+        ({"host": "pg internal; drop", "master_secret_arn": "a"}, "not a host name"),
+        ({"host": "pg.internal", "master_secret_arn": "a", "port": 0}, "port"),
+        ({"host": "pg.internal", "master_secret_arn": "a", "max_slot_wal_keep_size_mb": 2048}, "ALTER SYSTEM"),
+        ({"db_instance_identifier": "orders-prod", "port": 5432}, "port goes with host"),
+        ({}, "or host \\(self-managed\\) is required"),
+    ],
+)
+def test_bad_self_managed_input_is_invalid_input(given, complaint):
+    with pytest.raises(InvalidInput, match=complaint):
+        parse_input(given)

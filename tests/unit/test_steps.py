@@ -26,29 +26,31 @@ def instance(group: str = "default.postgres15", status: str = "available", apply
 
 
 class FakeRds:
+    """Records (call, ...) tuples; calls on Aurora cluster parameter groups are named "<call>-cluster"."""
+
     def __init__(self, groups: dict[str, dict[str, str]] | None = None, described: InstanceInfo | None = None):
         self.groups = groups or {}
         self.calls: list[tuple] = []
         self.described = described or instance()
 
-    def parameter_group_exists(self, group):
+    def parameter_group_exists(self, group, *, cluster=False):
         return group in self.groups
 
-    def user_parameters(self, group, names):
+    def user_parameters(self, group, names, *, cluster=False):
         return {k: v for k, v in self.groups[group].items() if k in names}
 
-    def create_parameter_group(self, *, group, family, description):
-        self.calls.append(("create", group, family))
+    def create_parameter_group(self, *, group, family, description, cluster=False):
+        self.calls.append(("create-cluster" if cluster else "create", group, family))
         self.groups[group] = {}
 
-    def set_parameters(self, group, values):
-        self.calls.append(("set", group, dict(values)))
+    def set_parameters(self, group, values, *, cluster=False):
+        self.calls.append(("set-cluster" if cluster else "set", group, dict(values)))
         self.groups[group].update({k: v for k, (v, _) in values.items()})
 
-    def attach_parameter_group(self, instance_id, group):
-        self.calls.append(("attach", instance_id, group))
+    def attach_parameter_group(self, instance_id, group, *, cluster_id=None):
+        self.calls.append(("attach-cluster", cluster_id, group) if cluster_id else ("attach", instance_id, group))
 
-    def describe_instance(self, instance_id):
+    def describe_instance(self, instance_id, cluster_id=None):
         return self.described
 
     def reboot(self, instance_id):
@@ -151,3 +153,63 @@ def test_report_on_dry_run_returns_the_plan():
     )
     output = report(state)
     assert output.status == "DryRun" and output.plan == ["a", "b"] and output.connector is None
+
+
+def writer(group: str = "default.aurora-postgresql15", apply: str = "in-sync") -> InstanceInfo:
+    """An Aurora cluster seen through its writer, as Rds.describe_cluster returns it."""
+    return InstanceInfo(
+        "orders-aurora-1", "aurora-postgresql", "15.4", "available", group, apply, "cluster-endpoint", 5432,
+        "orders", "master", "arn:secret", None, cluster_id="orders-aurora",
+    )  # fmt: skip
+
+
+def test_an_aurora_default_cluster_group_is_replaced_by_a_custom_cluster_group_attached_to_the_cluster():
+    rds = FakeRds()
+    changes, reboot = ensure_parameter_group(rds, writer(), "aurora-postgresql15")
+    required = {"rds.logical_replication": ("1", "pending-reboot"), "wal_sender_timeout": ("0", "immediate")}
+    assert rds.calls == [
+        ("create-cluster", "orders-aurora-streamkap-cdc", "aurora-postgresql15"),
+        ("set-cluster", "orders-aurora-streamkap-cdc", required),
+        ("attach-cluster", "orders-aurora", "orders-aurora-streamkap-cdc"),
+    ]
+    assert reboot
+    assert changes[-1] == "attach cluster parameter group orders-aurora-streamkap-cdc to cluster orders-aurora"
+
+
+def test_the_reboot_of_an_aurora_cluster_reboots_its_writer_until_the_cluster_group_is_in_sync():
+    setup = SetupInput(db_cluster_identifier="orders-aurora", poll_seconds=30, max_wait_minutes=60)
+    rds = FakeRds(described=writer(group="orders-aurora-streamkap-cdc", apply="pending-reboot"))
+    status = check_reboot(rds, setup, "orders-aurora-1", 0, lambda: "replica", cluster_id="orders-aurora")
+    assert not status.ready and rds.calls == [("reboot", "orders-aurora-1")]
+    rds.described = writer(group="orders-aurora-streamkap-cdc")
+    assert check_reboot(rds, setup, "orders-aurora-1", 1, lambda: "logical", cluster_id="orders-aurora").ready
+
+
+def test_a_cluster_with_its_writer_is_read_from_the_rds_api_shape():
+    cluster = {
+        "DBClusterIdentifier": "orders-aurora",
+        "Engine": "aurora-postgresql",
+        "EngineVersion": "15.4",
+        "Status": "available",
+        "DBClusterParameterGroup": "default.aurora-postgresql15",
+        "Endpoint": "orders-aurora.cluster-x.us-east-1.rds.amazonaws.com",
+        "Port": 5432,
+        "DatabaseName": "orders",
+        "MasterUsername": "postgres",
+        "MasterUserSecret": {"SecretArn": "arn:cluster-secret"},
+        "DBClusterMembers": [
+            {"DBInstanceIdentifier": "reader-1", "IsClusterWriter": False, "DBClusterParameterGroupStatus": "in-sync"},
+            {
+                "DBInstanceIdentifier": "writer-1",
+                "IsClusterWriter": True,
+                "DBClusterParameterGroupStatus": "pending-reboot",
+            },
+        ],
+    }
+    info = InstanceInfo.from_cluster(cluster, {"DBInstanceStatus": "rebooting"})
+    assert (info.instance_id, info.cluster_id, info.status) == ("writer-1", "orders-aurora", "rebooting")
+    assert (info.parameter_group, info.parameter_apply_status) == ("default.aurora-postgresql15", "pending-reboot")
+    assert (info.host, info.master_secret_arn) == (cluster["Endpoint"], "arn:cluster-secret")
+    assert InstanceInfo.from_cluster({**cluster, "Status": "modifying"}, {"DBInstanceStatus": "available"}).status == (
+        "modifying"
+    )

@@ -60,13 +60,14 @@ def make_stack(
         if parameter_group:
             rds.create_db_parameter_group(
                 DBParameterGroupName=parameter_group,
-                DBParameterGroupFamily="postgres15",
+                DBParameterGroupFamily=f"postgres{server.major_version}",
                 Description="the team's own group",
             )
         instance = emulator.add_instance(
             instance_id=INSTANCE,
             server=server,
             db_name="orders",
+            engine_version=server.version,  # the emulated instance runs what the local server runs
             parameter_group=parameter_group,
             rds_client=rds,
             secrets_client=boto3.client("secretsmanager"),

@@ -171,7 +171,8 @@ CASES = [
     Case("instance id missing", {"db_instance_identifier": None}, "InvalidInput", "db_instance_identifier"),
     Case("instance id hostile", {"db_instance_identifier": "orders'; --"}, "InvalidInput", "RDS identifier"),
     Case("database name with NUL", {"database": "orders\x00x"}, "InvalidInput", "NUL"),
-    Case("aurora cluster not yet", {"db_cluster_identifier": "orders-cluster"}, "InvalidInput", "Aurora"),
+    Case("instance and cluster both given", {"db_cluster_identifier": "orders-cluster"}, "InvalidInput", "not both"),
+    Case("cluster id hostile", {"db_instance_identifier": None, "db_cluster_identifier": "c;"}, "InvalidInput", "RDS"),
     Case("schemas empty", {"schemas": []}, "InvalidInput", "schemas"),
     Case("dry_run not a boolean", {"dry_run": "perhaps"}, "InvalidInput", "dry_run"),
     # ---- what the names point at ---------------------------------------------------------
@@ -181,6 +182,12 @@ CASES = [
     Case("table missing", {"tables": ["public.ghost"]}, "InvalidInput", "public.ghost"),
     Case("unicode table missing", {"tables": ["public.bestellungen_ü"]}, "InvalidInput", "bestellungen_ü"),
     Case("instance unknown", {"db_instance_identifier": "no-such-db"}, "TargetNotFound", "no-such-db"),
+    Case(
+        "cluster unknown",
+        {"db_instance_identifier": None, "db_cluster_identifier": "no-such-cluster"},
+        "TargetNotFound",
+        "no-such-cluster",
+    ),
     Case("MySQL engine", {"db_instance_identifier": "legacy-mysql"}, "UnsupportedEngine", "mysql"),
     Case("PostgreSQL 9.6", {"db_instance_identifier": "old-pg"}, "UnsupportedVersion", "9.6"),
     Case("read replica", {"db_instance_identifier": "orders-replica"}, "ReadReplicaNotSupported", INSTANCE),

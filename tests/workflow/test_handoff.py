@@ -37,7 +37,10 @@ def test_the_connector_is_the_streamkap_form_and_the_heartbeat_is_published_by_d
     assert execution.output["verification"]["heartbeat_seen"] is True
     # The bulk-upload file: one table per row, no header, none of our own tables.
     rows = list(csv.reader(io.StringIO(execution.output["tables_csv"])))
-    assert rows == [["inventory.stock"], ["public.events"], ["public.items"], ["public.orders"]]
+    # PG10-12 cannot publish a partitioned table: its leaf partitions are listed instead.
+    leaves = [["public.events_2025"], ["public.events_2026"]]
+    events = [["public.events"]] if stack.server.major_version >= 13 else leaves
+    assert rows == [["inventory.stock"], *events, ["public.items"], ["public.orders"]]
 
 
 def test_without_heartbeat_only_the_signal_table_is_added_and_the_csv_lists_the_chosen_tables(stack):

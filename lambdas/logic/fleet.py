@@ -1,0 +1,81 @@
+"""Fleet mode: expand the selector into one setup input per instance; summarise the results.
+
+Each instance runs as its own execution of the setup state machine (own history, own
+CheckConcurrency lock, own idempotent steps); this module only decides who and reports."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from lambdas.dal.rds import Rds
+from lambdas.shared.errors import InvalidInput, TargetNotFound
+from lambdas.shared.fleet_models import FleetInput, FleetMember, FleetOutput, FleetPlan, MemberResult
+from lambdas.shared.models import SetupInput
+
+
+def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
+    if fleet.db_instance_identifiers is not None:
+        known = {name.lower(): name for name, _ in rds.instances_with_tags()}
+        missing = [i for i in fleet.db_instance_identifiers if i.lower() not in known]
+        if missing:
+            raise TargetNotFound(
+                f"No RDS instance {', '.join(missing)} in this account and region; no setup was started. "
+                "Check db_instance_identifiers"
+            )
+        selected = [known[i.lower()] for i in fleet.db_instance_identifiers]
+    else:
+        key, value = fleet.tag_pair
+        selected = sorted(
+            name for name, tags in rds.instances_with_tags() if key in tags and (value is None or tags[key] == value)
+        )
+        if not selected:
+            raise InvalidInput(f"No RDS instance carries the tag {fleet.tag!r}; no setup was started")
+        if len(selected) > fleet.max_instances:
+            raise InvalidInput(
+                f"The tag {fleet.tag!r} selects {len(selected)} instances, more than max_instances "
+                f"{fleet.max_instances}; narrow the tag or raise max_instances. No setup was started"
+            )
+    members = []
+    for instance in selected:
+        execution_input = {**fleet.setup, "db_instance_identifier": instance}
+        SetupInput.model_validate(execution_input)  # a typo in `setup` fails here, before any setup starts
+        members.append(FleetMember(db_instance_identifier=instance, input=execution_input))
+    return FleetPlan(members=members)
+
+
+def member_result(item: dict[str, Any]) -> MemberResult:
+    """One Map item's outcome: {"instance", "output", "execution_arn"} when the setup succeeded,
+    {"instance", "error": {"Error", "Cause"}} when it failed (Cause: the failed execution, as
+    DescribeExecution returns it, for states:startExecution.sync:2)."""
+    instance = item["instance"]
+    if "error" not in item:
+        output = item.get("output") or {}
+        return MemberResult(
+            db_instance_identifier=instance,
+            status=output.get("status", "Unknown"),
+            message=output.get("message"),
+            execution_arn=item.get("execution_arn"),
+        )
+    error = item["error"] or {}
+    name, message, arn = error.get("Error", "UnknownError"), error.get("Cause"), None
+    try:
+        described = json.loads(message or "")
+    except ValueError:
+        described = None
+    if isinstance(described, dict):  # the child execution's own named error and message
+        lowered = {k.lower(): v for k, v in described.items()}
+        name = lowered.get("error") or name
+        message = lowered.get("cause")
+        arn = lowered.get("executionarn")
+    return MemberResult(
+        db_instance_identifier=instance, status="Failed", error=name, message=message, execution_arn=arn
+    )
+
+
+def summarize(items: list[dict[str, Any]]) -> FleetOutput:
+    results = [member_result(item) for item in items]
+    failed = sum(r.status == "Failed" for r in results)
+    status = "Succeeded" if not failed else ("Failed" if failed == len(results) else "PartiallyFailed")
+    return FleetOutput(status=status, counts=dict(Counter(r.status for r in results)), instances=results)

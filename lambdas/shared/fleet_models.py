@@ -1,0 +1,91 @@
+"""Fleet mode: the input that selects many instances, the per-instance plan, and the summary."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lambdas.shared.models import INSTANCE_ID
+
+TARGET_KEYS = ("db_instance_identifier", "db_cluster_identifier")
+
+
+class FleetInput(BaseModel):
+    """Exactly one selector: a list of instances, or a tag ("key=value", or "key" for any value).
+    `setup` is every instance's execution input except the instance itself."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_instance_identifiers: list[str] | None = None
+    tag: str | None = None
+    setup: dict[str, Any] = Field(default_factory=dict)
+    max_instances: int = Field(50, ge=1, le=500)  # a tag matching more than this is a mistake, not a fleet
+
+    @field_validator("db_instance_identifiers")
+    @classmethod
+    def _ids(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("db_instance_identifiers must be null (select by tag) or a non-empty list")
+        bad = [v for v in value if not INSTANCE_ID.match(v)]
+        if bad:
+            raise ValueError(f"{bad} are not RDS identifiers (1-63 letters, digits or hyphens, starting with a letter)")
+        if len({v.lower() for v in value}) != len(value):
+            raise ValueError("db_instance_identifiers contains duplicates")
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if value is not None and not value.partition("=")[0].strip():
+            raise ValueError("tag must be 'key=value' or 'key'")
+        return value
+
+    @field_validator("setup")
+    @classmethod
+    def _setup(cls, value: dict[str, Any]) -> dict[str, Any]:
+        named = [key for key in TARGET_KEYS if value.get(key) is not None]
+        if named:
+            raise ValueError(f"setup must not name the target ({', '.join(named)}): the fleet selector does")
+        return value
+
+    @model_validator(mode="after")
+    def _one_selector(self) -> FleetInput:
+        if (self.db_instance_identifiers is None) == (self.tag is None):
+            raise ValueError("give exactly one of db_instance_identifiers or tag")
+        if self.db_instance_identifiers and len(self.db_instance_identifiers) > self.max_instances:
+            raise ValueError(
+                f"{len(self.db_instance_identifiers)} instances listed; max_instances is {self.max_instances}"
+            )
+        return self
+
+    @property
+    def tag_pair(self) -> tuple[str, str | None]:
+        assert self.tag is not None
+        key, equals, value = self.tag.partition("=")
+        return key.strip(), (value.strip() if equals else None)
+
+
+class FleetMember(BaseModel):
+    db_instance_identifier: str
+    input: dict[str, Any]  # the setup execution's input
+
+
+class FleetPlan(BaseModel):
+    members: list[FleetMember]
+
+
+class MemberResult(BaseModel):
+    db_instance_identifier: str
+    status: str  # the setup's status (Ready, DryRun, RebootPending, Skipped) or "Failed"
+    error: str | None = None  # the setup's named error
+    message: str | None = None
+    execution_arn: str | None = None
+
+
+class FleetOutput(BaseModel):
+    status: Literal["Succeeded", "PartiallyFailed", "Failed"]
+    counts: dict[str, int]  # status -> instances
+    instances: list[MemberResult]
