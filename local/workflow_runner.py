@@ -3,6 +3,7 @@ running our handler in-process (no Docker, no network), Wait states shortened.""
 
 from __future__ import annotations
 
+import collections
 import importlib
 import io
 import json
@@ -228,11 +229,13 @@ class LocalWorkflow:
                 raise TimeoutError(f"execution {execution_arn} still running after {timeout}s")
             time.sleep(0.02)
 
+    def wait(self, execution_arn: str, timeout: float = 300) -> Execution:
+        """Until the execution ends; then its status, output and history."""
+        collections.deque(self.follow(execution_arn, timeout), maxlen=0)
+        return Execution.load(execution_arn, self.events(execution_arn))
+
     def run(self, execution_input: dict[str, Any], timeout: float = 300) -> Execution:
-        arn = self.start(execution_input)
-        for _ in self.follow(arn, timeout):
-            pass
-        return Execution.load(arn, self.events(arn))
+        return self.wait(self.start(execution_input), timeout)
 
 
 @dataclass

@@ -8,67 +8,67 @@ class WorkflowError(Exception):
 
 
 class InvalidInput(WorkflowError):
-    pass
+    """The input, or what it names (database, schema, table, secret), is not usable."""
 
 
 class TargetNotFound(WorkflowError):
-    pass
+    """No such RDS instance or Aurora cluster in this account and region."""
 
 
 class UnsupportedEngine(WorkflowError):
-    pass
+    """Not PostgreSQL (postgres / aurora-postgresql)."""
 
 
 class UnsupportedVersion(WorkflowError):
-    pass
+    """PostgreSQL older than 10: no pgoutput."""
 
 
 class ReadReplicaNotSupported(WorkflowError):
-    pass
+    """A read replica: the setup belongs on the primary."""
 
 
 class TargetNotAvailable(WorkflowError):
-    pass
+    """Stopped, failed, or stuck in a transient status past max_wait_minutes."""
 
 
 class DatabaseUnreachable(WorkflowError):
-    pass
+    """No connection or no login (network, TLS, credentials)."""
 
 
 class InsufficientPrivilege(WorkflowError):
-    pass
+    """The master user, or the workflow's IAM role, may not do what the plan needs."""
 
 
 class CapacityExhausted(WorkflowError):
-    pass
+    """No free replication slot, WAL sender or connection."""
 
 
 class ReplicaIdentityMissing(WorkflowError):
-    pass
+    """Published tables without key or replica identity would break UPDATE/DELETE."""
 
 
 class SlotConflict(WorkflowError):
-    pass
+    """A slot with our name exists for another plugin or database."""
 
 
 class PublicationConflict(WorkflowError):
-    pass
+    """A publication with our name holds tables this run would not publish."""
 
 
 class LongTransactionBlocking(WorkflowError):
-    pass
+    """Open write transactions or held locks would make slot creation or DDL wait."""
 
 
 class RebootTimeout(WorkflowError):
-    pass
+    """The reboot did not bring wal_level=logical within max_wait_minutes."""
 
 
 class VerificationFailed(WorkflowError):
-    pass
+    """The new user cannot read the slot, or the publication is not as planned."""
 
 
 class ConcurrentExecution(WorkflowError):
-    pass
+    """An earlier execution is already preparing the same target."""
 
 
 class SlotInUse(WorkflowError):

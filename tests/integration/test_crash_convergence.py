@@ -24,7 +24,7 @@ DATABASE, USER, ROLE, SLOT = "crash_db", "crash_user", "crash_role", "crash_slot
 
 
 class SimulatedCrash(Exception):
-    pass
+    """Stands for a Lambda killed (timeout, OOM) at this point."""
 
 
 @contextmanager

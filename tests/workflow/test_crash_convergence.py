@@ -26,7 +26,7 @@ STEPS_WITH_EFFECTS = [
 
 
 class SimulatedCrash(Exception):
-    pass
+    """Stands for a Lambda killed (timeout, OOM) at this point."""
 
 
 def end_state(server: LocalPostgres) -> dict:

@@ -9,7 +9,6 @@ import logging
 import boto3
 import pytest
 
-from local.workflow_runner import Execution
 from tests.snapshots import everything
 from tests.workflow.conftest import make_stack
 
@@ -183,8 +182,6 @@ def test_a_second_execution_for_the_same_instance_stops_before_changing_anything
         assert second.error == "ConcurrentExecution", second.cause
         assert first.rsplit(":", 1)[-1] in second.cause
         assert "DescribeTarget" not in second.states_entered
-        for _ in events:  # let the first one finish
-            pass
-        finished = Execution.load(first, stack.workflow.events(first))
+        finished = stack.workflow.wait(first)
         assert finished.status == "SUCCEEDED" and finished.output["status"] == "Ready"
         assert stack.instance.reboots == 1
