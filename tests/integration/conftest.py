@@ -79,6 +79,35 @@ class Harness:
             conn.close()
 
 
+def local_setup(
+    server: LocalPostgres, database: str, *, user: str, role: str, slot: str, master_secret_arn: str
+) -> tuple[SetupInput, Target]:
+    """The input and the Target DescribeTarget would give for a database on the local server."""
+    setup = SetupInput(
+        db_instance_identifier="local-test",
+        database=database,
+        schemas=["public", "inventory"],
+        user_name=user,
+        role_name=role,
+        slot_name=slot,
+    )
+    target = Target(
+        instance_id="local-test",
+        engine="postgres",
+        engine_version="15.4",
+        major_version=15,
+        status="available",
+        parameter_group="custom",
+        parameter_group_family="postgres15",
+        parameter_apply_status="in-sync",
+        host=server.host,
+        port=server.port,
+        database=database,
+        master_secret_arn=master_secret_arn,
+    )
+    return setup, target
+
+
 @pytest.fixture
 def harness(pg_server: LocalPostgres, names) -> Iterator[Harness]:
     run_script(pg_server, names.database, SAMPLE_SCHEMA)
@@ -87,26 +116,12 @@ def harness(pg_server: LocalPostgres, names) -> Iterator[Harness]:
             Name="master",
             SecretString=json.dumps({"username": pg_server.master_user, "password": pg_server.master_password}),
         )
-        setup = SetupInput(
-            db_instance_identifier="local-test",
-            database=names.database,
-            schemas=["public", "inventory"],
-            user_name=names.user,
-            role_name=names.role,
-            slot_name=names.slot,
-        )
-        target = Target(
-            instance_id="local-test",
-            engine="postgres",
-            engine_version="15.4",
-            major_version=15,
-            status="available",
-            parameter_group="custom",
-            parameter_group_family="postgres15",
-            parameter_apply_status="in-sync",
-            host=pg_server.host,
-            port=pg_server.port,
-            database=names.database,
+        setup, target = local_setup(
+            pg_server,
+            names.database,
+            user=names.user,
+            role=names.role,
+            slot=names.slot,
             master_secret_arn=master_secret["ARN"],
         )
         yield Harness(pg_server, names.database, setup, target)

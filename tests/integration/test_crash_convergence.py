@@ -13,9 +13,8 @@ from moto import mock_aws
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
 from lambdas.logic.configure import configure_database, create_slot
-from lambdas.shared.models import SetupInput, Target
 from local.postgres_server import LocalPostgres
-from tests.integration.conftest import SAMPLE_SCHEMA, run_script
+from tests.integration.conftest import SAMPLE_SCHEMA, local_setup, run_script
 from tests.snapshots import catalog
 
 pytestmark = pytest.mark.integration
@@ -47,27 +46,8 @@ def fresh_database(server: LocalPostgres) -> Iterator[None]:
 def run_setup(server: LocalPostgres) -> None:
     """ConfigureDatabase then CreateSlot, each on its own connection, as the Lambdas do."""
     master = Credentials(server.master_user, server.master_password)
-    setup = SetupInput(
-        db_instance_identifier="local-test",
-        database=DATABASE,
-        schemas=["public", "inventory"],
-        user_name=USER,
-        role_name=ROLE,
-        slot_name=SLOT,
-    )
-    target = Target(
-        instance_id="local-test",
-        engine="postgres",
-        engine_version="15.4",
-        major_version=15,
-        status="available",
-        parameter_group="custom",
-        parameter_group_family="postgres15",
-        parameter_apply_status="in-sync",
-        host=server.host,
-        port=server.port,
-        database=DATABASE,
-        master_secret_arn="not-read: the steps get connections here",
+    setup, target = local_setup(
+        server, DATABASE, user=USER, role=ROLE, slot=SLOT, master_secret_arn="not-read: the steps get connections here"
     )
     with Database.connect(host=server.host, port=server.port, database=DATABASE, credentials=master) as db:
         configure_database(db, Secrets(), setup, target)
