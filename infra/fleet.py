@@ -24,6 +24,7 @@ from infra.functions import (
     arn,
     asl_state_machine,
     grant_invoke,
+    powertools_environment,
     task_function,
 )
 
@@ -48,9 +49,7 @@ class CdcFleetWorkflow(Construct):
         super().__init__(scope, construct_id)
         code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
         environment = {
-            "POWERTOOLS_SERVICE_NAME": "rds-cdc-fleet",
-            "POWERTOOLS_METRICS_NAMESPACE": "RdsCdcSetup",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **powertools_environment("rds-cdc-fleet"),
         }
         list_instances = iam.ManagedPolicy(
             self,

@@ -27,6 +27,15 @@ class DataPlaneNetwork:
     security_groups: Sequence[ec2.ISecurityGroup]
 
 
+def powertools_environment(service: str) -> dict[str, str]:
+    """The shared Logger/Tracer/Metrics settings every function of every workflow gets."""
+    return {
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": "RdsCdcSetup",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+
+
 def handler_module(task: str) -> str:
     """DropSlot -> drop_slot: the convention local/workflow_runner.py follows too."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", task).lower()

@@ -25,6 +25,7 @@ from infra.functions import (
     asl_state_machine,
     grant_invoke,
     handler_module,
+    powertools_environment,
     task_function,
     vpc_access_policy,
 )
@@ -78,9 +79,7 @@ class CdcTeardownWorkflow(Construct):
         )
         code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
         environment = {
-            "POWERTOOLS_SERVICE_NAME": "rds-cdc-teardown",
-            "POWERTOOLS_METRICS_NAMESPACE": "RdsCdcSetup",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **powertools_environment("rds-cdc-teardown"),
             "NOTIFICATION_TOPIC_ARN": topic.topic_arn,
             "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
         }

@@ -27,6 +27,7 @@ from infra.functions import (
     arn,
     asl_state_machine,
     grant_invoke,
+    powertools_environment,
     task_function,
     vpc_access_policy,
 )
@@ -119,9 +120,7 @@ class CdcSetupWorkflow(Construct):
         )
         code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
         environment = {
-            "POWERTOOLS_SERVICE_NAME": "rds-cdc-setup",
-            "POWERTOOLS_METRICS_NAMESPACE": "RdsCdcSetup",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **powertools_environment("rds-cdc-setup"),
             "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
             "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
             "SECRETS_KMS_KEY_ARN": self.key.key_arn,

@@ -257,9 +257,18 @@ class StepError(BaseModel):
     Cause: str | None = None
 
 
-class WorkflowState(BaseModel):
+class StepState(BaseModel):
+    """What a state machine hands each task: the input plus one key per step run so far."""
+
     model_config = ConfigDict(extra="ignore")
 
+    def require(self, *names: str) -> None:
+        missing = [n for n in names if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"{type(self).__name__} lacks {missing}: was the step run out of order?")
+
+
+class WorkflowState(StepState):
     input: SetupInput
     target: Target | None = None
     preflight: PreflightResult | None = None
@@ -271,11 +280,6 @@ class WorkflowState(BaseModel):
     verification: VerifyResult | None = None
     alarms: AlarmsResult | None = None
     error: StepError | None = None
-
-    def require(self, *names: str) -> None:
-        missing = [n for n in names if getattr(self, n) is None]
-        if missing:
-            raise ValueError(f"workflow state lacks {missing}: was the step run out of order?")
 
 
 class Connector(BaseModel):

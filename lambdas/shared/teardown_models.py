@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lambdas.shared.models import SetupInput, StepError, Target
+from lambdas.shared.models import SetupInput, StepError, StepState, Target
 
 PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group")
 
@@ -64,9 +64,7 @@ class TeardownChanges(BaseModel):
     changes: list[str]
 
 
-class TeardownState(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class TeardownState(StepState):
     input: TeardownInput
     target: Target | None = None
     plan: TeardownPlan | None = None
@@ -76,11 +74,6 @@ class TeardownState(BaseModel):
     user: TeardownChanges | None = None
     parameter_group: TeardownChanges | None = None
     error: StepError | None = None
-
-    def require(self, *names: str) -> None:
-        missing = [n for n in names if getattr(self, n) is None]
-        if missing:
-            raise ValueError(f"teardown state lacks {missing}: was the step run out of order?")
 
     @property
     def changes(self) -> list[str]:
