@@ -83,4 +83,4 @@ cli: venv ## the CLI (requirements-cli.txt, part of the dev requirements): pytho
 $(VENV)/.installed: requirements-cli.txt
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .pytest_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .cache

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import os
 import re
 import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,16 @@ _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 # they would shadow the runtime's own consistent set and add ~23 MB to every function's package
 # (bench/cold_start.py). lambdas/requirements.txt still pins them: the versions the tests run with.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil")
+# pip's index lookups and downloads are most of a bundling synth (~8 s), yet CDK bundles again on any
+# change to lambdas/: the installed wheels are cached, keyed by all that decides them. Bump the format
+# when what a cached tree holds changes, so older trees stop matching.
+CACHE_ENV = "RDS_CDC_SETUP_BUNDLE_CACHE"
+CACHE_FORMAT = 1
+
+
+def dependency_cache_root() -> Path:
+    """Where installed dependency trees are kept: $RDS_CDC_SETUP_BUNDLE_CACHE, else .cache/ in the repo."""
+    return Path(os.environ.get(CACHE_ENV) or LAMBDAS_DIR.parent / ".cache" / "lambda-deps")
 
 
 def _normalized(name: str) -> str:
@@ -81,7 +95,8 @@ def check_ca_bundle(path: Path) -> int:
 @jsii.implements(ILocalBundling)
 class PipBundling:
     """Copies the package directory into the asset and pip-installs its requirements.txt
-    as wheels for the target platform, so the asset runs on Lambda whatever builds it."""
+    as wheels for the target platform, so the asset runs on Lambda whatever builds it.
+    The installed wheels come from the dependency cache while requirements.txt is unchanged."""
 
     def __init__(self, *, source_dir: Path, python_version: str, platform: str, ca_bundle: Path | None = None) -> None:
         self.source_dir = source_dir
@@ -97,13 +112,30 @@ class PipBundling:
         shutil.copytree(self.source_dir, out / self.source_dir.name, ignore=_IGNORED, dirs_exist_ok=True)
         requirements = self.source_dir / "requirements.txt"
         if requirements.exists():
+            shutil.copytree(self.dependencies(requirements), out, dirs_exist_ok=True)
+        return True
+
+    def dependencies(self, requirements: Path) -> Path:
+        """The installed third-party tree for `requirements`, from the cache, pip-installed on a miss."""
+        material = [CACHE_FORMAT, requirements.read_text(), self.platform, self.python_version, RUNTIME_PROVIDED]
+        key = hashlib.sha256(json.dumps(material).encode()).hexdigest()[:32]
+        root = dependency_cache_root()
+        cached = root / key
+        if cached.is_dir():
+            return cached
+        root.mkdir(parents=True, exist_ok=True)
+        # Installed beside its key, then renamed in one step: a key directory only ever exists
+        # complete, and a crashed run leaves a tmp-* directory that no lookup matches.
+        staging = Path(tempfile.mkdtemp(prefix=f"tmp-{key}-", dir=root))
+        staging.chmod(0o755)  # not mkdtemp's 0700: copytree gives the asset root this directory's mode
+        try:
             pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
             subprocess.run(
                 [
                     *pip,
                     "--no-compile",  # bytecode for the build machine's Python would be useless
                     f"--requirement={requirements}",
-                    f"--target={out}",
+                    f"--target={staging}",
                     f"--platform={self.platform}",
                     "--only-binary=:all:",
                     "--implementation=cp",
@@ -111,8 +143,15 @@ class PipBundling:
                 ],
                 check=True,
             )
-            remove_distributions(out, RUNTIME_PROVIDED)
-        return True
+            remove_distributions(staging, RUNTIME_PROVIDED)
+            try:
+                staging.rename(cached)
+            except OSError:
+                if not cached.is_dir():  # not another synth that finished the same key first
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return cached
 
 
 def lambda_code(*, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
