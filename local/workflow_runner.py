@@ -29,6 +29,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
+from lambdas.shared.models import STATE_LIMIT_BYTES
+
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILE = ROOT / "statemachine" / "cdc_setup.asl.json"
 PLACEHOLDER = re.compile(r"\$\{(\w+)FunctionArn\}")
@@ -238,6 +240,21 @@ class LocalWorkflow:
         return self.wait(self.start(execution_input), timeout)
 
 
+def oversized_payload(events: list[dict[str, Any]]) -> str | None:
+    """Step Functions fails an execution when a state's input or output exceeds 256 KiB
+    (States.DataLimitExceeded); moto does not check. The first such state, described, or None."""
+    for event in events:
+        for key, details in event.items():
+            if not key.endswith("EventDetails") or not isinstance(details, dict):
+                continue
+            for field in ("input", "output"):
+                size = len(str(details.get(field) or "").encode())
+                if size > STATE_LIMIT_BYTES:
+                    where = details.get("name") or event.get("type")
+                    return f"The {field} of {where} is {size} bytes; Step Functions allows {STATE_LIMIT_BYTES}"
+    return None
+
+
 @dataclass
 class Execution:
     arn: str
@@ -251,6 +268,9 @@ class Execution:
     def load(cls, arn: str, events: list[dict[str, Any]]) -> Execution:
         described = boto3.client("stepfunctions").describe_execution(executionArn=arn)
         output = json.loads(described["output"]) if described.get("output") else None
+        oversized = oversized_payload(events)
+        if oversized:  # what AWS would have done; moto does not enforce the quota
+            return cls(arn, "FAILED", None, "States.DataLimitExceeded", oversized, events)
         return cls(arn, described["status"], output, described.get("error"), described.get("cause"), events)
 
     @property

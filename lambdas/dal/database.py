@@ -28,6 +28,7 @@ from lambdas.shared.settings import environment
 # SQLSTATE -> the named error a DBA acts on; other server errors surface as they are.
 NAMED_SQLSTATES: dict[str, type[WorkflowError]] = {
     "42501": InsufficientPrivilege,  # insufficient_privilege
+    "53200": CapacityExhausted,  # out_of_memory: "out of shared memory", the lock table is full
     "3D000": InvalidInput,  # invalid_catalog_name: no such database
     "53300": CapacityExhausted,  # too_many_connections
     "53400": CapacityExhausted,  # configuration_limit_exceeded: all replication slots in use
@@ -45,7 +46,10 @@ def server_error(error: DatabaseError) -> tuple[str | None, str]:
 def named(error: DatabaseError, context: str) -> Exception:
     code, message = server_error(error)
     named_class = NAMED_SQLSTATES.get(code or "")
-    return named_class(f"{context}: {message} (SQLSTATE {code})") if named_class else error
+    if not named_class:
+        return error
+    hint = error.args[0].get("H") if isinstance(error.args[0], dict) else None  # e.g. which setting to raise
+    return named_class(f"{context}: {message} (SQLSTATE {code})" + (f". {hint}" if hint else ""))
 
 
 CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "rds-global-bundle.pem"

@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pg8000.native import identifier, literal
 
 from lambdas.dal.database import Database
-
-SIGNAL_TABLE = "streamkap_signal"
-HEARTBEAT_TABLE = "streamkap_heartbeat"
+from lambdas.shared.models import HEARTBEAT_TABLE, SIGNAL_TABLE
 
 
 def qualified(schema: str, table: str) -> str:

@@ -12,7 +12,8 @@ from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_setup import plan_database, published_names
 from lambdas.logic.preflight import check_blockers, check_server, check_slot, inspect
-from lambdas.shared.errors import LongTransactionBlocking
+from lambdas.logic.report import inline_tables_csv
+from lambdas.shared.errors import CapacityExhausted, LongTransactionBlocking
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
 from lambdas.shared.settings import environment
 
@@ -38,6 +39,15 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
     settings = environment()
     try:
         return _configure(db, secrets, setup, target, server)
+    except CapacityExhausted as error:
+        if "SQLSTATE 53200" not in str(error):
+            raise
+        raise CapacityExhausted(
+            f"ConfigureDatabase ran out of lock table space ({error}): its one transaction locks every table it "
+            "publishes, and the server's lock table holds max_locks_per_transaction x (max_connections + "
+            "max_prepared_transactions) locks. Raise max_locks_per_transaction in the parameter group (static: "
+            "it applies at the next reboot), or publish fewer tables per run; the database was left unchanged"
+        ) from None
     except LongTransactionBlocking as error:
         holders = "; ".join(sql.lock_holders(db)) or "none left"
         raise LongTransactionBlocking(
@@ -78,8 +88,9 @@ def _configure(
         changes=([f"created secret {user_secret.arn}"] if user_secret.created else [])
         + [c.description for c in changes],
         secret_arn=user_secret.arn,
-        tables=users,
-        published=everything,
+        user_tables=len(users),
+        published_tables=len(everything),
+        tables_csv=inline_tables_csv(users),
     )
 
 

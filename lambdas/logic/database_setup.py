@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lambdas.dal import sql
 from lambdas.dal.sql import HEARTBEAT_TABLE, SIGNAL_TABLE, CatalogState, Relation, ServerInfo
-from lambdas.shared.errors import InsufficientPrivilege, InvalidInput, PublicationConflict, ReplicaIdentityMissing
+from lambdas.shared.errors import InsufficientPrivilege, InvalidInput, PublicationConflict, ReplicaIdentityMissing, some
 from lambdas.shared.models import SetupInput
 
 VERIFIER_PLACEHOLDER = "SCRAM-SHA-256$4096:planned$planned:planned"
@@ -30,7 +30,7 @@ def tables_to_publish(state: CatalogState, setup: SetupInput, server: ServerInfo
     else:
         missing = [f"{s}.{t}" for s, t in setup.table_pairs if (s, t) not in by_name]
         if missing:
-            raise InvalidInput(f"Tables not found in database {state.database!r}: {', '.join(missing)}")
+            raise InvalidInput(f"Tables not found in database {state.database!r}: {some(missing)}")
         chosen = [by_name[pair] for pair in setup.table_pairs]
     if server.supports_partition_root:
         return chosen
@@ -142,7 +142,7 @@ def plan_database(
         if unique:
             add(f"grant SELECT on {len(unique)} tables to {role}", sql.grant_on_tables(["SELECT"], unique, role))
 
-    own_tables = [SIGNAL_TABLE] + ([HEARTBEAT_TABLE] if setup.heartbeat else [])
+    own_tables = setup.own_tables
     if not state.signal_schema_exists:
         add(f"create schema {signal_schema}", sql.create_schema(signal_schema))
     if not state.signal_schema_usage:
@@ -172,7 +172,7 @@ def plan_database(
     changes.extend(_publication_changes(state, setup, server, published, own_tables))
     if not_permitted:
         unique = list(dict.fromkeys(not_permitted))
-        listed = ", ".join(unique[:20]) + (f" and {len(unique) - 20} more" if len(unique) > 20 else "")
+        listed = some(unique)
         raise InsufficientPrivilege(
             f"The master user {server.current_user!r} cannot make the planned changes without owning (or being a "
             f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`, or "
@@ -191,12 +191,12 @@ def _replica_identity_changes(state: CatalogState, setup: SetupInput, published:
     if setup.replica_identity == "check":
         raise ReplicaIdentityMissing(
             f"{len(names)} table(s) have no primary key or replica identity, so UPDATE and DELETE on "
-            f"them would fail once published: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}. "
+            f"them would fail once published: {some(names)}. "
             "Add a primary key, or re-run with replica_identity 'full' (logs whole old rows) "
             "or 'ignore' (insert-only tables)"
         )
     # One change, applied in one round trip whatever the number of tables (see configure._configure).
-    listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    listed = some(names)
     return [
         Change(
             f"set REPLICA IDENTITY FULL on {listed}",
@@ -224,7 +224,7 @@ def _publication_changes(
         if foreign:
             raise PublicationConflict(
                 f"Publication {publication} already exists and holds tables this run would not publish: "
-                f"{', '.join(foreign[:20])}. Use another publication_name, add those tables to the input, "
+                f"{some(foreign)}. Use another publication_name, add those tables to the input, "
                 "or drop the publication"
             )
         missing = [(s, t) for s, t in wanted if f"{s}.{t}" not in state.publication_tables]
@@ -248,5 +248,4 @@ def _publication_changes(
 def published_names(state: CatalogState, setup: SetupInput, server: ServerInfo) -> tuple[list[str], list[str]]:
     """(user tables as schema.table, everything the publication should hold)."""
     users = [r.qualified_name for r in tables_to_publish(state, setup, server)]
-    own = [SIGNAL_TABLE] + ([HEARTBEAT_TABLE] if setup.heartbeat else [])
-    return users, users + [f"{setup.signal_table_schema}.{t}" for t in own]
+    return users, users + [f"{setup.signal_table_schema}.{t}" for t in setup.own_tables]

@@ -5,7 +5,15 @@ from __future__ import annotations
 import csv
 import io
 
-from lambdas.shared.models import Connector, SetupOutput, WorkflowState
+from lambdas.shared.models import (
+    HEARTBEAT_TABLE,
+    SIGNAL_TABLE,
+    TABLES_CSV_INLINE_LIMIT_BYTES,
+    Connector,
+    SetupInput,
+    SetupOutput,
+    WorkflowState,
+)
 
 
 def tables_csv(tables: list[str]) -> str:
@@ -15,6 +23,31 @@ def tables_csv(tables: list[str]) -> str:
     for table in tables:
         writer.writerow([table])
     return buffer.getvalue()
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def export_query(setup: SetupInput) -> str:
+    """The user tables of the publication, one schema.table per row, as ConfigureDatabase published them."""
+    own = ", ".join(_quoted(t) for t in (SIGNAL_TABLE, HEARTBEAT_TABLE))  # as tables_to_publish leaves them out
+    return (
+        "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+        f"WHERE pubname = {_quoted(setup.publication_name)} "
+        f"AND NOT (schemaname = {_quoted(setup.signal_table_schema)} AND tablename IN ({own})) ORDER BY 1"
+    )
+
+
+def export_command(setup: SetupInput) -> str:
+    """psql writing the tables CSV from the database, for a list too large for the execution output."""
+    return f"psql -c \"\\copy ({export_query(setup)}) TO 'tables.csv' WITH (FORMAT csv)\""
+
+
+def inline_tables_csv(tables: list[str]) -> str | None:
+    """The CSV if it fits in the state and the output; None if Step Functions could not carry it."""
+    text = tables_csv(tables)
+    return text if len(text.encode()) <= TABLES_CSV_INLINE_LIMIT_BYTES else None
 
 
 def changes_made(state: WorkflowState) -> list[str]:
@@ -51,10 +84,20 @@ def report(state: WorkflowState) -> SetupOutput:
         replication_slot_name=setup.slot_name,
         publication_name=setup.publication_name,
     )
+    configured = state.configure
+    omitted = None
+    if configured.tables_csv is None:
+        omitted = (
+            f"The tables CSV ({configured.user_tables} tables) is larger than a Step Functions output can carry "
+            f"({TABLES_CSV_INLINE_LIMIT_BYTES // 1024} KiB kept for it), so tables_csv is left out. Export it from "
+            f"the database: {export_command(setup)}"
+        )
     return SetupOutput(
         status="Ready",
         connector=connector,
-        tables_csv=tables_csv(state.configure.tables),
+        tables_csv=configured.tables_csv,
+        tables_count=configured.user_tables,
         changes=changes_made(state),
         verification=state.verification,
+        message=omitted,
     )

@@ -26,10 +26,19 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
     if server.wal_level != "logical":
         raise VerificationFailed(f"wal_level is {server.wal_level!r}, not 'logical': the reboot did not apply it")
     published = sql.published_tables(db, setup.publication_name)
-    missing = sorted(set(configured.published) - published)
+    # The state holds counts, not names (ConfigureResult): ConfigureDatabase committed exactly its set
+    # in one transaction, so the user must see at least as many tables, our own among them.
+    own = [f"{setup.signal_table_schema}.{t}" for t in setup.own_tables]
+    missing = [name for name in own if name not in published]
     if missing:
         raise VerificationFailed(
-            f"Publication {setup.publication_name} lacks {', '.join(missing[:20])} as seen by {setup.user_name}"
+            f"Publication {setup.publication_name} lacks {', '.join(missing)} as seen by {setup.user_name}"
+        )
+    if len(published) < configured.published_tables:
+        raise VerificationFailed(
+            f"{setup.user_name} sees {len(published)} tables in publication {setup.publication_name}; "
+            f"ConfigureDatabase published {configured.published_tables}. Was a table dropped or removed from "
+            "the publication meanwhile? Start the execution again"
         )
     heartbeat_oid = sql.write_heartbeat(db, setup.signal_table_schema) if setup.heartbeat else None
     try:

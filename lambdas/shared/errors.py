@@ -2,6 +2,12 @@
 (Lambda reports it as errorType), so Catch/Fail and the console show it as is."""
 
 
+def some(names: list[str], limit: int = 20) -> str:
+    """The first `limit` names and how many more: an error message stays short at 10,000 tables."""
+    extra = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {extra} more" if extra > 0 else "")
+
+
 class WorkflowError(Exception):
     """Base class: a failure a DBA can act on. Messages say what, where and how to fix;
     they never contain secret values."""
@@ -40,7 +46,7 @@ class InsufficientPrivilege(WorkflowError):
 
 
 class CapacityExhausted(WorkflowError):
-    """No free replication slot, WAL sender or connection."""
+    """No free replication slot, WAL sender, connection, or room in the lock table."""
 
 
 class ReplicaIdentityMissing(WorkflowError):

@@ -5,6 +5,7 @@ The state machine passes the whole state to every task; each task adds its own k
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Literal
 
@@ -14,6 +15,13 @@ MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
 INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]{2,45}$")
 SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")  # PostgreSQL's own rule for slot names
+SIGNAL_TABLE = "streamkap_signal"  # the seed's name; the connector reads its signals there
+HEARTBEAT_TABLE = "streamkap_heartbeat"
+# Step Functions fails an execution whose state or output exceeds 256 KiB (States.DataLimitExceeded).
+# Per-table data in the state is kept within these budgets, whatever the number of tables.
+STATE_LIMIT_BYTES = 256 * 1024
+TABLES_INPUT_LIMIT_BYTES = 80 * 1024  # the input's `tables` list, as JSON
+TABLES_CSV_INLINE_LIMIT_BYTES = 80 * 1024  # a larger tables CSV is left out of the state and output
 
 
 def check_identifier(value: str, what: str) -> str:
@@ -97,6 +105,13 @@ class SetupInput(BaseModel):
             return None
         if not value:
             raise ValueError("tables must be null (all tables of the schemas) or a non-empty list")
+        size = len(json.dumps(value).encode())
+        if size > TABLES_INPUT_LIMIT_BYTES:
+            raise ValueError(
+                f"tables lists {len(value)} names ({size // 1024} KiB as JSON); at most "
+                f"{TABLES_INPUT_LIMIT_BYTES // 1024} KiB fit in the workflow's state (Step Functions allows 256 KiB). "
+                "Publish whole schemas instead: set tables to null and list the schemas"
+            )
         for name in value:
             schema, dot, table = name.partition(".")
             if not dot:
@@ -180,6 +195,11 @@ class SetupInput(BaseModel):
         return self.db_cluster_identifier or self.db_instance_identifier or ""
 
     @property
+    def own_tables(self) -> list[str]:
+        """The tables the workflow creates and publishes itself, in signal_table_schema."""
+        return [SIGNAL_TABLE] + ([HEARTBEAT_TABLE] if self.heartbeat else [])
+
+    @property
     def table_pairs(self) -> list[tuple[str, str]] | None:
         if self.tables is None:
             return None
@@ -234,10 +254,13 @@ class RebootStatus(BaseModel):
 
 
 class ConfigureResult(BaseModel):
+    """Counts, not names: 10,000 table names would not fit in the state (STATE_LIMIT_BYTES)."""
+
     changes: list[str]
     secret_arn: str
-    tables: list[str]  # user tables in the publication, as schema.table
-    published: list[str]  # everything the publication should hold (incl. signal/heartbeat)
+    user_tables: int  # user tables in the publication
+    published_tables: int  # everything the publication holds, the signal (and heartbeat) table included
+    tables_csv: str | None = None  # the user tables; None above TABLES_CSV_INLINE_LIMIT_BYTES
 
 
 class SlotResult(BaseModel):
@@ -300,7 +323,8 @@ class Connector(BaseModel):
 class SetupOutput(BaseModel):
     status: Literal["Ready", "DryRun", "RebootPending"]
     connector: Connector | None = None
-    tables_csv: str | None = None
+    tables_csv: str | None = None  # None: too large for an execution output (see `message`)
+    tables_count: int | None = None
     changes: list[str] = Field(default_factory=list)
     plan: list[str] | None = None
     verification: VerifyResult | None = None

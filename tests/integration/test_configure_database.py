@@ -7,7 +7,13 @@ from pg8000.exceptions import DatabaseError
 
 from lambdas.dal.database import Database
 from lambdas.logic.verify import verify
-from lambdas.shared.errors import InvalidInput, PublicationConflict, ReplicaIdentityMissing, SlotConflict
+from lambdas.shared.errors import (
+    InvalidInput,
+    PublicationConflict,
+    ReplicaIdentityMissing,
+    SlotConflict,
+    VerificationFailed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +44,11 @@ def test_given_a_stock_database_when_configured_then_the_user_can_do_what_stream
 
     # PG10-12 cannot publish a partitioned table: its leaf partitions are published instead.
     events = ["public.events"] if harness.server.major_version >= 13 else ["public.events_2025", "public.events_2026"]
-    assert sorted(configured.tables) == sorted(["inventory.stock", *events, "public.items", "public.orders"])
+    assert sorted(configured.tables_csv.splitlines()) == sorted(
+        ["inventory.stock", *events, "public.items", "public.orders"]
+    )
+    assert configured.user_tables == 3 + len(events)
+    assert configured.published_tables == configured.user_tables + len(harness.setup.own_tables)
 
 
 def test_given_a_configured_database_the_user_cannot_write_data_or_change_schema(harness):
@@ -157,13 +167,13 @@ def test_replica_identity_full_policy_sets_it_on_tables_without_keys(harness):
 def test_replica_identity_ignore_policy_publishes_as_is(harness):
     harness.sql("CREATE TABLE public.audit_log (at timestamptz, line text)")
     configured = harness.configure(replica_identity="ignore")
-    assert "public.audit_log" in configured.tables
+    assert "public.audit_log" in configured.tables_csv.splitlines()
     assert harness.sql("SELECT relreplident::text FROM pg_class WHERE relname = 'audit_log'") == [["d"]]
 
 
 def test_listed_tables_only_are_published_and_readable(harness):
     configured = harness.configure(tables=["public.orders"])
-    assert configured.tables == ["public.orders"]
+    assert configured.tables_csv == "public.orders\n" and configured.user_tables == 1
     user = harness.as_user(configured.secret_arn)
     try:
         assert user.run("SELECT count(*) FROM public.orders") == [[2]]
@@ -203,7 +213,7 @@ def test_verify_as_the_user_sees_its_heartbeat_in_a_bounded_peek(harness):
     ) as db:
         result = verify(db, harness.setup, configured)
     assert result.peek_ok and result.heartbeat_seen and result.wal_level == "logical"
-    assert result.published_tables == len(configured.published)
+    assert result.published_tables == configured.published_tables
     # Peeking never consumes: the slot still holds the heartbeat.
     remaining = harness.sql(
         "SELECT count(*) FROM pg_logical_slot_peek_binary_changes(:s, NULL, NULL, "
@@ -231,3 +241,23 @@ def test_verify_behind_one_huge_transaction_brings_back_only_a_bounded_prefix(ha
     # Then it passes, and only the bound's worth of changes came back, not the transaction's 5,000 rows
     assert result.peek_ok and result.peeked_changes == PEEK_MAX_CHANGES
     assert result.heartbeat_seen is False  # behind the backlog: not required then
+
+
+def test_verify_fails_when_the_publication_lost_a_table_or_the_signal_table_since_configure(harness):
+    configured = harness.configure()
+    harness.create_slot()
+    creds = harness.user_credentials(configured.secret_arn)
+
+    def verify_as_user():
+        with Database.connect(
+            host=harness.server.host, port=harness.server.port, database=harness.database, credentials=creds
+        ) as db:
+            return verify(db, harness.setup, configured)
+
+    harness.sql("ALTER PUBLICATION streamkap_pub DROP TABLE public.items")
+    with pytest.raises(VerificationFailed, match=f"sees {configured.published_tables - 1} tables"):
+        verify_as_user()
+    harness.sql("ALTER PUBLICATION streamkap_pub ADD TABLE public.items")
+    harness.sql("ALTER PUBLICATION streamkap_pub DROP TABLE streamkap.streamkap_signal")
+    with pytest.raises(VerificationFailed, match="lacks streamkap.streamkap_signal"):
+        verify_as_user()

@@ -60,7 +60,13 @@ def test_a_ready_report_fills_the_form_field_by_field_with_the_seed_defaults():
                 "database": "orders",
                 "master_secret_arn": "arn:master",
             },
-            "configure": {"changes": [], "secret_arn": "arn:user", "tables": ["public.orders"], "published": []},
+            "configure": {
+                "changes": [],
+                "secret_arn": "arn:user",
+                "user_tables": 1,
+                "published_tables": 3,
+                "tables_csv": "public.orders\n",
+            },
             "verification": {"wal_level": "logical", "published_tables": 3, "peek_ok": True, "peeked_changes": 1},
         }
     )

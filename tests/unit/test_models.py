@@ -63,6 +63,8 @@ def test_defaults_are_the_seed_guides():
         ({"db_cluster_identifier": "orders-aurora"}, "not both"),
         ({"db_instance_identifier": None, "db_cluster_identifier": "orders_aurora"}, "RDS identifier"),
         ({"database": "bad\x00name"}, "NUL"),
+        # 4,000 names of 30 bytes: the list alone would take half the state Step Functions allows.
+        ({"tables": [f"public.table_with_a_long_name_{i:04}" for i in range(4000)]}, "set tables to null"),
     ],
 )
 def test_bad_input_is_invalid_input_naming_the_field(override, complaint):

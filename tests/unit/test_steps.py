@@ -13,10 +13,10 @@ from lambdas.dal.sql import ServerInfo
 from lambdas.logic.configure import scram_verifier
 from lambdas.logic.parameter_group import ensure_parameter_group, plan_parameter_group
 from lambdas.logic.reboot import check_reboot, max_polls
-from lambdas.logic.report import report, tables_csv
+from lambdas.logic.report import inline_tables_csv, report, tables_csv
 from lambdas.logic.verify import writes_to
 from lambdas.shared.errors import RebootTimeout
-from lambdas.shared.models import SetupInput, WorkflowState
+from lambdas.shared.models import TABLES_CSV_INLINE_LIMIT_BYTES, SetupInput, WorkflowState
 
 
 def instance(group: str = "default.postgres15", status: str = "available", apply: str = "in-sync") -> InstanceInfo:
@@ -125,6 +125,13 @@ def test_tables_csv_is_one_name_per_row_without_header():
     assert tables_csv(["odd.na,me"]) == '"odd.na,me"\n'
 
 
+def test_a_tables_csv_beyond_its_budget_is_left_out_of_the_state():
+    names = [f"public.t{i:06}" for i in range(TABLES_CSV_INLINE_LIMIT_BYTES // 15 + 1)]  # 15 bytes a row
+    assert inline_tables_csv(names[:100]) == tables_csv(names[:100])
+    assert len(tables_csv(names).encode()) > TABLES_CSV_INLINE_LIMIT_BYTES
+    assert inline_tables_csv(names) is None
+
+
 def test_scram_verifier_is_what_postgresql_checks_a_login_against():
     verifier = scram_verifier("correct horse")
     method, rest = verifier.split("$", 1)
@@ -153,6 +160,25 @@ def test_report_on_dry_run_returns_the_plan():
     )
     output = report(state)
     assert output.status == "DryRun" and output.plan == ["a", "b"] and output.connector is None
+
+
+def test_report_without_an_inline_csv_says_how_many_tables_and_how_to_export_them():
+    target = {
+        **dict.fromkeys(("engine_version", "status", "parameter_group", "parameter_apply_status"), "x"),
+        **{"instance_id": "orders-prod", "engine": "postgres", "major_version": 15, "parameter_group_family": "x"},
+        **{"host": "h", "port": 5432, "database": "orders", "master_secret_arn": "arn:master"},
+    }
+    state = WorkflowState.model_validate(
+        {
+            "input": {"db_instance_identifier": "orders-prod", "publication_name": "o'pub"},
+            "target": target,
+            "configure": {"changes": [], "secret_arn": "arn:user", "user_tables": 9000, "published_tables": 9002},
+            "verification": {"wal_level": "logical", "published_tables": 9002, "peek_ok": True, "peeked_changes": 1},
+        }
+    )
+    output = report(state)
+    assert (output.status, output.tables_csv, output.tables_count) == ("Ready", None, 9000)
+    assert "9000 tables" in output.message and "pubname = 'o''pub'" in output.message
 
 
 def writer(group: str = "default.aurora-postgresql15", apply: str = "in-sync") -> InstanceInfo:
