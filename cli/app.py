@@ -133,7 +133,9 @@ def print_output(output: dict[str, Any], csv_path: Path | None = None) -> None:
         f"\nVerified: wal_level={verification.get('wal_level')}, {verification.get('published_tables')} tables "
         f"published, heartbeat seen in the slot: {verification.get('heartbeat_seen')}"
     )
-    if csv_path:
+    if "tables_csv" not in output:  # too large for an execution output; the message says how to export it
+        console.print(f"[yellow]{escape(output.get('message', ''))}[/]")
+    elif csv_path:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         csv_path.write_text(output["tables_csv"])
         rows = len(output["tables_csv"].splitlines())

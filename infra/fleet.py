@@ -70,7 +70,7 @@ class CdcFleetWorkflow(Construct):
                 network=None,
                 log_retention=log_retention,
             )
-            for task, policies in (("ResolveFleet", [list_instances]), ("SummarizeFleet", []))
+            for task, policies in (("ResolveFleet", [list_instances]), ("SummarizeMember", []), ("SummarizeFleet", []))
         }
         self.state_machine = asl_state_machine(
             self,

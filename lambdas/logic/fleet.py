@@ -37,26 +37,24 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
                 f"The tag {fleet.tag!r} selects {len(selected)} instances, more than max_instances "
                 f"{fleet.max_instances}; narrow the tag or raise max_instances. No setup was started"
             )
-    members = []
-    for instance in selected:
-        execution_input = {**fleet.setup, "db_instance_identifier": instance}
-        SetupInput.model_validate(execution_input)  # a typo in `setup` fails here, before any setup starts
-        members.append(FleetMember(db_instance_identifier=instance, input=execution_input))
-    return FleetPlan(members=members)
+    # A typo in `setup` fails here, before any setup starts; only the identifier differs between members.
+    SetupInput.model_validate({**fleet.setup, "db_instance_identifier": selected[0]})
+    return FleetPlan(setup=fleet.setup, members=[FleetMember(db_instance_identifier=i) for i in selected])
 
 
 def member_result(item: dict[str, Any]) -> MemberResult:
-    """One Map item's outcome: {"instance", "output", "execution_arn"} when the setup succeeded,
-    {"instance", "error": {"Error", "Cause"}} when it failed (Cause: the failed execution, as
-    DescribeExecution returns it, for states:startExecution.sync:2)."""
+    """One Map item's outcome, small whatever the setup returned: {"instance", "result": {"output",
+    "execution_arn"}} when the setup succeeded, {"instance", "error": {"Error", "Cause"}} when it failed
+    (Cause: the failed execution, as DescribeExecution returns it, for states:startExecution.sync:2)."""
     instance = item["instance"]
     if "error" not in item:
-        output = item.get("output") or {}
+        result = item.get("result") or {}
+        output = result.get("output") or {}
         return MemberResult(
             db_instance_identifier=instance,
             status=output.get("status", "Unknown"),
             message=output.get("message"),
-            execution_arn=item.get("execution_arn"),
+            execution_arn=result.get("execution_arn"),
         )
     error = item["error"] or {}
     name, message, arn = error.get("Error", "UnknownError"), error.get("Cause"), None
@@ -75,7 +73,8 @@ def member_result(item: dict[str, Any]) -> MemberResult:
 
 
 def summarize(items: list[dict[str, Any]]) -> FleetOutput:
-    results = [member_result(item) for item in items]
+    """`items`: the Map's results, each a MemberResult (SummarizeMember)."""
+    results = [MemberResult.model_validate(item) for item in items]
     failed = sum(r.status == "Failed" for r in results)
     status = "Succeeded" if not failed else ("Failed" if failed == len(results) else "PartiallyFailed")
     return FleetOutput(status=status, counts=dict(Counter(r.status for r in results)), instances=results)

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lambdas.shared.models import INSTANCE_ID
 
 TARGET_KEYS = ("db_instance_identifier", "db_cluster_identifier")
+MAX_FLEET_INSTANCES = 200
+MEMBER_MESSAGE_CHARS = 500  # of a member's message in the fleet's results; its own execution has it whole
 
 
 class FleetInput(BaseModel):
@@ -20,7 +22,9 @@ class FleetInput(BaseModel):
     db_instance_identifiers: list[str] | None = None
     tag: str | None = None
     setup: dict[str, Any] = Field(default_factory=dict)
-    max_instances: int = Field(50, ge=1, le=500)  # a tag matching more than this is a mistake, not a fleet
+    # A tag matching more than this is a mistake, not a fleet. The ceiling keeps the per-instance
+    # results within Step Functions' 256 KiB state (tests/unit/test_fleet.py measures the worst case).
+    max_instances: int = Field(50, ge=1, le=MAX_FLEET_INSTANCES)
 
     @field_validator("db_instance_identifiers")
     @classmethod
@@ -69,11 +73,14 @@ class FleetInput(BaseModel):
 
 
 class FleetMember(BaseModel):
+    """One Map item. The setup execution's input is `setup` merged with it (States.JsonMerge in the
+    ASL): `setup` travels once in the state, not once per instance."""
+
     db_instance_identifier: str
-    input: dict[str, Any]  # the setup execution's input
 
 
 class FleetPlan(BaseModel):
+    setup: dict[str, Any]
     members: list[FleetMember]
 
 
@@ -81,8 +88,15 @@ class MemberResult(BaseModel):
     db_instance_identifier: str
     status: str  # the setup's status (Ready, DryRun, RebootPending, Skipped) or "Failed"
     error: str | None = None  # the setup's named error
-    message: str | None = None
+    message: str | None = None  # at most MEMBER_MESSAGE_CHARS
     execution_arn: str | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        if value is None or len(value) <= MEMBER_MESSAGE_CHARS:
+            return value
+        return value[: MEMBER_MESSAGE_CHARS - 1] + "…"
 
 
 class FleetOutput(BaseModel):

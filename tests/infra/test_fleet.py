@@ -26,7 +26,11 @@ def machines(synth: Synth) -> dict[str, tuple[str, dict[str, Any]]]:
 
 def fleet_functions(synth: Synth) -> dict[str, dict[str, Any]]:
     """Task -> properties of the fleet's functions, by handler module."""
-    modules = {"resolve_fleet": "ResolveFleet", "summarize_fleet": "SummarizeFleet"}
+    modules = {
+        "resolve_fleet": "ResolveFleet",
+        "summarize_member": "SummarizeMember",
+        "summarize_fleet": "SummarizeFleet",
+    }
     found = (f["Properties"] for f in synth.resources("AWS::Lambda::Function").values())
     return {modules[p["Handler"].split(".")[2]]: p for p in found if p["Handler"].split(".")[2] in modules}
 
@@ -46,6 +50,7 @@ def test_the_map_runs_the_setup_as_child_executions_a_few_at_a_time(with_vpc: Sy
     assert set(fleet["DefinitionSubstitutions"]) == {
         "SetupStateMachineArn",
         "ResolveFleetFunctionArn",
+        "SummarizeMemberFunctionArn",
         "SummarizeFleetFunctionArn",
     }
     assert fleet["LoggingConfiguration"]["IncludeExecutionData"] is False
@@ -68,12 +73,12 @@ def test_only_the_fleet_may_start_executions_and_only_of_the_setup_state_machine
             if "states:StartExecution" in actions_of(statement):
                 assert [rendered(r) for r in [statement["Resource"]]] == [f"${{{setup_id}}}"], role_id
     invoked = [s for s in fleet_statements if "lambda:InvokeFunction" in actions_of(s)]
-    assert len(invoked) == 1 and len(invoked[0]["Resource"]) == 2
+    assert len(invoked) == 1 and len(invoked[0]["Resource"]) == 3
 
 
 def test_resolve_fleet_may_only_list_instances_and_no_fleet_function_runs_in_the_vpc(with_vpc: Synth) -> None:
     functions = fleet_functions(with_vpc)
-    assert sorted(functions) == ["ResolveFleet", "SummarizeFleet"]
+    assert sorted(functions) == ["ResolveFleet", "SummarizeFleet", "SummarizeMember"]
     for task, props in functions.items():
         assert "VpcConfig" not in props, task
         granted = {a for s in role_statements(with_vpc, props["Role"]["Fn::GetAtt"][0]) for a in actions_of(s)}

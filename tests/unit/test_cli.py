@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import CliError, app, execution_input
+from cli.app import CliError, app, execution_input, print_output
 from cli.display import STREAMKAP_FORM, Progress
 from lambdas.logic.report import report
 from lambdas.shared.models import Connector, WorkflowState
@@ -134,3 +134,20 @@ def test_bad_targets_and_input_print_a_named_error_and_exit_1(args, message):
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_output_without_the_tables_csv_prints_how_to_export_it_and_writes_no_file(tmp_path, capsys):
+    connector = Connector(
+        hostname="h", port=5432, database="orders", username="u", password_secret_arn="arn:user",
+        signal_table_schema="streamkap", replication_slot_name="s", publication_name="p",
+    )  # fmt: skip
+    output = {
+        "status": "Ready",
+        "connector": connector.model_dump(),
+        "tables_count": 9000,
+        "message": "The tables CSV (9000 tables) is larger ... psql -c \"\\copy (...) TO 'tables.csv'\"",
+    }
+    print_output(output, tmp_path / "tables.csv")
+    printed = capsys.readouterr().out
+    assert "9000 tables" in printed and "\\copy" in printed
+    assert not (tmp_path / "tables.csv").exists()

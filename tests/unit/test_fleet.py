@@ -9,7 +9,8 @@ import pytest
 from lambdas.handlers.resolve_fleet import parse_fleet_input
 from lambdas.logic.fleet import member_result, resolve_fleet, summarize
 from lambdas.shared.errors import InvalidInput, TargetNotFound
-from lambdas.shared.fleet_models import FleetInput
+from lambdas.shared.fleet_models import MAX_FLEET_INSTANCES, MEMBER_MESSAGE_CHARS, FleetInput
+from lambdas.shared.models import STATE_LIMIT_BYTES
 
 
 class FakeRds:
@@ -26,7 +27,7 @@ RDS = FakeRds({"orders-eu": {"team": "orders"}, "Orders-US": {"team": "orders"},
 def test_a_tag_selects_its_instances_each_with_the_shared_setup_input():
     plan = resolve_fleet(RDS, FleetInput(tag="team=orders", setup={"schemas": ["public"], "reboot": "never"}))
     assert [m.db_instance_identifier for m in plan.members] == ["Orders-US", "orders-eu"]
-    assert plan.members[1].input == {"schemas": ["public"], "reboot": "never", "db_instance_identifier": "orders-eu"}
+    assert plan.setup == {"schemas": ["public"], "reboot": "never"}  # once, merged into each member's input
 
 
 def test_a_tag_key_alone_selects_any_value_and_a_list_keeps_its_order_and_the_api_spelling():
@@ -79,8 +80,33 @@ def test_a_failed_child_reports_its_own_named_error_as_aws_and_moto_spell_the_ca
 
 
 def test_the_fleet_status_says_whether_none_some_or_all_failed():
-    ready = {"instance": "a", "output": {"status": "Ready"}, "execution_arn": "arn:a"}
-    failed = {"instance": "b", "error": {"Error": "States.TaskFailed", "Cause": "{}"}}
+    ready = member_result({"instance": "a", "result": {"output": {"status": "Ready"}, "execution_arn": "arn:a"}})
+    failed = member_result({"instance": "b", "error": {"Error": "States.TaskFailed", "Cause": "{}"}})
+    ready, failed = ready.model_dump(), failed.model_dump()
     assert summarize([ready]).status == "Succeeded"
     assert summarize([ready, failed]).status == "PartiallyFailed"
     assert summarize([failed]).counts == {"Failed": 1} and summarize([failed]).status == "Failed"
+
+
+def test_the_largest_fleet_with_the_largest_input_and_every_member_failing_fits_the_state_limit():
+    """The fleet's biggest states: ResolveFleet's (input + plan) and the Map's results."""
+    tables = [f"public.table_with_a_rather_long_name_{i:05}" for i in range(10_000)]
+    tables = tables[: next(n for n in range(len(tables), 0, -1) if len(json.dumps(tables[:n])) <= 80 * 1024)]
+    setup = {"schemas": ["public"], "tables": tables}
+    ids = [f"orders-{i:03}-" + "x" * 50 for i in range(MAX_FLEET_INSTANCES)]
+    fleet = FleetInput(db_instance_identifiers=ids, setup=setup, max_instances=MAX_FLEET_INSTANCES)
+    plan = resolve_fleet(FakeRds({i: {} for i in ids}), fleet)
+    resolved_state = {**fleet.model_dump(mode="json"), "fleet": plan.model_dump(mode="json")}
+    assert len(json.dumps(resolved_state).encode()) <= STATE_LIMIT_BYTES
+
+    cause = {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:rds-cdc-setup:" + "e" * 80,
+             "error": "ReplicaIdentityMissing", "cause": "x" * 5000, "input": json.dumps(setup)}  # fmt: skip
+    results = [
+        member_result({"instance": i, "error": {"Error": "States.TaskFailed", "Cause": json.dumps(cause)}}).model_dump(
+            mode="json", exclude_none=True
+        )
+        for i in ids
+    ]
+    assert all(len(r["message"]) == MEMBER_MESSAGE_CHARS for r in results)
+    assert len(json.dumps(results).encode()) <= STATE_LIMIT_BYTES
+    assert len(json.dumps(summarize(results).model_dump(mode="json")).encode()) <= STATE_LIMIT_BYTES
