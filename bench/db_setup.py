@@ -28,8 +28,9 @@ from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
 from lambdas.logic.configure import configure_database, create_slot
 from lambdas.logic.preflight import preflight
+from lambdas.logic.report import report
 from lambdas.logic.verify import verify
-from lambdas.shared.models import SetupInput, Target
+from lambdas.shared.models import STATE_LIMIT_BYTES, SetupInput, Target, WorkflowState
 from local.postgres_server import LocalPostgres
 
 GOAL_RATIO = 1.2
@@ -122,6 +123,8 @@ class RoundTrips:
     def __init__(self) -> None:
         self.statements = 0
         self.connections = 0
+        self.state_bytes = 0  # set by run_ours: Report's input and the execution output, JSON
+        self.output_bytes = 0
 
     @contextmanager
     def counting(self) -> Iterator[None]:
@@ -180,14 +183,20 @@ def run_ours(pg: LocalPostgres, database: str, policy: str, trips: RoundTrips | 
 
     def go() -> None:
         with connect(master) as db:
-            preflight(db, setup, target)
+            planned = preflight(db, setup, target)
         with connect(master) as db:
             configured = configure_database(db, Secrets(), setup, target)
         with connect(master) as db:
-            create_slot(db, setup, target)
+            slot = create_slot(db, setup, target)
         with connect(Secrets().credentials(configured.secret_arn)) as db:
             result = verify(db, setup, configured)
         assert result.peek_ok and result.heartbeat_seen, result
+        if trips is not None:  # the largest state (Report's input) and the output, as Step Functions sizes them
+            state = WorkflowState(
+                input=setup, target=target, preflight=planned, configure=configured, slot=slot, verification=result
+            )
+            trips.state_bytes = len(state.model_dump_json(exclude_none=True).encode())
+            trips.output_bytes = len(report(state).model_dump_json(exclude_none=True).encode())
 
     with mock_aws():
         if trips is None:
@@ -241,6 +250,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "round_trips_ignore": trips["ignore"].statements,
                 "round_trips_full": trips["full"].statements,
                 "connections": trips["ignore"].connections,
+                "state_kib": trips["full"].state_bytes / 1024,
+                "output_kib": trips["full"].output_bytes / 1024,
             }
             rows.append(
                 [
@@ -252,6 +263,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     f"{f / s:.2f}x",
                     f"{trips['ignore'].statements} / {trips['full'].statements}",
                     f"{len(seed_script('d', 'u', 'r', 'p', tables, False)) + 1}",
+                    f"{trips['full'].state_bytes / 1024:.1f} / {trips['full'].output_bytes / 1024:.1f}",
                 ]
             )
             pg.connect().run(f"DROP DATABASE {identifier(template)}")
@@ -267,6 +279,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "ratio",
                 "our round trips (ignore/full)",
                 "seed statements",
+                "largest state / output KiB",
             ],
             rows,
         )
@@ -281,6 +294,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     say(
         f"goal constant round trips in the table count: ignore {sorted(trips_ignore)}, full {sorted(trips_full)}, "
         f"met: {verdict(len(trips_ignore) == 1 and len(trips_full) == 1)}"
+    )
+    biggest = max(max(figures[n]["state_kib"], figures[n]["output_kib"]) for n in sizes)
+    say(
+        f"limit: Step Functions state and output <= {STATE_LIMIT_BYTES // 1024} KiB at every size: largest "
+        f"{biggest:.1f} KiB, met: {verdict(biggest * 1024 <= STATE_LIMIT_BYTES)}"
     )
     say("FIGURES " + json.dumps(figures))
     return figures
