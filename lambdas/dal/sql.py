@@ -438,11 +438,14 @@ class SlotInfo:
     slot_type: str
     database: str | None
     active: bool
+    wal_status: str | None = None  # PG13+: 'lost' once max_slot_wal_keep_size let its WAL be removed
 
 
 def slot(db: Database, name: str) -> SlotInfo | None:
+    # to_jsonb(s)->>'wal_status': the column exists from PG13 on, the query on every version.
     row = db.row(
-        "SELECT plugin::text, slot_type, database::text, active FROM pg_replication_slots WHERE slot_name = :s",
+        "SELECT plugin::text, slot_type, database::text, active, to_jsonb(s) ->> 'wal_status' "
+        "FROM pg_replication_slots s WHERE slot_name = :s",
         s=name,
     )
     return SlotInfo(*row) if row else None

@@ -48,6 +48,13 @@ def check_slot(existing: sql.SlotInfo, name: str, database: str) -> None:
             f"{existing.database!r}; Streamkap needs pgoutput on {database!r}. Choose another slot_name "
             "or drop that slot if nothing uses it"
         )
+    if existing.wal_status == "lost":
+        raise SlotConflict(
+            f"Replication slot {name} exists but the WAL it needs was removed (wal_status 'lost': it fell more "
+            "than max_slot_wal_keep_size behind), so no connector can stream from it again. Drop it "
+            f"(SELECT pg_drop_replication_slot('{name}')) and start the execution again; the Streamkap "
+            "connector then needs a new snapshot"
+        )
 
 
 def check_blockers(blockers: list[sql.Blocker], slot_name: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
@@ -106,6 +108,20 @@ def local_setup(
         master_secret_arn=master_secret_arn,
     )
     return setup, target
+
+
+@contextmanager
+def harness_on(server: LocalPostgres, database: str, **setup: Any) -> Iterator[Harness]:
+    """A Harness on a server of the test's own (settings the shared one must not get), in moto."""
+    with mock_aws():
+        master = boto3.client("secretsmanager").create_secret(
+            Name="master",
+            SecretString=json.dumps({"username": server.master_user, "password": server.master_password}),
+        )
+        base, target = local_setup(
+            server, database, user="cdc_user", role="cdc_role", slot="cdc_slot", master_secret_arn=master["ARN"]
+        )
+        yield Harness(server, database, base.model_copy(update=setup), target)
 
 
 @pytest.fixture

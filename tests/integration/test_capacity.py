@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from lambdas.shared.errors import CapacityExhausted
 from local.postgres_server import LocalPostgres
-from tests.integration.conftest import Harness, local_setup
+from tests.integration.conftest import Harness, harness_on
 
 TABLES = 2000
 CHUNK = 100  # tables created per transaction: creating them must not exhaust the lock table itself
@@ -31,15 +28,8 @@ def small_lock_table(new_server: LocalPostgres) -> Iterator[Harness]:
             )
     finally:
         conn.close()
-    with mock_aws():
-        master = boto3.client("secretsmanager").create_secret(
-            Name="master",
-            SecretString=json.dumps({"username": new_server.master_user, "password": new_server.master_password}),
-        )
-        setup, target = local_setup(
-            new_server, "orders", user="cdc_user", role="cdc_role", slot="cdc_slot", master_secret_arn=master["ARN"]
-        )
-        yield Harness(new_server, "orders", setup.model_copy(update={"schemas": ["public"]}), target)
+    with harness_on(new_server, "orders", schemas=["public"]) as harness:
+        yield harness
 
 
 def test_an_exhausted_lock_table_is_capacity_exhausted_with_the_setting_to_raise_and_nothing_changes(
