@@ -55,6 +55,7 @@ class CdcSetupStack(Stack):
             key=workflow.key,
             topic=workflow.topic,
             log_retention=config.log_retention,
+            master_secret_arns=config.master_secret_arns,
         )
         CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)
         fleet = CdcFleetWorkflow(

@@ -4,6 +4,7 @@ It shares the setup workflow's key (the user's secret is encrypted with it) and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 
@@ -69,9 +70,10 @@ class CdcTeardownWorkflow(Construct):
         key: kms.IKey,
         topic: sns.ITopic,
         log_retention: logs.RetentionDays,
+        master_secret_arns: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        policies = self._policies(key, topic)
+        policies = self._policies(key, topic, list(master_secret_arns))
         vpc_policy = (
             vpc_access_policy(self, "rds-cdc-teardown: network interfaces for the functions in the VPC")
             if network
@@ -99,8 +101,11 @@ class CdcTeardownWorkflow(Construct):
         }
         self.state_machine = self._state_machine(log_retention)
 
-    def _policies(self, key: kms.IKey, topic: sns.ITopic) -> dict[Access, iam.ManagedPolicy]:
+    def _policies(
+        self, key: kms.IKey, topic: sns.ITopic, master_secret_arns: list[str]
+    ) -> dict[Access, iam.ManagedPolicy]:
         db, pg = "db:*", "pg:*"
+        cluster, cluster_pg = "cluster:*", "cluster-pg:*"  # Aurora
         master_secrets, own_secrets = "secret:rds!*", f"secret:{SECRET_NAME_PREFIX}*"
 
         def policy(access: Access, description: str, *statements: iam.PolicyStatement) -> iam.ManagedPolicy:
@@ -113,23 +118,31 @@ class CdcTeardownWorkflow(Construct):
 
         describe = policy(
             Access.DESCRIBE,
-            "describe the instance and its parameter groups",
+            "describe the instance or Aurora cluster and its parameter groups",
             iam.PolicyStatement(
                 actions=["rds:DescribeDBInstances", "rds:DescribeDBParameterGroups", "rds:DescribeDBParameters"],
                 resources=[arn("rds", db), arn("rds", pg)],
             ),
+            iam.PolicyStatement(actions=["rds:DescribeDBClusters"], resources=[arn("rds", cluster)]),
         )
         revert = policy(
             Access.REVERT,
-            "attach the default parameter group again",
+            "attach the default (cluster) parameter group again",
             iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[arn("rds", db), arn("rds", pg)]),
+            iam.PolicyStatement(
+                actions=["rds:ModifyDBCluster"], resources=[arn("rds", cluster), arn("rds", cluster_pg)]
+            ),
         )
         database = policy(
             Access.DATABASE,
             "connect to PostgreSQL with the master secret",
             iam.PolicyStatement(
                 actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[arn("secretsmanager", master_secrets), arn("secretsmanager", own_secrets)],
+                resources=[
+                    arn("secretsmanager", master_secrets),
+                    arn("secretsmanager", own_secrets),
+                    *master_secret_arns,
+                ],
             ),
             iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
             # RDS-managed master secrets may use any key of the account; only via Secrets Manager.
@@ -153,10 +166,13 @@ class CdcTeardownWorkflow(Construct):
             iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn]),
             iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
         )
-        reason = "The target instance is execution input, unknown at deploy time; scoped to this account and region."
+        reason = "The target is execution input, unknown at deploy time; scoped to this account and region."
+        acknowledge_wildcard(describe, "rds", cluster, reason)
         for scope in (describe, revert):
             for resource in (db, pg):
                 acknowledge_wildcard(scope, "rds", resource, reason)
+        for resource in (cluster, cluster_pg):
+            acknowledge_wildcard(revert, "rds", resource, reason)
         acknowledge_wildcard(
             database,
             "secretsmanager",

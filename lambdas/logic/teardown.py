@@ -12,7 +12,7 @@ from lambdas.dal.rds import Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.configure import secret_name
 from lambdas.logic.database_setup import Change
-from lambdas.logic.parameter_group import custom_group_name
+from lambdas.logic.parameter_group import custom_group_name, holder
 from lambdas.shared.errors import DependentObjects, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
 from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
@@ -91,9 +91,10 @@ def user_changes(catalog: sql.TeardownCatalog, database: str) -> list[Change]:
 def parameter_group_changes(
     rds: Rds, catalog: sql.TeardownCatalog, t: TeardownInput, target: Target, slot_dropped: bool
 ) -> tuple[list[str], str | None]:
-    """(changes, the default group to attach). Only a group setup attached is reverted."""
-    instance = rds.describe_instance(target.instance_id)
-    if instance.parameter_group != custom_group_name(instance.instance_id):
+    """(changes, the default group to attach). Only a group setup attached is reverted; Aurora: the
+    cluster parameter group setup attached to the cluster."""
+    instance = rds.describe_instance(target.instance_id, target.cluster_id)
+    if instance.parameter_group != custom_group_name(target.cluster_id or instance.instance_id):
         return [], None
     remaining = list(catalog.other_logical_slots)
     if catalog.slot is not None and not slot_dropped:
@@ -101,13 +102,13 @@ def parameter_group_changes(
     if remaining:
         # A logical slot with wal_level below logical stops PostgreSQL from starting after the reboot.
         raise SlotConflict(
-            f"Logical replication slots {', '.join(remaining)} still exist on instance {instance.instance_id}; "
+            f"Logical replication slots {', '.join(remaining)} still exist on {holder(instance)}; "
             "with the default parameter group the server could not start after its next reboot. "
             "Drop them (drop_slot for ours) before reverting the parameter group"
         )
     default = f"default.{target.parameter_group_family}"
     return [
-        f"attach parameter group {default} to instance {instance.instance_id} instead of {instance.parameter_group} "
+        f"attach parameter group {default} to {holder(instance)} instead of {instance.parameter_group} "
         "(logical replication stays on until the next reboot; the custom group is kept)"
     ], default
 
@@ -190,7 +191,7 @@ def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Tar
     catalog = inspect(db, t)
     changes, default = parameter_group_changes(rds, catalog, t, target, slot_dropped=False)
     if default:
-        rds.attach_parameter_group(target.instance_id, default)
+        rds.attach_parameter_group(target.instance_id, default, cluster_id=target.cluster_id)
     return changes
 
 
@@ -205,12 +206,14 @@ def report(state: TeardownState) -> TeardownOutput:
         )
     changes = state.changes
     reboot = any(c.startswith("attach parameter group") for c in changes)
+    cluster = state.target.cluster_id if state.target else None
+    rebooted = f"the instances of cluster {cluster}" if cluster else "the instance"
     return TeardownOutput(
         status="Removed",
         changes=changes,
         message=("Everything chosen is gone." if changes else "Nothing left to remove.")
         + (
-            " Reboot the instance (or wait for its maintenance window) to turn logical replication off."
+            f" Reboot {rebooted} (or wait for the maintenance window) to turn logical replication off."
             if reboot
             else ""
         ),

@@ -16,7 +16,11 @@ class TeardownInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    db_instance_identifier: str
+    # The target, as for setup: an RDS instance, an Aurora cluster, or a self-managed server.
+    db_instance_identifier: str | None = None
+    db_cluster_identifier: str | None = None
+    host: str | None = None
+    port: int | None = None
     database: str | None = None
     signal_table_schema: str = "streamkap"
     user_name: str = "streamkap_user"
@@ -37,15 +41,23 @@ class TeardownInput(BaseModel):
         if not any(getattr(self, part) for part in PARTS):
             raise ValueError(f"nothing to remove: set at least one of {', '.join(PARTS)} to true")
         try:
-            self.setup_input()
-        except ValidationError as error:  # the same name rules as setup, reported as ours
+            setup = self.setup_input()
+        except ValidationError as error:  # the same name and target rules as setup, reported as ours
             raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())) from None
+        if self.revert_parameter_group and setup.self_managed:
+            raise ValueError(
+                "revert_parameter_group needs an RDS instance or Aurora cluster; on a self-managed server set "
+                "wal_level back yourself (ALTER SYSTEM SET wal_level = 'replica', then restart it)"
+            )
         return self
 
     def setup_input(self) -> SetupInput:
         """The setup input naming the same objects: reuses its rules, target lookup and secret name."""
         return SetupInput(
             db_instance_identifier=self.db_instance_identifier,
+            db_cluster_identifier=self.db_cluster_identifier,
+            host=self.host,
+            port=self.port,
             database=self.database,
             signal_table_schema=self.signal_table_schema,
             user_name=self.user_name,

@@ -209,6 +209,8 @@ def test_reverting_the_parameter_group_while_a_slot_remains_is_refused(teardown)
         ({}, "nothing to remove"),
         ({"drop_slot": True, "slot_name": "Bad; DROP TABLE orders"}, "slot_name"),
         ({"drop_slot": True, "drop_slots": True}, "drop_slots"),
+        ({"drop_slot": True, "db_cluster_identifier": "orders-aurora"}, "not both"),
+        ({"drop_slot": True, "host": "db.internal"}, "excludes db_instance_identifier"),
     ],
 )
 def test_bad_input_is_invalid_input_and_changes_nothing(teardown, execution_input, complaint):
