@@ -1,5 +1,5 @@
 """Fleet mode: statemachine/cdc_fleet.asl.json, whose Map starts one execution of the setup state
-machine per selected instance (states:startExecution.sync:2) at most MAX_CONCURRENCY at a time.
+machine per selected instance (states:startExecution.sync:2), `max_concurrency` (input, default 4) at a time.
 
 Each instance keeps its own execution: its own history in the console, its own CheckConcurrency
 lock, its own named error. The fleet only resolves the selection (ResolveFleet) and reports
@@ -7,7 +7,6 @@ lock, its own named error. The fleet only resolves the selection (ResolveFleet) 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from aws_cdk import aws_iam as iam
@@ -30,8 +29,6 @@ from infra.functions import (
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_fleet.asl.json"
 STATE_MACHINE_NAME = "rds-cdc-fleet"
-# The Map's MaxConcurrency, fixed in the ASL: each setup may reboot an instance, so a few at a time.
-MAX_CONCURRENCY = json.loads(ASL_FILE.read_text())["States"]["SetupEachInstance"]["MaxConcurrency"]
 # What Step Functions uses to learn that a .sync child execution ended.
 SYNC_RULE = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
 

@@ -39,7 +39,11 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
             )
     # A typo in `setup` fails here, before any setup starts; only the identifier differs between members.
     SetupInput.model_validate({**fleet.setup, "db_instance_identifier": selected[0]})
-    return FleetPlan(setup=fleet.setup, members=[FleetMember(db_instance_identifier=i) for i in selected])
+    return FleetPlan(
+        setup=fleet.setup,
+        members=[FleetMember(db_instance_identifier=i) for i in selected],
+        max_concurrency=fleet.max_concurrency,
+    )
 
 
 def member_result(item: dict[str, Any]) -> MemberResult:

@@ -25,6 +25,9 @@ class FleetInput(BaseModel):
     # A tag matching more than this is a mistake, not a fleet. The ceiling keeps the per-instance
     # results within Step Functions' 256 KiB state (tests/unit/test_fleet.py measures the worst case).
     max_instances: int = Field(50, ge=1, le=MAX_FLEET_INSTANCES)
+    # Setups running at once. Each reboots its instance: a few at a time keeps a bad setting from
+    # restarting the whole fleet before anyone looks.
+    max_concurrency: int = Field(4, ge=1, le=20)
 
     @field_validator("db_instance_identifiers")
     @classmethod
@@ -82,6 +85,7 @@ class FleetMember(BaseModel):
 class FleetPlan(BaseModel):
     setup: dict[str, Any]
     members: list[FleetMember]
+    max_concurrency: int  # the Map's MaxConcurrencyPath
 
 
 class MemberResult(BaseModel):

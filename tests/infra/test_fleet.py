@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from infra.fleet import MAX_CONCURRENCY
 from tests.infra.synth import ROOT, Synth, actions_of, rendered, resources_of, role_statements
 
 pytestmark = pytest.mark.infra
@@ -41,7 +40,7 @@ def test_the_map_runs_the_setup_as_child_executions_a_few_at_a_time(with_vpc: Sy
     definition = json.loads(fleet["DefinitionString"])
     assert definition == ASL
     each = definition["States"]["SetupEachInstance"]
-    assert each["Type"] == "Map" and each["MaxConcurrency"] == MAX_CONCURRENCY == 4
+    assert each["Type"] == "Map" and each["MaxConcurrencyPath"] == "$.fleet.max_concurrency"  # ResolveFleet's
     start = each["ItemProcessor"]["States"]["StartSetup"]
     assert start["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
     assert start["Parameters"]["StateMachineArn"] == "${SetupStateMachineArn}"

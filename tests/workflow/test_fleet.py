@@ -116,6 +116,17 @@ def test_a_listed_fleet_runs_only_the_listed_instances(fleet: Fleet):
     assert fleet.instances[BAD].calls == []
 
 
+def test_max_concurrency_one_runs_the_setups_one_after_the_other(fleet: Fleet):
+    execution = fleet.fleet.run(
+        {"tag": "team=orders", "max_concurrency": 1, "setup": {"schemas": ["public"], "replica_identity": "ignore"}}
+    )
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["counts"] == {"Ready": 2}
+    first, second = sorted(fleet.setup_executions(), key=lambda e: e["startDate"])
+    assert second["startDate"] >= first["stopDate"]  # each setup reboots its instance: one at a time
+
+
 @pytest.mark.parametrize(
     ("fleet_input", "error", "fragment"),
     [
@@ -125,8 +136,17 @@ def test_a_listed_fleet_runs_only_the_listed_instances(fleet: Fleet):
         ({"tag": "team=orders", "setup": {"shemas": ["public"]}}, "InvalidInput", "shemas"),
         ({"tag": "team=orders", "setup": {"db_instance_identifier": BAD}}, "InvalidInput", "must not name"),
         ({"tag": "team=orders", "max_instances": 1}, "InvalidInput", "max_instances"),
+        ({"tag": "team=orders", "max_concurrency": 0}, "InvalidInput", "max_concurrency"),
     ],
-    ids=["unknown instance", "tag matches none", "two selectors", "setup typo", "setup names target", "too many"],
+    ids=[
+        "unknown instance",
+        "tag matches none",
+        "two selectors",
+        "setup typo",
+        "setup names target",
+        "too many",
+        "no concurrency",
+    ],
 )
 def test_bad_fleet_input_fails_with_a_named_error_before_any_setup_starts(
     untouched_fleet: Fleet, fleet_input, error, fragment
