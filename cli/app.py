@@ -20,7 +20,8 @@ from cli import display, executions
 from cli.display import console
 
 app = typer.Typer(
-    help="Prepare (and tear down) Amazon RDS PostgreSQL for Streamkap CDC with the rds-cdc-setup state machines.",
+    help="Prepare (and tear down) RDS, Aurora or self-managed PostgreSQL for Streamkap CDC with the rds-cdc-setup "
+    "state machines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -38,7 +39,25 @@ TeardownArn = Annotated[
     typer.Option("--teardown-arn", envvar="RDS_CDC_TEARDOWN_ARN", help="Teardown state machine (stack output)."),
 ]
 Region = Annotated[str | None, typer.Option(help="AWS region (default: the ARN's).")]
-Instance = Annotated[str | None, typer.Option("--instance", "-i", help="db_instance_identifier")]
+Instance = Annotated[str | None, typer.Option("--instance", "-i", help="RDS instance (db_instance_identifier).")]
+Cluster = Annotated[
+    str | None,
+    typer.Option("--cluster", "-c", help="Aurora cluster (db_cluster_identifier), instead of --instance."),
+]
+Host = Annotated[
+    str | None,
+    typer.Option(
+        "--host", help="Self-managed PostgreSQL server (host), instead of an RDS identifier; needs --master-secret-arn."
+    ),
+]
+Port = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="With --host: its port (default 5432).")]
+MasterSecret = Annotated[
+    str | None,
+    typer.Option(
+        "--master-secret-arn",
+        help="Secrets Manager secret of a superuser: required with --host; on RDS it replaces the MasterUserSecret.",
+    ),
+]
 Database = Annotated[str | None, typer.Option(help="Database to capture (default: the instance's DBName).")]
 Input = Annotated[
     str | None, typer.Option("--input", help="More execution input: a JSON object, or @file.json. Flags win.")
@@ -81,8 +100,48 @@ def connect(*, local: bool, setup_arn: str | None, teardown_arn: str | None, reg
     return Target(boto3.client("stepfunctions", region_name=region or parts[3]), setup_arn, teardown_arn, {})
 
 
-def execution_input(defaults: dict[str, Any], extra: str | None, **flags: Any) -> dict[str, Any]:
-    merged = dict(defaults)
+# The keys naming what to prepare. A layer (defaults < --input < flags) that names a target replaces
+# the lower layers' choice whole: `--cluster` on the local stack, whose defaults name an instance,
+# must not send both. `port` belongs to the host it came with.
+TARGET_KEYS = ("db_instance_identifier", "db_cluster_identifier", "host")
+FLAGS = {
+    "db_instance_identifier": "--instance",
+    "db_cluster_identifier": "--cluster",
+    "host": "--host",
+    "port": "--port",
+    "master_secret_arn": "--master-secret-arn",
+}
+
+
+def overlay(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(lower)
+    if any(upper.get(key) for key in TARGET_KEYS):
+        for key in (*TARGET_KEYS, "port"):
+            merged.pop(key, None)
+    return {**merged, **upper}
+
+
+def named(key: str) -> str:
+    return f"{key} ({FLAGS[key]})"
+
+
+def check_target(payload: dict[str, Any]) -> None:
+    """One target, said in one line before anything starts (the workflow would reject it too, later)."""
+    targets = [key for key in TARGET_KEYS if payload.get(key)]
+    if len(targets) > 1:
+        raise CliError(
+            "InvalidInput",
+            f"{' and '.join(map(named, targets))} name different targets: give one, an RDS instance, "
+            "an Aurora cluster or a self-managed host",
+        )
+    if payload.get("port") is not None and not payload.get("host"):
+        raise CliError("InvalidInput", f"{named('port')} goes with {named('host')}: RDS gives its endpoint's port")
+
+
+def requested_input(extra: str | None, **flags: Any) -> dict[str, Any]:
+    """--input overlaid with the flags given, its target checked: call it before connecting, which
+    may start the local stack."""
+    parsed: dict[str, Any] = {}
     if extra:
         try:
             text = Path(extra[1:]).read_text() if extra.startswith("@") else extra
@@ -91,9 +150,20 @@ def execution_input(defaults: dict[str, Any], extra: str | None, **flags: Any) -
             raise CliError("InvalidInput", f"--input: {error}") from None
         if not isinstance(parsed, dict):
             raise CliError("InvalidInput", "--input must be a JSON object")
-        merged.update(parsed)
-    merged.update({key: value for key, value in flags.items() if value not in (None, [], False)})
-    return merged
+    requested = overlay(parsed, {key: value for key, value in flags.items() if value not in (None, [], False)})
+    check_target(requested)
+    if requested.get("host") and not requested.get("master_secret_arn"):
+        raise CliError(
+            "InvalidInput",
+            f"{named('host')} needs {named('master_secret_arn')}: a self-managed server has no RDS MasterUserSecret",
+        )
+    return requested
+
+
+def execution_input(defaults: dict[str, Any], extra: str | None, **flags: Any) -> dict[str, Any]:
+    """Flags win over --input, which wins over the target's defaults. The commands take its two
+    halves apart, to check the target before connecting."""
+    return overlay(defaults, requested_input(extra, **flags))
 
 
 def run(target: Target, state_machine_arn: str | None, payload: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -167,6 +237,10 @@ def guarded(function):
 @guarded
 def plan(
     instance: Instance = None,
+    cluster: Cluster = None,
+    host: Host = None,
+    port: Port = None,
+    master_secret_arn: MasterSecret = None,
     database: Database = None,
     schema: Annotated[list[str] | None, typer.Option(help="Schema to capture (repeat).")] = None,
     table: Annotated[list[str] | None, typer.Option(help="schema.table instead of whole schemas (repeat).")] = None,
@@ -176,10 +250,19 @@ def plan(
     region: Region = None,
 ) -> None:
     """Dry run: every change setup would make, changing nothing."""
-    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
-    payload = execution_input(
-        target.defaults, input, db_instance_identifier=instance, database=database, schemas=schema, tables=table
+    requested = requested_input(
+        input,
+        db_instance_identifier=instance,
+        db_cluster_identifier=cluster,
+        host=host,
+        port=port,
+        master_secret_arn=master_secret_arn,
+        database=database,
+        schemas=schema,
+        tables=table,
     )
+    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
+    payload = overlay(target.defaults, requested)
     print_output(run(target, target.setup_arn, {**payload, "dry_run": True}, "plan"))
 
 
@@ -187,6 +270,10 @@ def plan(
 @guarded
 def setup(
     instance: Instance = None,
+    cluster: Cluster = None,
+    host: Host = None,
+    port: Port = None,
+    master_secret_arn: MasterSecret = None,
     database: Database = None,
     schema: Annotated[list[str] | None, typer.Option(help="Schema to capture (repeat).")] = None,
     table: Annotated[list[str] | None, typer.Option(help="schema.table instead of whole schemas (repeat).")] = None,
@@ -197,33 +284,75 @@ def setup(
     region: Region = None,
 ) -> None:
     """Run the setup, following it state by state; print the connector settings and write the tables CSV."""
-    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
-    payload = execution_input(
-        target.defaults, input, db_instance_identifier=instance, database=database, schemas=schema, tables=table
+    requested = requested_input(
+        input,
+        db_instance_identifier=instance,
+        db_cluster_identifier=cluster,
+        host=host,
+        port=port,
+        master_secret_arn=master_secret_arn,
+        database=database,
+        schemas=schema,
+        tables=table,
     )
-    print_output(run(target, target.setup_arn, payload, "setup"), csv)
+    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
+    print_output(run(target, target.setup_arn, overlay(target.defaults, requested), "setup"), csv)
+
+
+# list_executions does not return an execution's input, so finding a target's executions describes
+# each one: only this many of each workflow's latest are looked at.
+STATUS_SCAN = 50
+
+
+def latest_executions(target: Target, wanted: dict[str, Any]) -> list[dict[str, Any]]:
+    """Both workflows' executions, newest first; only those naming the wanted target, if any."""
+    machines = [arn for arn in (target.setup_arn, target.teardown_arn) if arn]
+    found = [e for arn in machines for e in executions.recent(target.sfn, arn, STATUS_SCAN if wanted else 5)]
+    if wanted:
+        found = [
+            e for e in found if executions.names_target(executions.input_of(target.sfn, e["executionArn"]), wanted)
+        ]
+    return sorted(found, key=lambda e: e["startDate"], reverse=True)
 
 
 @app.command()
 @guarded
 def status(
     execution_arn: Annotated[str | None, typer.Argument(help="An execution (default: the latest).")] = None,
+    instance: Annotated[
+        str | None, typer.Option("--instance", "-i", help="Only this RDS instance's executions.")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", "-c", help="Only this Aurora cluster's executions.")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Only this self-managed server's executions.")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="With --host: only this port's (default: any).")
+    ] = None,
     local: Local = False,
     state_machine_arn: SetupArn = None,
     teardown_arn: TeardownArn = None,
     region: Region = None,
 ) -> None:
-    """Recent executions, and the states and result of one (exit 1 if it failed)."""
+    """Recent executions (of one target, if named), and the states and result of one (exit 1 if it failed)."""
+    named_by = (
+        ("db_instance_identifier", instance),
+        ("db_cluster_identifier", cluster),
+        ("host", host),
+        ("port", port),
+    )
+    wanted = {key: value for key, value in named_by if value is not None}
+    check_target(wanted)
+    if wanted and execution_arn:
+        raise CliError("InvalidInput", "give an execution ARN or a target (--instance, --cluster, --host), not both")
     target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=teardown_arn, region=region)
-    machines = [arn for arn in (target.setup_arn, target.teardown_arn) if arn]
     if execution_arn is None:
-        latest = sorted(
-            (e for arn in machines for e in executions.recent(target.sfn, arn)),
-            key=lambda e: e["startDate"],
-            reverse=True,
-        )
+        latest = latest_executions(target, wanted)
         if not latest:
-            console.print("No executions yet.")
+            which = " ".join(f"{key}={value}" for key, value in wanted.items())
+            console.print(
+                f"No executions of {which} among the latest {STATUS_SCAN}." if wanted else "No executions yet."
+            )
             return
         table = display.Table("execution", "workflow", "status", "started", box=None, header_style="bold")
         for e in latest[:10]:
@@ -244,6 +373,10 @@ def status(
 @guarded
 def teardown(
     instance: Instance = None,
+    cluster: Cluster = None,
+    host: Host = None,
+    port: Port = None,
+    master_secret_arn: MasterSecret = None,
     database: Database = None,
     slot: Annotated[bool, typer.Option("--slot", help="Drop the replication slot.")] = False,
     publication: Annotated[bool, typer.Option("--publication", help="Drop the publication.")] = False,
@@ -261,12 +394,13 @@ def teardown(
     region: Region = None,
 ) -> None:
     """Remove what setup created; each part is opt-in (or --all)."""
-    target = connect(local=local, setup_arn=None, teardown_arn=teardown_arn, region=region)
-    defaults = {k: v for k, v in target.defaults.items() if k in ("db_instance_identifier", "database")}
-    payload = execution_input(
-        defaults,
+    requested = requested_input(
         input,
         db_instance_identifier=instance,
+        db_cluster_identifier=cluster,
+        host=host,
+        port=port,
+        master_secret_arn=master_secret_arn,
         database=database,
         drop_slot=slot or everything,
         drop_publication=publication or everything,
@@ -276,7 +410,9 @@ def teardown(
         force=force,
         dry_run=dry_run,
     )
-    print_output(run(target, target.teardown_arn, payload, "teardown"))
+    target = connect(local=local, setup_arn=None, teardown_arn=teardown_arn, region=region)
+    defaults = {k: v for k, v in target.defaults.items() if k in ("db_instance_identifier", "database")}
+    print_output(run(target, target.teardown_arn, overlay(defaults, requested), "teardown"))
 
 
 @app.command("stop-local")

@@ -57,3 +57,17 @@ def result(sfn: Any, arn: str) -> Result:
 
 def recent(sfn: Any, state_machine_arn: str, limit: int = 5) -> list[dict[str, Any]]:
     return sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)["executions"]
+
+
+def input_of(sfn: Any, arn: str) -> dict[str, Any]:
+    return json.loads(sfn.describe_execution(executionArn=arn).get("input") or "{}")
+
+
+def names_target(execution_input: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether an execution's input names the wanted instance, cluster or host (and port): RDS
+    identifiers and host names compare case-insensitively; an input without a port means 5432."""
+    for key, value in wanted.items():
+        found = execution_input.get(key) or (5432 if key == "port" else None)
+        if found is None or str(found).lower() != str(value).lower():
+            return False
+    return True

@@ -151,3 +151,201 @@ def test_an_output_without_the_tables_csv_prints_how_to_export_it_and_writes_no_
     printed = capsys.readouterr().out
     assert "9000 tables" in printed and "\\copy" in printed
     assert not (tmp_path / "tables.csv").exists()
+
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:pg-master-AbCdEf"
+TEARDOWN_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rds-cdc-teardown"
+
+
+class FakeSfn:
+    """Step Functions as the CLI calls it: every execution it starts succeeds at once with `output`;
+    `past` are earlier executions (name, execution input), newest first."""
+
+    def __init__(self, output: dict | None = None, past: list[tuple[str, dict]] = ()) -> None:
+        self.output = output or {"status": "DryRun", "plan": ["create replication slot s (pgoutput)"], "message": ""}
+        self.started: list[dict] = []
+        self.described: list[str] = []
+        self.executions = {
+            f"{ARN}:{name}".replace(":stateMachine:", ":execution:"): {
+                "name": name,
+                "input": json.dumps(given),
+                "startDate": T0 - timedelta(minutes=n),
+            }
+            for n, (name, given) in enumerate(past)
+        }
+
+    def start_execution(self, stateMachineArn: str, name: str, input: str) -> dict:
+        arn = f"{stateMachineArn}:{name}".replace(":stateMachine:", ":execution:")
+        self.started.append(json.loads(input))
+        self.executions[arn] = {"name": name, "input": input, "startDate": T0}
+        return {"executionArn": arn}
+
+    def describe_execution(self, executionArn: str) -> dict:
+        self.described.append(executionArn)
+        return {"status": "SUCCEEDED", "output": json.dumps(self.output), **self.executions[executionArn]}
+
+    def list_executions(self, stateMachineArn: str, maxResults: int) -> dict:
+        found = [
+            {"executionArn": arn, "stateMachineArn": stateMachineArn, "status": "SUCCEEDED", **e}
+            for arn, e in self.executions.items()
+            if arn.startswith(stateMachineArn.replace(":stateMachine:", ":execution:") + ":")
+        ]
+        return {"executions": found[:maxResults]}
+
+    def get_paginator(self, operation: str):
+        return type("Paginator", (), {"paginate": lambda _, executionArn: [{"events": []}]})()
+
+
+@pytest.fixture
+def sfn(monkeypatch) -> FakeSfn:
+    fake = FakeSfn()
+    monkeypatch.setattr("cli.app.boto3.client", lambda *args, **kwargs: fake)
+    return fake
+
+
+def test_a_target_named_by_flags_replaces_the_one_input_and_defaults_name():
+    # Given defaults naming an instance (the local stack) and --input naming a self-managed host
+    defaults = {"db_instance_identifier": "orders-prod", "schemas": ["public"]}
+    extra = json.dumps({"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET})
+    # When the input alone names the target, the defaults' instance is dropped, not sent beside it
+    assert execution_input(defaults, extra) == {
+        "schemas": ["public"],
+        "host": "pg.internal",
+        "port": 6543,
+        "master_secret_arn": SECRET,
+    }
+    # When a flag names a cluster, the input's host and its port go too; its secret stays (RDS may use one)
+    assert execution_input(defaults, extra, db_cluster_identifier="orders-aurora", db_instance_identifier=None) == {
+        "schemas": ["public"],
+        "db_cluster_identifier": "orders-aurora",
+        "master_secret_arn": SECRET,
+    }
+    # When a flag gives only the port, the input's host keeps it
+    assert execution_input(defaults, extra, port=5433)["port"] == 5433
+    assert execution_input(defaults, extra, port=5433)["host"] == "pg.internal"
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "expected"),
+    [
+        ("plan", ["-c", "orders-aurora"], {"db_cluster_identifier": "orders-aurora", "dry_run": True}),
+        (
+            "setup",
+            ["--cluster", "orders-aurora", "--database", "orders"],
+            {"db_cluster_identifier": "orders-aurora", "database": "orders"},
+        ),
+        (
+            "setup",
+            ["--host", "pg.internal", "--port", "6543", "--master-secret-arn", SECRET],
+            {"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET},
+        ),
+        (
+            "plan",
+            [
+                "--input",
+                json.dumps({"db_instance_identifier": "orders-prod", "reboot": "never"}),
+                "-c",
+                "orders-aurora",
+            ],
+            {"db_cluster_identifier": "orders-aurora", "reboot": "never", "dry_run": True},
+        ),
+    ],
+)
+def test_plan_and_setup_send_the_cluster_or_host_flags_as_execution_input(sfn, command, flags, expected):
+    result = runner.invoke(app, [command, *flags, "--state-machine-arn", ARN])
+
+    assert result.exit_code == 0, result.output
+    assert sfn.started == [expected]
+
+
+def test_teardown_passes_the_cluster_or_host_and_its_secret_through(sfn):
+    sfn.output = {"status": "DryRun", "plan": ["drop replication slot s"], "message": ""}
+
+    cluster = runner.invoke(app, ["teardown", "-c", "orders-aurora", "--slot", "--teardown-arn", TEARDOWN_ARN])
+    secret = ["--master-secret-arn", SECRET, "--teardown-arn", TEARDOWN_ARN]
+    host = runner.invoke(app, ["teardown", "--host", "pg.internal", "--port", "6543", "--all", "--dry-run", *secret])
+
+    assert (cluster.exit_code, host.exit_code) == (0, 0), cluster.output + host.output
+    parts = dict.fromkeys(("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group"), True)
+    assert sfn.started == [
+        {"db_cluster_identifier": "orders-aurora", "drop_slot": True},
+        {"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET, **parts, "dry_run": True},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["plan", "-i", "orders-prod", "-c", "orders-aurora"],
+            "db_instance_identifier (--instance) and db_cluster_identifier (--cluster) name different targets",
+        ),
+        (
+            ["setup", "-c", "orders-aurora", "--host", "pg", "--master-secret-arn", SECRET],
+            "db_cluster_identifier (--cluster) and host (--host) name different targets",
+        ),
+        (
+            ["setup", "--input", '{"db_instance_identifier": "a", "host": "pg"}'],
+            "db_instance_identifier (--instance) and host (--host) name different",
+        ),
+        (
+            ["teardown", "--all", "-i", "orders-prod", "--host", "pg"],
+            "db_instance_identifier (--instance) and host (--host) name different",
+        ),
+        (["setup", "-i", "orders-prod", "--port", "5433"], "InvalidInput: port (--port) goes with host (--host)"),
+        (
+            ["plan", "--host", "pg.internal"],
+            "InvalidInput: host (--host) needs master_secret_arn (--master-secret-arn)",
+        ),
+        (["teardown", "--all", "--host", "pg.internal"], "InvalidInput: host (--host) needs master_secret_arn"),
+        (
+            ["status", "-i", "orders-prod", "-c", "orders-aurora"],
+            "InvalidInput: db_instance_identifier (--instance) and",
+        ),
+        (["status", "--port", "5433"], "InvalidInput: port (--port) goes with host (--host)"),
+        (
+            ["status", "arn:aws:states:us-east-1:1:execution:m:e", "-c", "x"],
+            "InvalidInput: give an execution ARN or a target",
+        ),
+    ],
+)
+def test_two_targets_or_a_port_or_host_alone_are_one_named_line_before_anything_starts(sfn, args, message):
+    # No state machine ARN is given: the target error comes first, before connecting (or starting
+    # the local stack) and before any execution.
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert result.output.count("\n") == 1, result.output
+    assert sfn.started == []
+
+
+def test_status_of_a_cluster_or_host_shows_only_its_executions_latest_first(monkeypatch):
+    fake = FakeSfn(
+        output={"status": "Removed", "changes": [], "message": "Everything chosen is gone."},
+        past=[
+            ("setup-instance", {"db_instance_identifier": "orders-aurora"}),  # same name, but an instance
+            ("setup-aurora-2", {"db_cluster_identifier": "Orders-Aurora"}),  # identifiers ignore case
+            ("setup-aurora-1", {"db_cluster_identifier": "orders-aurora"}),
+            ("setup-host-6543", {"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET}),
+            ("setup-host-5432", {"host": "pg.internal", "master_secret_arn": SECRET}),
+        ],
+    )
+    monkeypatch.setattr("cli.app.boto3.client", lambda *args, **kwargs: fake)
+
+    def listed(*flags: str) -> list[str]:
+        result = runner.invoke(app, ["status", *flags, "--state-machine-arn", ARN])
+        assert result.exit_code == 0, result.output
+        rows = [line.split()[0] for line in result.output.splitlines() if "SUCCEEDED" in line]
+        assert f"\n\n{rows[0]}\n" in result.output  # the latest is the one shown in full
+        return rows
+
+    assert listed("-c", "orders-aurora") == ["setup-aurora-2", "setup-aurora-1"]
+    assert listed("-i", "orders-aurora") == ["setup-instance"]
+    assert listed("--host", "pg.internal") == ["setup-host-6543", "setup-host-5432"]
+    assert listed("--host", "pg.internal", "--port", "5432") == ["setup-host-5432"]
+    assert len(listed()) == 5  # no target: every recent execution, as before
+
+    nothing = runner.invoke(app, ["status", "-c", "orders-eu", "--state-machine-arn", ARN])
+    assert nothing.exit_code == 0
+    assert "No executions of db_cluster_identifier=orders-eu among the latest 50." in nothing.output

@@ -97,6 +97,28 @@ def test_status_shows_the_latest_execution_and_its_result(cli):
     assert "  Snapshot Chunk Size                1024" in done.stdout
 
 
+def test_plan_for_a_self_managed_host_reaches_the_workflow_without_rds(cli):
+    # The local stack has one RDS instance, no Aurora cluster: a cluster cannot run end to end here.
+    # Its PostgreSQL, now at wal_level=logical after setup, serves as a self-managed server instead.
+    host, port = cli.stack.postgres.rsplit(" ", 1)[-1].split(":")
+    master = cli.client("rds").describe_db_instances(DBInstanceIdentifier="orders-prod")["DBInstances"][0]
+    secret = master["MasterUserSecret"]["SecretArn"]
+
+    done = cli("plan", "--local", "--host", host, "--port", port, "--master-secret-arn", secret, "--database", "orders")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  ✓ DescribeSelfManagedTarget " in done.stdout
+    assert " DescribeTarget " not in done.stdout  # the defaults' instance was not sent beside the host
+    assert "Plan (dry run, nothing changed):" in done.stdout
+
+    [name] = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("Execution ")]
+    by_host = cli("status", "--local", "--host", host, "--port", port)
+    by_instance = cli("status", "--local", "-i", "orders-prod")
+    assert [line.split()[0] for line in by_host.stdout.splitlines() if "SUCCEEDED" in line] == [name]
+    listed = [line.split()[0] for line in by_instance.stdout.splitlines() if "SUCCEEDED" in line]
+    assert name not in listed and [n.split("-")[0] for n in listed] == ["setup", "plan"]
+
+
 def test_teardown_without_a_part_is_invalid_input_and_exits_non_zero(cli):
     done = cli("teardown", "--local")
 
