@@ -42,6 +42,7 @@ class Access(Enum):
     """What a step's function may touch; each is one customer-managed policy."""
 
     RDS_READ = "RdsRead"  # describe instances and parameter groups, read tags
+    TRIGGER_READ = "TriggerRead"  # the tags and cluster membership of an event's instance or cluster
     PARAMETER_GROUP = "ParameterGroup"  # create and change parameter groups, attach one
     REBOOT = "Reboot"
     SECRETS = "Secrets"  # read the master and CDC user secrets
@@ -60,7 +61,7 @@ class Step:
 
 # Every step the definition may use; a function is made for each one it does use.
 STEPS = (
-    Step("ReadTriggerTags", False, (Access.RDS_READ,)),
+    Step("ReadTriggerTags", False, (Access.TRIGGER_READ,)),
     Step("ValidateInput", False, ()),
     Step("CheckConcurrency", False, (Access.EXECUTIONS,)),
     Step("DescribeTarget", False, (Access.RDS_READ,)),
@@ -183,6 +184,24 @@ class CdcSetupWorkflow(Construct):
                     ("rds", pg, any_group),
                     ("rds", cluster, any_cluster),
                     ("rds", cluster_pg, any_cluster_group),
+                ],
+            )
+        if access is Access.TRIGGER_READ:
+            # ListTagsForResource on both ARN kinds an event names; DescribeDBInstances tells an
+            # Aurora member (skipped), DescribeDBClusters whether a new cluster has its writer yet.
+            return (
+                "read the tags of the instance or Aurora cluster an event names, its cluster or writer",
+                [
+                    iam.PolicyStatement(
+                        actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"], resources=[arn("rds", db)]
+                    ),
+                    iam.PolicyStatement(
+                        actions=["rds:DescribeDBClusters", "rds:ListTagsForResource"], resources=[arn("rds", cluster)]
+                    ),
+                ],
+                [
+                    ("rds", db, "The instance is named by the EventBridge event, unknown at deploy time."),
+                    ("rds", cluster, "The Aurora cluster is named by the EventBridge event, unknown at deploy time."),
                 ],
             )
         if access is Access.PARAMETER_GROUP:

@@ -8,7 +8,8 @@
 - dynamic parameters (wal_sender_timeout) reach the server at once, by a reload;
 - the endpoint and the MasterUserSecret point at the local server and its real credentials.
 
-Aurora PostgreSQL (`add_cluster`): a cluster with one writer instance on the local server; the
+Aurora PostgreSQL (`add_cluster`): a cluster with one writer instance on the local server (or
+none yet, as a new cluster is when RDS-EVENT-0170 comes; `add_writer` adds it later); the
 same rules for cluster parameter groups (default.* not modifiable, static changes and a newly
 attached group leave the writer's DBClusterParameterGroupStatus `pending-reboot`), the cluster
 endpoint and the cluster's MasterUserSecret point at the local server; rebooting the writer
@@ -119,16 +120,18 @@ class RdsEmulator:
         self,
         *,
         cluster_id: str,
-        writer_id: str,
+        writer_id: str | None,
         server: LocalPostgres,
         db_name: str = "postgres",
         engine_version: str = "15.4",
         cluster_parameter_group: str | None = None,
         rds_client: Any,
         secrets_client: Any,
+        tags: dict[str, str] | None = None,
     ) -> EmulatedInstance:
         """An Aurora PostgreSQL cluster whose writer is the local server. Without a group, the
-        cluster uses default.aurora-postgresql<major>, which exists in every account (made here)."""
+        cluster uses default.aurora-postgresql<major>, which exists in every account (made here).
+        `writer_id` None: the cluster as RDS-EVENT-0170 finds it, without a writer yet; `add_writer` adds it."""
         major = engine_version.partition(".")[0]
         family = f"aurora-postgresql{major}"
         if cluster_parameter_group is None:
@@ -149,22 +152,31 @@ class RdsEmulator:
             Port=server.port,
             DatabaseName=db_name,
             DBClusterParameterGroupName=cluster_parameter_group,
+            Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         )["DBCluster"]
-        rds_client.create_db_instance(
-            DBInstanceIdentifier=writer_id,
-            DBClusterIdentifier=cluster_id,
-            Engine="aurora-postgresql",
-            DBInstanceClass="db.r6g.large",
-        )
-        rds_client.describe_db_clusters(DBClusterIdentifier=cluster_id)  # moto: 'creating' on the first look only
         secrets_client.put_secret_value(
             SecretId=raw["MasterUserSecret"]["SecretArn"],
             SecretString=json.dumps({"username": server.master_user, "password": server.master_password}),
         )
         emulated = EmulatedInstance(server=server, cluster_id=cluster_id.lower())
-        self.instances[writer_id] = emulated
-        self.clusters[cluster_id.lower()] = emulated
+        if writer_id:
+            self.add_writer(emulated, writer_id=writer_id, rds_client=rds_client)
         return emulated
+
+    def add_writer(self, cluster: EmulatedInstance, *, writer_id: str, rds_client: Any) -> None:
+        """The cluster's writer instance, on the cluster's local server."""
+        assert cluster.cluster_id is not None
+        rds_client.create_db_instance(
+            DBInstanceIdentifier=writer_id,
+            DBClusterIdentifier=cluster.cluster_id,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+        rds_client.describe_db_clusters(
+            DBClusterIdentifier=cluster.cluster_id
+        )  # moto: 'creating' on the first look only
+        self.instances[writer_id] = cluster
+        self.clusters[cluster.cluster_id] = cluster
 
     # ---- patches ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""ReadTriggerTags: for an EventBridge start, the instance's opt-in tag and its tagged settings."""
+"""ReadTriggerTags: for an EventBridge start, the instance's or Aurora cluster's opt-in tag and its tagged settings."""
 
 from typing import Any
 
@@ -18,6 +18,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = read_trigger(RdsTags(), trigger, environment().opt_in_tag)
     logger.info(
         "trigger read",
-        extra={"source": trigger.source, "instance": result.instance_id, "opted_in": result.opted_in},
+        extra={
+            "source": trigger.source,
+            "instance": result.instance_id,
+            "cluster": result.cluster_id,
+            "opted_in": result.opted_in,
+            "waiting_for_writer": result.waiting_for_writer,
+        },
     )
-    return result.model_dump(mode="json")
+    # exclude_none: the Skipped output names only the instance or the cluster, as the input would
+    return result.model_dump(mode="json", exclude_none=True)

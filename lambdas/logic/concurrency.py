@@ -38,15 +38,16 @@ def instance_of(execution_input: Any) -> str | None:
         return f"cluster:{execution_input['db_cluster_identifier']}"
     if execution_input.get("db_instance_identifier"):
         return execution_input["db_instance_identifier"]
-    detail = execution_input.get("detail")
-    if isinstance(detail, dict) and detail.get("SourceIdentifier"):
-        return detail["SourceIdentifier"]
-    # Tag-change events name the instance only in resources: arn:aws:rds:region:account:db:<id>
-    for resource in execution_input.get("resources") or []:
+    detail = execution_input.get("detail") if isinstance(execution_input.get("detail"), dict) else {}
+    # RDS events name their source's ARN (instance or cluster); tag-change events only in resources.
+    for resource in [detail.get("SourceArn"), *(execution_input.get("resources") or [])]:
         if isinstance(resource, str) and ":db:" in resource:
             return resource.rsplit(":db:", 1)[1]
         if isinstance(resource, str) and ":cluster:" in resource:
             return f"cluster:{resource.rsplit(':cluster:', 1)[1]}"
+    if detail.get("SourceIdentifier"):
+        identifier = detail["SourceIdentifier"]
+        return f"cluster:{identifier}" if detail.get("SourceType") == "CLUSTER" else identifier
     return None
 
 

@@ -332,30 +332,40 @@ class SetupOutput(BaseModel):
 
 
 class SkippedOutput(BaseModel):
-    """The execution output when an event names an instance without the opt-in tag."""
+    """The execution output when an event names an instance or Aurora cluster that this execution
+    does not set up: no opt-in tag, or an instance that is set up with its Aurora cluster.
+    The target is named with the input's own key; the handler leaves out the one that is None."""
 
     status: Literal["Skipped"] = "Skipped"
-    db_instance_identifier: str
+    db_instance_identifier: str | None = None
+    db_cluster_identifier: str | None = None
     message: str
 
 
 class TriggerResult(BaseModel):
     """What ReadTriggerTags learnt: opted in? and the execution input the tags give."""
 
-    instance_id: str
+    instance_id: str | None = None  # the event's instance, or None when it names a cluster
+    cluster_id: str | None = None  # the event's cluster, or the cluster of the event's instance
     opted_in: bool
     input: dict[str, Any] | None = None  # for ValidateInput; None when skipped
     skipped: SkippedOutput | None = None
+    # An opted-in Aurora cluster without a writer yet (RDS-EVENT-0170 comes before the writer is
+    # created): the ASL waits poll_seconds and reads again, `attempt` counting up to max_wait_minutes.
+    waiting_for_writer: bool = False
+    poll_seconds: int | None = None
+    attempt: int = 1
 
 
 class TriggerEvent(BaseModel):
-    """An EventBridge event (RDS instance event or tag change) as the execution input."""
+    """An EventBridge event (RDS instance or cluster event, or tag change) as the execution input."""
 
     model_config = ConfigDict(extra="ignore")
 
     source: str
     resources: list[str] = Field(default_factory=list)
     detail: dict[str, Any] = Field(default_factory=dict)
+    trigger: TriggerResult | None = None  # the previous read, when waiting for an Aurora cluster's writer
 
 
 class AlarmsResult(BaseModel):

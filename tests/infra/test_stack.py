@@ -43,8 +43,10 @@ RDS_READ |= AURORA_READ
 AURORA_CHANGE = {"rds:CreateDBClusterParameterGroup", "rds:ModifyDBClusterParameterGroup", "rds:ModifyDBCluster"}
 SECRETS = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kms:Decrypt"}
 NOTIFY = {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"}
+# ReadTriggerTags: tags of the event's instance or cluster, its cluster (Aurora member?), the writer.
+TRIGGER_READ = {"rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:DescribeDBClusters"}
 STEP_ACTIONS = {
-    "ReadTriggerTags": RDS_READ,
+    "ReadTriggerTags": TRIGGER_READ,
     "ValidateInput": set(),
     "CheckConcurrency": {"states:ListExecutions", "states:DescribeExecution"},
     "DescribeTarget": RDS_READ,

@@ -57,6 +57,18 @@ def test_a_cluster_is_locked_under_its_own_key_not_an_instance_of_the_same_name(
         ensure_first(PREFIX + "b", "cluster:orders", running)
 
 
+def test_an_aurora_cluster_created_event_locks_the_cluster_as_a_tag_change_on_it_does():
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster:orders-aurora"
+    created = {"source": "aws.rds", "detail": {"EventID": "RDS-EVENT-0170", "SourceIdentifier": "orders-aurora",
+                                               "SourceType": "CLUSTER", "SourceArn": arn}}  # fmt: skip
+    tagged = {"source": "aws.tag", "resources": [arn], "detail": {"service": "rds", "resource-type": "cluster"}}
+    assert instance_of(created) == instance_of(tagged) == instance_of({"db_cluster_identifier": "orders-aurora"})
+    assert (
+        instance_of({"detail": {"SourceIdentifier": "orders-aurora", "SourceType": "CLUSTER"}})
+        == "cluster:orders-aurora"
+    )
+
+
 def test_a_self_managed_server_is_locked_per_host_port_and_database():
     # Given two executions on the same host and database (port defaulted or explicit), they share a lock;
     # another database on the same server does not.

@@ -1,25 +1,40 @@
-"""ReadTriggerTags over a fake tags port: which instance, opted in or skipped, settings from tags."""
+"""ReadTriggerTags over a fake RDS port: which instance or Aurora cluster, opted in or skipped,
+settings from tags, Aurora members skipped, a new cluster waited for until it has a writer."""
 
 from __future__ import annotations
 
 import pytest
+from botocore.stub import Stubber
 
-from lambdas.logic.opt_in import read_trigger, settings_from_tags
-from lambdas.shared.errors import InvalidInput
-from lambdas.shared.models import TriggerEvent
+from lambdas.dal.clients import client
+from lambdas.dal.tags import RdsTags
+from lambdas.logic.opt_in import event_target, read_trigger, settings_from_tags
+from lambdas.shared.errors import InvalidInput, TargetNotAvailable, TargetNotFound
+from lambdas.shared.models import TriggerEvent, TriggerResult
 
 ARN = "arn:aws:rds:us-east-1:123456789012:db:orders-prod"
+CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:orders-aurora"
 OPT_IN = "streamkap:cdc=enabled"
 
 
 class FakeTags:
-    def __init__(self, tags: dict[str, str]) -> None:
+    def __init__(
+        self, tags: dict[str, str], *, instance_cluster: str | None = None, cluster_has_writer: bool = True
+    ) -> None:
         self._tags = tags
+        self._instance_cluster = instance_cluster
+        self._cluster_has_writer = cluster_has_writer
         self.asked: list[str] = []
 
     def tags(self, arn: str) -> dict[str, str]:
         self.asked.append(arn)
         return self._tags
+
+    def instance_cluster(self, instance_id: str) -> str | None:
+        return self._instance_cluster
+
+    def cluster_has_writer(self, cluster_id: str) -> bool:
+        return self._cluster_has_writer
 
 
 def rds_event(**detail: str) -> TriggerEvent:
@@ -28,12 +43,26 @@ def rds_event(**detail: str) -> TriggerEvent:
     )
 
 
+def cluster_created(previous: TriggerResult | None = None) -> TriggerEvent:
+    """RDS-EVENT-0170 as the state machine gets it; `previous`: ReadTriggerTags' last result (a wait loop)."""
+    event = {
+        "source": "aws.rds",
+        "detail-type": "RDS DB Cluster Event",
+        "resources": [CLUSTER_ARN],
+        "detail": {"SourceArn": CLUSTER_ARN, "SourceIdentifier": "orders-aurora", "EventID": "RDS-EVENT-0170"},
+    }
+    if previous:
+        event["trigger"] = previous.model_dump(mode="json", exclude_none=True)
+    return TriggerEvent.model_validate(event)
+
+
 def test_untagged_instance_is_skipped_with_a_message_naming_the_tag():
     result = read_trigger(FakeTags({"team": "orders"}), rds_event(EventID="RDS-EVENT-0005"), OPT_IN)
 
     assert not result.opted_in and result.input is None
     assert result.skipped is not None and result.skipped.status == "Skipped"
     assert result.skipped.db_instance_identifier == "orders-prod"
+    assert result.skipped.db_cluster_identifier is None
     assert "no streamkap:cdc tag" in result.skipped.message and OPT_IN in result.skipped.message
 
 
@@ -56,7 +85,7 @@ def test_opted_in_instance_gets_an_input_from_the_event_and_its_setting_tags():
     result = read_trigger(tags, rds_event(SourceArn=ARN), OPT_IN)
 
     assert tags.asked == [ARN]  # tags are read live, not taken from the event
-    assert result.opted_in and result.skipped is None
+    assert result.opted_in and result.skipped is None and not result.waiting_for_writer
     assert result.input == {
         "db_instance_identifier": "orders-prod",
         "database": "orders",
@@ -78,9 +107,150 @@ def test_the_instance_comes_from_resources_when_the_detail_has_no_arn():
     assert result.input == {"db_instance_identifier": "orders-prod"}
 
 
-def test_an_event_without_an_instance_arn_is_invalid_input():
-    event = TriggerEvent.model_validate(
-        {"source": "aws.rds", "resources": ["arn:aws:rds:us-east-1:123456789012:cluster:c1"], "detail": {}}
-    )
-    with pytest.raises(InvalidInput, match="names no RDS instance"):
+@pytest.mark.parametrize(
+    ("arn", "kind", "identifier"),
+    [
+        (ARN, "db", "orders-prod"),
+        (CLUSTER_ARN, "cluster", "orders-aurora"),
+        ("arn:aws-cn:rds:cn-north-1:123456789012:cluster:c1", "cluster", "c1"),
+        ("arn:aws-us-gov:rds:us-gov-west-1:123456789012:db:orders-1", "db", "orders-1"),
+    ],
+)
+def test_instance_and_cluster_arns_of_any_partition_name_the_target(arn: str, kind: str, identifier: str):
+    target = event_target(TriggerEvent.model_validate({"source": "aws.tag", "resources": [arn]}))
+    assert (target.arn, target.kind, target.identifier) == (arn, kind, identifier)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:rds:us-east-1:123456789012:cluster-pg:orders-aurora-streamkap-cdc",
+        "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-aurora-2024-05-01",
+        "arn:aws:rds:us-east-1:123456789012:snapshot:orders-prod-final",
+        "arn:aws:ec2:us-east-1:123456789012:instance/i-0000000aaaaaaaaaa",
+    ],
+    ids=["cluster-parameter-group", "cluster-snapshot", "snapshot", "ec2"],
+)
+def test_an_event_without_an_instance_or_cluster_arn_is_invalid_input(arn: str):
+    event = TriggerEvent.model_validate({"source": "aws.rds", "resources": [arn], "detail": {}})
+    with pytest.raises(InvalidInput, match="names no RDS instance or Aurora cluster"):
         read_trigger(FakeTags({}), event, OPT_IN)
+
+
+def test_a_tagged_cluster_gets_an_input_naming_the_cluster_and_its_setting_tags():
+    tags = FakeTags({"streamkap:cdc": "enabled", "streamkap:cdc/database": "orders", "streamkap:cdc/reboot": "never"})
+
+    result = read_trigger(tags, cluster_created(), OPT_IN)
+
+    assert tags.asked == [CLUSTER_ARN]  # ListTagsForResource on the cluster's ARN
+    assert result.opted_in and not result.waiting_for_writer
+    assert (result.instance_id, result.cluster_id) == (None, "orders-aurora")
+    assert result.input == {"db_cluster_identifier": "orders-aurora", "database": "orders", "reboot": "never"}
+
+
+def test_an_untagged_cluster_is_skipped_naming_the_cluster_only():
+    result = read_trigger(FakeTags({}), cluster_created(), OPT_IN)
+
+    assert not result.opted_in and result.input is None
+    skipped = result.skipped.model_dump(mode="json", exclude_none=True)  # as the handler returns it
+    assert skipped == {
+        "status": "Skipped",
+        "db_cluster_identifier": "orders-aurora",
+        "message": f"Aurora cluster orders-aurora has no streamkap:cdc tag; tag it {OPT_IN} to have it set up for CDC.",
+    }
+
+
+@pytest.mark.parametrize("instance_tags", [{}, {"streamkap:cdc": "enabled"}], ids=["untagged", "tagged"])
+def test_an_aurora_member_instance_is_skipped_and_told_to_tag_its_cluster(instance_tags: dict[str, str]):
+    # Given an instance that DescribeDBInstances shows in cluster orders-aurora, tagged or not
+    tags = FakeTags(instance_tags, instance_cluster="orders-aurora")
+
+    result = read_trigger(tags, rds_event(EventID="RDS-EVENT-0005", SourceArn=ARN), OPT_IN)
+
+    # Then no instance setup: skipped, naming both, telling to tag the cluster by its ARN
+    assert not result.opted_in and result.input is None
+    assert result.skipped.db_instance_identifier == "orders-prod"
+    assert result.skipped.db_cluster_identifier == "orders-aurora"
+    assert "member of the Aurora cluster orders-aurora" in result.skipped.message
+    assert f"Tag the cluster ({CLUSTER_ARN}) {OPT_IN}" in result.skipped.message
+    assert tags.asked == []  # the instance's own tags do not matter
+
+
+def test_a_tagged_cluster_without_a_writer_is_waited_for_with_its_poll_seconds():
+    tags = FakeTags({"streamkap:cdc": "enabled", "streamkap:cdc/poll-seconds": "20"}, cluster_has_writer=False)
+
+    first = read_trigger(tags, cluster_created(), OPT_IN)
+    second = read_trigger(tags, cluster_created(previous=first), OPT_IN)
+
+    assert first.opted_in and first.waiting_for_writer
+    assert (first.poll_seconds, first.attempt) == (20, 1)
+    assert second.waiting_for_writer and second.attempt == 2
+    assert first.input == {"db_cluster_identifier": "orders-aurora", "poll_seconds": "20"}
+
+
+def test_the_wait_ends_once_the_writer_exists():
+    waiting = read_trigger(FakeTags({"streamkap:cdc": "enabled"}, cluster_has_writer=False), cluster_created(), OPT_IN)
+
+    ready = read_trigger(FakeTags({"streamkap:cdc": "enabled"}), cluster_created(previous=waiting), OPT_IN)
+
+    assert ready.opted_in and not ready.waiting_for_writer
+    assert ready.input == {"db_cluster_identifier": "orders-aurora"}
+
+
+def test_the_wait_for_a_writer_is_bounded_by_max_wait_minutes():
+    # Given max_wait_minutes=1 and poll_seconds=30: two polls
+    tags = {"streamkap:cdc": "enabled", "streamkap:cdc/max-wait-minutes": "1", "streamkap:cdc/poll-seconds": "30"}
+    port = FakeTags(tags, cluster_has_writer=False)
+    second = read_trigger(port, cluster_created(previous=read_trigger(port, cluster_created(), OPT_IN)), OPT_IN)
+    assert second.waiting_for_writer and second.attempt == 2
+
+    with pytest.raises(TargetNotAvailable, match="orders-aurora still has no writer instance after 1 minutes"):
+        read_trigger(port, cluster_created(previous=second), OPT_IN)
+
+
+def test_a_bad_setting_tag_is_not_waited_on_but_left_to_validate_input():
+    port = FakeTags({"streamkap:cdc": "enabled", "streamkap:cdc/poll-seconds": "soon"}, cluster_has_writer=False)
+
+    result = read_trigger(port, cluster_created(), OPT_IN)
+
+    assert result.opted_in and not result.waiting_for_writer
+    assert result.input == {"db_cluster_identifier": "orders-aurora", "poll_seconds": "soon"}
+
+
+# ---- the RDS port, over a stubbed client ---------------------------------------------------
+
+
+def test_the_port_reads_cluster_membership_and_the_writer():
+    rds = client("rds")
+    with Stubber(rds) as stub:
+        stub.add_response(
+            "describe_db_instances",
+            {"DBInstances": [{"DBInstanceIdentifier": "orders-aurora-1", "DBClusterIdentifier": "orders-aurora"}]},
+        )
+        stub.add_response("describe_db_instances", {"DBInstances": [{"DBInstanceIdentifier": "orders-prod"}]})
+        stub.add_response(
+            "describe_db_clusters",
+            {
+                "DBClusters": [
+                    {
+                        "DBClusterIdentifier": "orders-aurora",
+                        "DBClusterMembers": [{"DBInstanceIdentifier": "orders-aurora-2", "IsClusterWriter": False}],
+                    }
+                ]
+            },
+        )
+        stub.add_response("describe_db_clusters", {"DBClusters": [{"DBClusterIdentifier": "orders-aurora"}]})
+        port = RdsTags(rds)
+
+        assert port.instance_cluster("orders-aurora-1") == "orders-aurora"
+        assert port.instance_cluster("orders-prod") is None
+        assert port.cluster_has_writer("orders-aurora") is False  # a reader only
+        assert port.cluster_has_writer("orders-aurora") is False  # no member yet
+
+
+def test_a_deleted_cluster_is_target_not_found():
+    rds = client("rds")
+    with Stubber(rds) as stub:
+        stub.add_client_error("list_tags_for_resource", service_error_code="DBClusterNotFoundFault")
+        with pytest.raises(TargetNotFound, match=f"The cluster {CLUSTER_ARN} of the event no longer exists"):
+            RdsTags(rds).tags(CLUSTER_ARN)

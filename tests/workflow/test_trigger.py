@@ -1,15 +1,23 @@
 """EventBridge starts and the alarms step, through the real ASL: an untagged instance ends
-`Skipped`, a tagged one is set up with its tagged settings, the plain input is unchanged."""
+`Skipped`, a tagged one is set up with its tagged settings, the plain input is unchanged.
+Aurora: a tagged cluster is set up through the cluster, a new one once it has a writer, an
+untagged one and a cluster's member instance end `Skipped`."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 
-from local.workflow_runner import Execution
+from local.postgres_server import LocalPostgres
+from local.rds_emulator import EmulatedInstance, RdsEmulator
+from local.workflow_runner import Execution, LocalWorkflow
+from tests.integration.conftest import SAMPLE_SCHEMA, run_script
 from tests.workflow.conftest import INSTANCE, Stack
 
 pytestmark = pytest.mark.workflow
@@ -53,7 +61,7 @@ def created_event() -> dict[str, Any]:
     }
 
 
-def tag_change_event(tags: dict[str, str]) -> dict[str, Any]:
+def tag_change_event(tags: dict[str, str], arn: str | None = None, resource_type: str = "db") -> dict[str, Any]:
     return {
         "version": "0",
         "id": "ffd8a6fe-32f8-ef66-c85c-111111111111",
@@ -62,11 +70,11 @@ def tag_change_event(tags: dict[str, str]) -> dict[str, Any]:
         "account": "123456789012",
         "time": "2024-05-01T10:00:00Z",
         "region": "us-east-1",
-        "resources": [instance_arn()],
+        "resources": [arn or instance_arn()],
         "detail": {
             "changed-tag-keys": ["streamkap:cdc"],
             "service": "rds",
-            "resource-type": "db",
+            "resource-type": resource_type,
             "version": 2,
             "tags": tags,
         },
@@ -186,3 +194,199 @@ def test_a_second_run_changes_no_alarm_and_new_thresholds_update_them(stack: Sta
         f"updated alarm rds-cdc-setup-{INSTANCE}-FreeStorageSpace (FreeStorageSpace < 20 GiB)"
     ]
     assert alarms()["FreeStorageSpace"]["Threshold"] == 20 * GIB
+
+
+# ---- Aurora PostgreSQL clusters ---------------------------------------------------------------
+
+CLUSTER, WRITER = "orders-aurora", "orders-aurora-writer"
+OPTED_IN = {"streamkap:cdc": "enabled", "streamkap:cdc/database": "orders", "streamkap:cdc/poll-seconds": "5"}
+
+
+@dataclass
+class NewCluster:
+    """An emulated Aurora cluster as RDS-EVENT-0170 finds it: without a writer until `add_writer`."""
+
+    server: LocalPostgres
+    emulator: RdsEmulator
+    workflow: LocalWorkflow
+    cluster: EmulatedInstance
+
+    def add_writer(self) -> None:
+        self.emulator.add_writer(self.cluster, writer_id=WRITER, rds_client=boto3.client("rds"))
+
+    def arn(self) -> str:
+        return boto3.client("rds").describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0]["DBClusterArn"]
+
+    def created_event(self) -> dict[str, Any]:
+        """RDS-EVENT-0170 ("DB cluster created", detail-type "RDS DB Cluster Event") as EventBridge delivers it."""
+        arn = self.arn()
+        return {
+            "version": "0",
+            "id": "9f3b2a61-6c1d-4a0e-b1d5-2f0c3e8d7a41",
+            "detail-type": "RDS DB Cluster Event",
+            "source": "aws.rds",
+            "account": "123456789012",
+            "time": "2024-05-01T10:00:00Z",
+            "region": "us-east-1",
+            "resources": [arn],
+            "detail": {
+                "EventCategories": ["creation"],
+                "SourceType": "CLUSTER",
+                "SourceArn": arn,
+                "Date": "2024-05-01T10:00:00.000Z",
+                "Message": "DB cluster created",
+                "SourceIdentifier": CLUSTER,
+                "EventID": "RDS-EVENT-0170",
+            },
+        }
+
+    def sql_wal_level(self) -> str:
+        conn = self.server.connect("orders")
+        try:
+            return conn.run("SHOW wal_level")[0][0]
+        finally:
+            conn.close()
+
+    def cluster_group(self) -> str:
+        return boto3.client("rds").describe_db_clusters(DBClusterIdentifier=CLUSTER)["DBClusters"][0][
+            "DBClusterParameterGroup"
+        ]
+
+
+def new_cluster(server: LocalPostgres, tags: dict[str, str]) -> Iterator[NewCluster]:
+    server.create_database("orders")
+    run_script(server, "orders", SAMPLE_SCHEMA)
+    with (
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        RdsEmulator() as emulator,
+        LocalWorkflow() as workflow,
+    ):
+        cluster = emulator.add_cluster(
+            cluster_id=CLUSTER,
+            writer_id=None,
+            server=server,
+            db_name="orders",
+            rds_client=boto3.client("rds"),
+            secrets_client=boto3.client("secretsmanager"),
+            tags=tags,
+        )
+        yield NewCluster(server, emulator, workflow, cluster)
+
+
+@pytest.fixture
+def tagged_cluster(new_server: LocalPostgres) -> Iterator[NewCluster]:
+    yield from new_cluster(new_server, OPTED_IN)
+
+
+@pytest.fixture
+def untagged_cluster(new_server: LocalPostgres) -> Iterator[NewCluster]:
+    yield from new_cluster(new_server, {"team": "orders"})
+
+
+def test_the_opt_in_tag_set_on_a_cluster_sets_the_cluster_up(tagged_cluster: NewCluster):
+    # Given a cluster with its writer, tagged streamkap:cdc=enabled
+    tagged_cluster.add_writer()
+
+    # When the tag change (resource-type cluster) starts the workflow
+    execution = tagged_cluster.workflow.run(tag_change_event(OPTED_IN, tagged_cluster.arn(), "cluster"))
+
+    # Then the setup runs on the cluster: cluster parameter group, writer rebooted, Ready
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.states_entered[:5] == [*TRIGGER_STATES, "UseTaggedSettings", "ValidateInput"]
+    assert "WaitForClusterWriter" not in execution.states_entered
+    assert state_output(execution, "ValidateInput")["input"]["db_cluster_identifier"] == CLUSTER
+    assert execution.output["status"] == "Ready"
+    assert tagged_cluster.cluster_group() == f"{CLUSTER}-streamkap-cdc"
+    assert tagged_cluster.cluster.calls == [f"ModifyDBCluster {CLUSTER}-streamkap-cdc", "RebootDBInstance"]
+    assert tagged_cluster.sql_wal_level() == "logical"
+    secret = boto3.client("secretsmanager").describe_secret(
+        SecretId=execution.output["connector"]["password_secret_arn"]
+    )
+    assert secret["Name"] == f"rds-cdc-setup/{CLUSTER}/streamkap_user"
+
+
+def test_a_new_cluster_is_waited_for_until_it_has_a_writer_then_set_up(tagged_cluster: NewCluster):
+    # Given a new tagged cluster whose writer is created after the cluster event, while the workflow waits
+    reads = []
+
+    def writer_created_after_two_reads(function_name: str) -> None:
+        if function_name.endswith("ReadTriggerTags"):
+            reads.append(function_name)
+            if len(reads) == 2:
+                tagged_cluster.add_writer()
+
+    tagged_cluster.workflow.after_step = writer_created_after_two_reads
+
+    # When RDS-EVENT-0170 starts the workflow
+    execution = tagged_cluster.workflow.run(tagged_cluster.created_event())
+
+    # Then it waits while the cluster has no writer, reads again after each wait, and goes on to Ready
+    assert execution.status == "SUCCEEDED", execution.cause
+    wait_and_read = ["WaitForClusterWriter", "ReadTriggerTags", "IsOptedIn"]
+    assert execution.states_entered[:11] == [
+        *TRIGGER_STATES,
+        *wait_and_read,
+        *wait_and_read,
+        "UseTaggedSettings",
+        "ValidateInput",
+    ]
+    assert len(reads) == 3
+    assert state_output(execution, "ValidateInput")["input"]["db_cluster_identifier"] == CLUSTER
+    assert execution.output["status"] == "Ready"
+    assert tagged_cluster.cluster.reboots == 1
+
+
+def test_a_cluster_that_never_gets_a_writer_fails_after_max_wait_minutes(new_server: LocalPostgres):
+    tags = {**OPTED_IN, "streamkap:cdc/max-wait-minutes": "1", "streamkap:cdc/poll-seconds": "20"}
+    for cluster in new_cluster(new_server, tags):
+        execution = cluster.workflow.run(cluster.created_event())
+
+        assert execution.status == "FAILED"
+        assert execution.error == "TargetNotAvailable"
+        assert f"{CLUSTER} still has no writer instance after 1 minutes" in execution.cause
+        assert execution.states_entered.count("WaitForClusterWriter") == 3  # 60 s / 20 s
+        assert "ValidateInput" not in execution.states_entered
+        assert cluster.cluster.calls == []
+
+
+def test_an_untagged_cluster_ends_skipped_naming_the_cluster(untagged_cluster: NewCluster):
+    untagged_cluster.add_writer()
+
+    execution = untagged_cluster.workflow.run(untagged_cluster.created_event())
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output == {
+        "status": "Skipped",
+        "db_cluster_identifier": CLUSTER,
+        "message": (
+            f"Aurora cluster {CLUSTER} has no streamkap:cdc tag; "
+            "tag it streamkap:cdc=enabled to have it set up for CDC."
+        ),
+    }
+    assert execution.states_entered == [*TRIGGER_STATES, "Skipped"]
+    assert untagged_cluster.cluster.calls == [] and untagged_cluster.cluster.reboots == 0
+
+
+def test_an_instance_event_for_a_cluster_member_is_skipped_even_when_the_instance_is_tagged(
+    untagged_cluster: NewCluster,
+):
+    # Given the writer of an (untagged) Aurora cluster, itself carrying the opt-in tag
+    untagged_cluster.add_writer()
+    rds = boto3.client("rds")
+    writer_arn = rds.describe_db_instances(DBInstanceIdentifier=WRITER)["DBInstances"][0]["DBInstanceArn"]
+    rds.add_tags_to_resource(ResourceName=writer_arn, Tags=[{"Key": "streamkap:cdc", "Value": "enabled"}])
+
+    # When its tag change starts the workflow
+    execution = untagged_cluster.workflow.run(tag_change_event({"streamkap:cdc": "enabled"}, writer_arn))
+
+    # Then no instance setup runs on it: Skipped, telling to tag the cluster
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.states_entered == [*TRIGGER_STATES, "Skipped"]
+    output = execution.output
+    assert (output["status"], output["db_instance_identifier"], output["db_cluster_identifier"]) == (
+        "Skipped",
+        WRITER,
+        CLUSTER,
+    )
+    assert f"Tag the cluster ({untagged_cluster.arn()}) streamkap:cdc=enabled" in output["message"]
+    assert untagged_cluster.cluster.calls == [] and untagged_cluster.cluster.reboots == 0
