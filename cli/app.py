@@ -59,6 +59,8 @@ MasterSecret = Annotated[
     ),
 ]
 Database = Annotated[str | None, typer.Option(help="Database to capture (default: the instance's DBName).")]
+Schemas = Annotated[list[str] | None, typer.Option("--schema", help="Schema to capture (repeat).")]
+Tables = Annotated[list[str] | None, typer.Option("--table", help="schema.table instead of whole schemas (repeat).")]
 Input = Annotated[
     str | None, typer.Option("--input", help="More execution input: a JSON object, or @file.json. Flags win.")
 ]
@@ -160,6 +162,31 @@ def requested_input(extra: str | None, **flags: Any) -> dict[str, Any]:
     return requested
 
 
+def setup_request(
+    extra: str | None,
+    instance: str | None,
+    cluster: str | None,
+    host: str | None,
+    port: int | None,
+    master_secret_arn: str | None,
+    database: str | None,
+    schemas: list[str] | None,
+    tables: list[str] | None,
+) -> dict[str, Any]:
+    """plan's and setup's flags as setup input keys, over --input."""
+    return requested_input(
+        extra,
+        db_instance_identifier=instance,
+        db_cluster_identifier=cluster,
+        host=host,
+        port=port,
+        master_secret_arn=master_secret_arn,
+        database=database,
+        schemas=schemas,
+        tables=tables,
+    )
+
+
 def execution_input(defaults: dict[str, Any], extra: str | None, **flags: Any) -> dict[str, Any]:
     """Flags win over --input, which wins over the target's defaults. The commands take its two
     halves apart, to check the target before connecting."""
@@ -242,25 +269,15 @@ def plan(
     port: Port = None,
     master_secret_arn: MasterSecret = None,
     database: Database = None,
-    schema: Annotated[list[str] | None, typer.Option(help="Schema to capture (repeat).")] = None,
-    table: Annotated[list[str] | None, typer.Option(help="schema.table instead of whole schemas (repeat).")] = None,
+    schema: Schemas = None,
+    table: Tables = None,
     input: Input = None,
     local: Local = False,
     state_machine_arn: SetupArn = None,
     region: Region = None,
 ) -> None:
     """Dry run: every change setup would make, changing nothing."""
-    requested = requested_input(
-        input,
-        db_instance_identifier=instance,
-        db_cluster_identifier=cluster,
-        host=host,
-        port=port,
-        master_secret_arn=master_secret_arn,
-        database=database,
-        schemas=schema,
-        tables=table,
-    )
+    requested = setup_request(input, instance, cluster, host, port, master_secret_arn, database, schema, table)
     target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
     payload = overlay(target.defaults, requested)
     print_output(run(target, target.setup_arn, {**payload, "dry_run": True}, "plan"))
@@ -275,8 +292,8 @@ def setup(
     port: Port = None,
     master_secret_arn: MasterSecret = None,
     database: Database = None,
-    schema: Annotated[list[str] | None, typer.Option(help="Schema to capture (repeat).")] = None,
-    table: Annotated[list[str] | None, typer.Option(help="schema.table instead of whole schemas (repeat).")] = None,
+    schema: Schemas = None,
+    table: Tables = None,
     input: Input = None,
     csv: Annotated[Path, typer.Option(help="Where to write the tables CSV.")] = Path("tables.csv"),
     local: Local = False,
@@ -284,17 +301,7 @@ def setup(
     region: Region = None,
 ) -> None:
     """Run the setup, following it state by state; print the connector settings and write the tables CSV."""
-    requested = requested_input(
-        input,
-        db_instance_identifier=instance,
-        db_cluster_identifier=cluster,
-        host=host,
-        port=port,
-        master_secret_arn=master_secret_arn,
-        database=database,
-        schemas=schema,
-        tables=table,
-    )
+    requested = setup_request(input, instance, cluster, host, port, master_secret_arn, database, schema, table)
     target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
     print_output(run(target, target.setup_arn, overlay(target.defaults, requested), "setup"), csv)
 
