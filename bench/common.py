@@ -21,6 +21,7 @@ os.environ.update(
     CDK_DISABLE_CLI_TELEMETRY="true",
 )
 
+from lambdas.shared.models import Target
 from local.postgres_server import LocalPostgres
 
 
@@ -32,6 +33,24 @@ def server(**settings: str) -> Iterator[LocalPostgres]:
         yield pg
     finally:
         pg.destroy()
+
+
+def local_target(pg: LocalPostgres, database: str) -> Target:
+    """What DescribeTarget would say of a database on the bench's server (already at wal_level=logical)."""
+    return Target(
+        instance_id="bench",
+        engine="postgres",
+        engine_version=str(pg.major_version),
+        major_version=pg.major_version,
+        status="available",
+        parameter_group="custom",
+        parameter_group_family=f"postgres{pg.major_version}",
+        parameter_apply_status="in-sync",
+        host=pg.host,
+        port=pg.port,
+        database=database,
+        master_secret_arn="unused: the bench connects with the master credentials",  # noqa: S106 (not a secret)
+    )
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:

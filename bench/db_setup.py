@@ -23,14 +23,14 @@ import boto3
 from moto import mock_aws
 from pg8000.native import identifier, literal
 
-from bench.common import median, say, server, table, timed, verdict
+from bench.common import local_target, median, say, server, table, timed, verdict
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
 from lambdas.logic.configure import configure_database, create_slot
 from lambdas.logic.preflight import preflight
 from lambdas.logic.report import report
 from lambdas.logic.verify import verify
-from lambdas.shared.models import STATE_LIMIT_BYTES, SetupInput, Target, WorkflowState
+from lambdas.shared.models import STATE_LIMIT_BYTES, SetupInput, WorkflowState
 from local.postgres_server import LocalPostgres
 
 GOAL_RATIO = 1.2
@@ -162,20 +162,7 @@ def run_ours(pg: LocalPostgres, database: str, policy: str, trips: RoundTrips | 
         slot_name="streamkap_pgoutput_slot",
         replica_identity=policy,
     )
-    target = Target(
-        instance_id="bench",
-        engine="postgres",
-        engine_version=str(pg.major_version),
-        major_version=pg.major_version,
-        status="available",
-        parameter_group="custom",
-        parameter_group_family=f"postgres{pg.major_version}",
-        parameter_apply_status="in-sync",
-        host=pg.host,
-        port=pg.port,
-        database=database,
-        master_secret_arn="unused: the bench connects with the master credentials",  # noqa: S106 (not a secret)
-    )
+    target = local_target(pg, database)
     master = Credentials(pg.master_user, pg.master_password)
 
     def connect(credentials: Credentials) -> Database:

@@ -19,12 +19,12 @@ from typing import Any
 import pg8000.native
 from moto import mock_aws
 
-from bench.common import median, say, server, table, timed, verdict
+from bench.common import local_target, median, say, server, table, timed, verdict
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
 from lambdas.logic.configure import configure_database, create_slot
 from lambdas.logic.verify import PEEK_TIMEOUT_MS, verify
-from lambdas.shared.models import SetupInput, Target
+from lambdas.shared.models import SetupInput
 
 MIB = 1024 * 1024
 DATABASE, SLOT, PUBLICATION = "backlog", "streamkap_pgoutput_slot", "streamkap_pub"
@@ -89,20 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         setup = SetupInput(
             db_instance_identifier="bench", database=DATABASE, user_name=f"streamkap_user_{uuid.uuid4().hex[:6]}"
         )
-        target = Target(
-            instance_id="bench",
-            engine="postgres",
-            engine_version=str(pg.major_version),
-            major_version=pg.major_version,
-            status="available",
-            parameter_group="custom",
-            parameter_group_family=f"postgres{pg.major_version}",
-            parameter_apply_status="in-sync",
-            host=pg.host,
-            port=pg.port,
-            database=DATABASE,
-            master_secret_arn="unused: the bench connects with the master credentials",  # noqa: S106 (not a secret)
-        )
+        target = local_target(pg, DATABASE)
         master = Credentials(pg.master_user, pg.master_password)
         with Database.connect(host=pg.host, port=pg.port, database=DATABASE, credentials=master) as db:
             configured = configure_database(db, Secrets(), setup, target)
