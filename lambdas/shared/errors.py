@@ -77,6 +77,12 @@ class ConcurrentExecution(WorkflowError):
     """An earlier execution is already preparing the same target."""
 
 
+class NotOwned(WorkflowError):
+    """An object with a name the workflow uses exists without the workflow's marker (someone
+    else's), or is one the workflow never touches (master, superuser, another team's group);
+    the message names it and, where taking it over is allowed, the `adopt` kind that would."""
+
+
 class SlotInUse(WorkflowError):
     """Teardown: a connector is reading the slot; dropping it needs `force`."""
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lambdas.shared.ownership import AdoptKind
+
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
 INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]{2,45}$")
@@ -63,6 +65,11 @@ class SetupInput(BaseModel):
     alarm_free_storage_gib: float = Field(5, gt=0)  # FreeStorageSpace below
     # PostgreSQL 13+: WAL a slot may hold back before it is invalidated; null leaves the group's value.
     max_slot_wal_keep_size_mb: int | None = Field(None, ge=1024)
+    # Existing objects of these kinds that the workflow did not create are taken over (marked as its
+    # own) instead of refused; the plan lists each adoption (lambdas/shared/ownership.py).
+    adopt: list[AdoptKind] = Field(default_factory=list)
+    # An existing CDC user of ours whose secret is gone gets a new password only when this is true.
+    rotate_password: bool = False
 
     @field_validator("db_instance_identifier", "db_cluster_identifier")
     @classmethod
@@ -130,6 +137,11 @@ class SetupInput(BaseModel):
         if value.startswith("rds"):
             raise ValueError(f"slot_name {value!r}: slot names starting with 'rds' are reserved on RDS")
         return value
+
+    @field_validator("adopt")
+    @classmethod
+    def _adopt(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
     @field_validator("host")
     @classmethod
