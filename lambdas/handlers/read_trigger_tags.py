@@ -1,4 +1,6 @@
-"""ReadTriggerTags: for an EventBridge start, the instance's or Aurora cluster's opt-in tag and its tagged settings."""
+"""ReadTriggerTags: for an EventBridge start, the instance's or Aurora cluster's opt-in tag and its tagged
+settings. A setting tag outside the allow-list (lambdas/logic/opt_in.py TAG_SETTINGS) fails here as
+InvalidInput, before any state that describes or changes the target."""
 
 from typing import Any
 

@@ -1,6 +1,12 @@
 """ReadTriggerTags: does the instance or Aurora cluster an EventBridge event names carry the
 opt-in tag, and which settings do its tags give the execution input? (DescribeTarget then waits
-while a new instance is still backing up; a new cluster without a writer is waited for here.)"""
+while a new instance is still backing up; a new cluster without a writer is waited for here.)
+
+The event names the target; tags only tune the run on it. Anyone who may tag one instance must
+not be able to point the workflow at another one, at a host, or at a secret, user, role or object
+name, nor opt into adopting objects or rotating a password: a `<opt-in key>/<setting>` tag outside
+TAG_SETTINGS fails the execution here (InvalidInput naming the tag), before anything is described
+or changed. Those inputs exist only for a start by hand, by whoever may start the workflow."""
 
 from __future__ import annotations
 
@@ -15,6 +21,27 @@ from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import InvalidInput, TargetNotAvailable
 from lambdas.shared.models import SetupInput, SkippedOutput, TriggerEvent, TriggerResult
 
+# What a tag on the target may set: how the run behaves on the instance or cluster the event
+# names. Never the target itself (db_instance_identifier, db_cluster_identifier, host, port),
+# a secret (master_secret_arn), a user/role/publication/slot/schema name (they would point the
+# run at someone else's objects, e.g. the master user), the ownership opt-ins (adopt,
+# rotate_password) or dry_run: tagging a resource must not widen what the workflow may touch.
+TAG_SETTINGS = frozenset(
+    {
+        "database",
+        "schemas",
+        "tables",
+        "reboot",
+        "replica_identity",
+        "heartbeat",
+        "poll_seconds",
+        "max_wait_minutes",
+        "alarm_slot_lag_gib",
+        "alarm_wal_disk_usage_gib",
+        "alarm_free_storage_gib",
+        "max_slot_wal_keep_size_mb",
+    }
+)
 LIST_SETTINGS = {"schemas", "tables"}  # space-separated in the tag value: tag values allow no commas
 # arn:<partition>:rds:<region>:<account>:db:<id> (an instance) or ...:cluster:<id> (Aurora)
 RDS_ARN = re.compile(
@@ -53,14 +80,26 @@ def event_target(event: TriggerEvent) -> EventTarget:
 
 
 def settings_from_tags(tags: dict[str, str], opt_in_key: str) -> dict[str, Any]:
-    """`<opt-in key>/<setting>` tags, e.g. `streamkap:cdc/database=orders`, as input keys.
-    Unknown settings are passed on, so ValidateInput rejects a typo instead of ignoring it."""
+    """`<opt-in key>/<setting>` tags, e.g. `streamkap:cdc/database=orders`, as input keys (hyphens
+    or underscores). A setting outside TAG_SETTINGS, a typo included, is InvalidInput naming the tags."""
     prefix = f"{opt_in_key}/"
     settings: dict[str, Any] = {}
+    refused: list[str] = []
     for key, value in tags.items():
         if key.startswith(prefix):
             name = key.removeprefix(prefix).replace("-", "_")
-            settings[name] = value.split() if name in LIST_SETTINGS else value
+            if name not in TAG_SETTINGS:
+                refused.append(key)
+            else:
+                settings[name] = value.split() if name in LIST_SETTINGS else value
+    if refused:
+        allowed = ", ".join(sorted(name.replace("_", "-") for name in TAG_SETTINGS))
+        raise InvalidInput(
+            f"Refused setting tags: {', '.join(sorted(refused))}. The event names the instance or cluster; "
+            f"tags may set only {prefix}<setting> for: {allowed}. Remove the refused tags: a target, host, "
+            "port, secret, user, role or object name, adopt, rotate_password or dry_run is given only "
+            "when starting the workflow by hand; nothing was changed."
+        )
     return settings
 
 
@@ -95,7 +134,7 @@ def read_trigger(rds_tags: RdsTags, event: TriggerEvent, opt_in_tag: str) -> Tri
     if tags.get(key) != value:
         found = f"{key}={tags[key]}" if key in tags else f"no {key} tag"
         return skipped(target, f"{target.described} has {found}; tag it {opt_in_tag} to have it set up for CDC.")
-    setup_input = {target.input_key: target.identifier, **settings_from_tags(tags, key)}
+    setup_input = {**settings_from_tags(tags, key), target.input_key: target.identifier}  # the event's target wins
     if target.is_cluster and not rds_tags.cluster_has_writer(target.identifier):
         return wait_for_writer(target, event, setup_input)
     return TriggerResult(

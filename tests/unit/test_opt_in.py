@@ -1,5 +1,6 @@
 """ReadTriggerTags over a fake RDS port: which instance or Aurora cluster, opted in or skipped,
-settings from tags, Aurora members skipped, a new cluster waited for until it has a writer."""
+settings from tags (an allow-list: never a target, secret, name or opt-in), Aurora members
+skipped, a new cluster waited for until it has a writer."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from botocore.stub import Stubber
 
 from lambdas.dal.clients import client
 from lambdas.dal.tags import RdsTags
-from lambdas.logic.opt_in import event_target, read_trigger, settings_from_tags
+from lambdas.logic import opt_in
+from lambdas.logic.opt_in import TAG_SETTINGS, event_target, read_trigger, settings_from_tags
 from lambdas.shared.errors import InvalidInput, TargetNotAvailable, TargetNotFound
-from lambdas.shared.models import TriggerEvent, TriggerResult
+from lambdas.shared.models import SetupInput, TriggerEvent, TriggerResult
 
 ARN = "arn:aws:rds:us-east-1:123456789012:db:orders-prod"
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:orders-aurora"
@@ -77,7 +79,7 @@ def test_opted_in_instance_gets_an_input_from_the_event_and_its_setting_tags():
             "streamkap:cdc": "enabled",
             "streamkap:cdc/database": "orders",
             "streamkap:cdc/schemas": "public  inventory",
-            "streamkap:cdc/dry-run": "true",
+            "streamkap:cdc/replica_identity": "full",
             "streamkap:other": "ignored",
         }
     )
@@ -90,13 +92,127 @@ def test_opted_in_instance_gets_an_input_from_the_event_and_its_setting_tags():
         "db_instance_identifier": "orders-prod",
         "database": "orders",
         "schemas": ["public", "inventory"],
-        "dry_run": "true",
+        "replica_identity": "full",
     }
 
 
 def test_a_configured_opt_in_tag_also_names_the_settings_prefix():
     settings = settings_from_tags({"cdc": "yes", "cdc/tables": "public.a public.b", "streamkap:cdc/x": "1"}, "cdc")
     assert settings == {"tables": ["public.a", "public.b"]}
+
+
+# ---- the tag allow-list: tags tune the run on the event's target, never choose what it touches ----
+
+# Every input key a tag may not set, as a tag would spell it. The test below ties this to SetupInput:
+# a new input key fails it until it is put in TAG_SETTINGS or here, deliberately.
+FORBIDDEN_TAGS = {
+    "db_instance_identifier": "db-instance-identifier",
+    "db_cluster_identifier": "db-cluster-identifier",
+    "host": "host",
+    "port": "port",
+    "master_secret_arn": "master-secret-arn",
+    "user_name": "user-name",
+    "role_name": "role_name",  # underscores are read too, and refused as well
+    "publication_name": "publication-name",
+    "slot_name": "slot-name",
+    "signal_table_schema": "signal-table-schema",
+    "adopt": "adopt",
+    "rotate_password": "rotate-password",
+    "dry_run": "dry-run",
+}
+ALLOWED_VALUES = {
+    "database": ("orders", "orders"),
+    "schemas": ("public inventory", ["public", "inventory"]),
+    "tables": ("public.orders  inventory.stock", ["public.orders", "inventory.stock"]),
+    "reboot": ("never", "never"),
+    "replica_identity": ("full", "full"),
+    "heartbeat": ("false", "false"),
+    "poll_seconds": ("10", "10"),
+    "max_wait_minutes": ("5", "5"),
+    "alarm_slot_lag_gib": ("2", "2"),
+    "alarm_wal_disk_usage_gib": ("20", "20"),
+    "alarm_free_storage_gib": ("1.5", "1.5"),
+    "max_slot_wal_keep_size_mb": ("4096", "4096"),
+}
+
+
+def test_every_input_key_is_either_allowed_on_a_tag_or_refused():
+    assert set(ALLOWED_VALUES) == TAG_SETTINGS
+    assert set(SetupInput.model_fields) == TAG_SETTINGS | FORBIDDEN_TAGS.keys()
+    assert not TAG_SETTINGS & FORBIDDEN_TAGS.keys()
+
+
+def test_each_allow_listed_setting_tag_is_parsed_and_valid_input():
+    tags = {f"streamkap:cdc/{name.replace('_', '-')}": raw for name, (raw, _) in ALLOWED_VALUES.items()}
+
+    settings = settings_from_tags({"streamkap:cdc": "enabled", **tags}, "streamkap:cdc")
+
+    assert settings == {name: parsed for name, (_, parsed) in ALLOWED_VALUES.items()}
+    SetupInput.model_validate({"db_instance_identifier": "orders-prod", **settings})  # ValidateInput takes them
+
+
+@pytest.mark.parametrize("setting", [*FORBIDDEN_TAGS.values(), "databse", "Database"])
+def test_a_setting_tag_outside_the_allow_list_is_refused_naming_the_tag(setting: str):
+    # Given an opted-in instance with a tag that would choose the target, a name, a secret, an opt-in, or a typo
+    tag_key = f"streamkap:cdc/{setting}"
+    port = FakeTags({"streamkap:cdc": "enabled", "streamkap:cdc/database": "orders", tag_key: "orders-prod-2"})
+
+    # Then ReadTriggerTags fails, naming the tag as written and the settings a tag may set
+    with pytest.raises(InvalidInput) as refused:
+        read_trigger(port, rds_event(SourceArn=ARN), OPT_IN)
+    message = str(refused.value)
+    assert f"Refused setting tags: {tag_key}." in message
+    assert "streamkap:cdc/<setting> for: alarm-free-storage-gib, alarm-slot-lag-gib," in message
+    assert "tables" in message and "max-slot-wal-keep-size-mb" in message
+    assert "orders-prod-2" not in message  # tag values are not echoed
+    assert port.asked == [ARN]
+
+
+def test_all_refused_tags_are_named_at_once():
+    tags = {
+        "streamkap:cdc": "enabled",
+        "streamkap:cdc/db-instance-identifier": "orders-prod",
+        "streamkap:cdc/User_Name": "postgres",
+        "streamkap:cdc/schemas": "public",
+    }
+    with pytest.raises(
+        InvalidInput, match="Refused setting tags: streamkap:cdc/User_Name, streamkap:cdc/db-instance-identifier. "
+    ):
+        settings_from_tags(tags, "streamkap:cdc")
+
+
+def test_a_refused_tag_on_a_cluster_without_a_writer_fails_at_once_instead_of_waiting():
+    port = FakeTags(
+        {"streamkap:cdc": "enabled", "streamkap:cdc/db-instance-identifier": "orders-prod"}, cluster_has_writer=False
+    )
+    with pytest.raises(InvalidInput, match="streamkap:cdc/db-instance-identifier"):
+        read_trigger(port, cluster_created(), OPT_IN)
+
+
+def test_setting_tags_do_not_matter_without_the_opt_in():
+    port = FakeTags({"streamkap:cdc": "disabled", "streamkap:cdc/user-name": "postgres"})
+    result = read_trigger(port, rds_event(SourceArn=ARN), OPT_IN)
+    assert not result.opted_in and result.input is None
+
+
+@pytest.mark.parametrize(
+    ("event", "key", "identifier"),
+    [
+        (rds_event(SourceArn=ARN), "db_instance_identifier", "orders-prod"),
+        (cluster_created(), "db_cluster_identifier", "orders-aurora"),
+    ],
+    ids=["instance", "cluster"],
+)
+def test_the_event_names_the_target_even_if_the_allow_list_were_widened(
+    monkeypatch: pytest.MonkeyPatch, event: TriggerEvent, key: str, identifier: str
+):
+    # Given an allow-list that (wrongly) let a tag name the target: the event's identifier still wins
+    monkeypatch.setattr(opt_in, "TAG_SETTINGS", TAG_SETTINGS | {key})
+    port = FakeTags({"streamkap:cdc": "enabled", f"streamkap:cdc/{key}": "someone-else"})
+
+    result = read_trigger(port, event, OPT_IN)
+
+    assert result.input[key] == identifier
 
 
 def test_the_instance_comes_from_resources_when_the_detail_has_no_arn():
