@@ -1,7 +1,8 @@
 """EventBridge starts and the alarms step, through the real ASL: an untagged instance ends
 `Skipped`, a tagged one is set up with its tagged settings, the plain input is unchanged.
 Aurora: a tagged cluster is set up through the cluster, a new one once it has a writer, an
-untagged one and a cluster's member instance end `Skipped`."""
+untagged one and a cluster's member instance end `Skipped`. A setting tag outside the allow-list
+(another instance or cluster, the master user, a typo) fails in ReadTriggerTags and changes nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from local.postgres_server import LocalPostgres
 from local.rds_emulator import EmulatedInstance, RdsEmulator
 from local.workflow_runner import Execution, LocalWorkflow
 from tests.integration.conftest import SAMPLE_SCHEMA, run_script
-from tests.workflow.conftest import INSTANCE, Stack
+from tests.snapshots import catalog, everything
+from tests.workflow.conftest import INSTANCE, Stack, make_stack
 
 pytestmark = pytest.mark.workflow
 
@@ -167,7 +169,8 @@ def test_a_misspelt_setting_tag_fails_as_invalid_input(stack: Stack):
     execution = stack.workflow.run(created_event())
 
     assert execution.status == "FAILED"
-    assert execution.error == "InvalidInput" and "databse" in execution.cause
+    assert execution.error == "InvalidInput" and "Refused setting tags: streamkap:cdc/databse." in execution.cause
+    assert execution.states_entered == ["IsEventTrigger", "ReadTriggerTags", "NotifyFailure", "Failed"]
     assert stack.instance.calls == []
 
 
@@ -390,3 +393,135 @@ def test_an_instance_event_for_a_cluster_member_is_skipped_even_when_the_instanc
     )
     assert f"Tag the cluster ({untagged_cluster.arn()}) streamkap:cdc=enabled" in output["message"]
     assert untagged_cluster.cluster.calls == [] and untagged_cluster.cluster.reboots == 0
+
+
+# ---- a tag cannot redirect the run (issue 12, finding 1) ------------------------------------------
+
+SANDBOX, SANDBOX_CLUSTER, PROD_CLUSTER = "orders-sandbox", "sandbox-aurora", "prod-aurora"
+
+
+@dataclass
+class TwoWorlds:
+    """Prod (the stack's orders-prod and the prod-aurora cluster) on one server, a sandbox instance
+    and cluster on another: whoever may tag the sandbox must not reach prod through its tags."""
+
+    prod: Stack
+    sandbox_server: LocalPostgres
+    sandbox_cluster: EmulatedInstance
+    prod_cluster: EmulatedInstance
+
+    def snapshot(self) -> dict[str, Any]:
+        rds = boto3.client("rds")
+        clusters = sorted(
+            (
+                c["DBClusterIdentifier"],
+                c["Status"],
+                c["DBClusterParameterGroup"],
+                sorted(
+                    (m["DBInstanceIdentifier"], m.get("DBClusterParameterGroupStatus")) for m in c["DBClusterMembers"]
+                ),
+            )
+            for c in rds.describe_db_clusters()["DBClusters"]
+        )
+        cluster_groups = {
+            g["DBClusterParameterGroupName"]: sorted(
+                (p["ParameterName"], p.get("ParameterValue"))
+                for p in rds.describe_db_cluster_parameters(
+                    DBClusterParameterGroupName=g["DBClusterParameterGroupName"]
+                )["Parameters"]
+            )
+            for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+        }
+        return {
+            "prod": everything(self.prod.server, "orders"),  # + RDS: both instances and their parameter groups
+            "sandbox": catalog(self.sandbox_server, "orders"),
+            "clusters": clusters,
+            "cluster_parameter_groups": cluster_groups,
+        }
+
+    def emulated(self) -> list[EmulatedInstance]:
+        return [*self.prod.emulator.instances.values(), self.sandbox_cluster, self.prod_cluster]
+
+
+@pytest.fixture(scope="module")
+def two_worlds() -> Iterator[TwoWorlds]:
+    prod_server, sandbox_server = LocalPostgres().init().start(), LocalPostgres().init().start()
+    try:
+        sandbox_server.create_database("orders")
+        run_script(sandbox_server, "orders", SAMPLE_SCHEMA)
+        for prod in make_stack(prod_server):
+            rds, sm = boto3.client("rds"), boto3.client("secretsmanager")
+            prod.emulator.add_instance(
+                instance_id=SANDBOX,
+                server=sandbox_server,
+                db_name="orders",
+                engine_version=sandbox_server.version,
+                rds_client=rds,
+                secrets_client=sm,
+            )
+            clusters = [
+                prod.emulator.add_cluster(
+                    cluster_id=cluster_id,
+                    writer_id=f"{cluster_id}-writer",
+                    server=server,
+                    db_name="orders",
+                    rds_client=rds,
+                    secrets_client=sm,
+                )
+                for cluster_id, server in ((SANDBOX_CLUSTER, sandbox_server), (PROD_CLUSTER, prod_server))
+            ]
+            yield TwoWorlds(prod, sandbox_server, *clusters)
+    finally:
+        prod_server.destroy()
+        sandbox_server.destroy()
+
+
+def arn_of(kind: str, identifier: str) -> str:
+    rds = boto3.client("rds")
+    if kind == "cluster":
+        return rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]["DBClusterArn"]
+    return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]["DBInstanceArn"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sandbox", "redirect"),
+    [
+        ("db", SANDBOX, {"streamkap:cdc/db-instance-identifier": INSTANCE}),
+        ("db", SANDBOX, {"streamkap:cdc/db-instance-identifier": INSTANCE, "streamkap:cdc/user-name": "master"}),
+        ("db", SANDBOX, {"streamkap:cdc/user_name": "master"}),
+        ("cluster", SANDBOX_CLUSTER, {"streamkap:cdc/db-cluster-identifier": PROD_CLUSTER}),
+        (
+            "cluster",
+            SANDBOX_CLUSTER,
+            {"streamkap:cdc/db-cluster-identifier": PROD_CLUSTER, "streamkap:cdc/user-name": "master"},
+        ),
+    ],
+    ids=["instance-to-prod", "instance-to-prod-master", "instance-master", "cluster-to-prod", "cluster-to-prod-master"],
+)
+def test_a_tag_naming_another_target_or_the_master_user_fails_and_changes_nothing(
+    two_worlds: TwoWorlds, kind: str, sandbox: str, redirect: dict[str, str]
+):
+    # Given an opted-in sandbox whose tags also name prod, or the master user ("master" on both servers)
+    assert two_worlds.prod.server.master_user == two_worlds.sandbox_server.master_user == "master"
+    rds, arn = boto3.client("rds"), arn_of(kind, sandbox)
+    tags = {"streamkap:cdc": "enabled", "streamkap:cdc/database": "orders", **redirect}
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    before = two_worlds.snapshot()
+    try:
+        # When the tag change starts the workflow
+        execution = two_worlds.prod.workflow.run(tag_change_event(tags, arn, kind))
+    finally:
+        rds.remove_tags_from_resource(ResourceName=arn, TagKeys=list(tags))
+
+    # Then it fails in ReadTriggerTags as InvalidInput naming each refused tag, before any target is described
+    assert execution.status == "FAILED"
+    assert execution.error == "InvalidInput", execution.cause
+    assert f"Refused setting tags: {', '.join(sorted(redirect))}." in execution.cause
+    assert execution.states_entered == ["IsEventTrigger", "ReadTriggerTags", "NotifyFailure", "Failed"]
+    # And nothing changed on either side: catalogs, instances, clusters and their parameter groups
+    assert two_worlds.snapshot() == before
+    for emulated in two_worlds.emulated():
+        assert emulated.calls == [] and emulated.reboots == 0
+    # And the master's password still works on both servers
+    for server in (two_worlds.prod.server, two_worlds.sandbox_server):
+        server.connect("orders", user="master", password=server.master_password).close()
