@@ -11,7 +11,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.dal.clients import client
-from lambdas.shared.errors import InvalidInput
+from lambdas.shared.errors import InvalidInput, NotOwned
+from lambdas.shared.ownership import OWNER_TAG, OWNER_TAG_KEY, OWNER_TAG_VALUE
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -23,6 +24,23 @@ class Credentials:
 
     def __repr__(self) -> str:  # never print the password, even in a traceback
         return f"Credentials(username={self.username!r}, password=***)"
+
+
+@dataclass(frozen=True)
+class SecretState:
+    arn: str | None  # None: no secret at that name
+    problems: tuple[str, ...] = ()  # why it is not the workflow's own
+
+    @property
+    def owned(self) -> bool:
+        return self.arn is not None and not self.problems
+
+    def refusal(self, name: str) -> str:
+        return (
+            f"Secret {name} exists but is not one rds-cdc-setup created ({'; '.join(self.problems)}), so its "
+            "password will not be trusted or deleted. Remove it, use another user_name, or take it over "
+            'deliberately with adopt: ["secret"]'
+        )
 
 
 @dataclass(frozen=True)
@@ -54,24 +72,49 @@ class Secrets:
         except (ValueError, KeyError, TypeError):
             raise InvalidInput(f"Secret {secret_arn} is not JSON with 'username' and 'password' keys") from None
 
-    def ensure_user_secret(
-        self, *, name: str, username: str, connection: dict[str, Any], kms_key_arn: str | None
-    ) -> UserSecret:
-        """The secret holding the Streamkap user's password: reused when present, so a
-        re-run never rotates a working password."""
+    def inspect_user_secret(self, name: str, *, kms_key_arn: str | None) -> SecretState:
+        """Is there a secret at the CDC user's secret name, and is it the workflow's own: its owner tag,
+        and (when the workflow has a key) encrypted with the workflow's key? Read without its value."""
         try:
             described = self._sm.describe_secret(SecretId=name)
-            return UserSecret(arn=described["ARN"], credentials=self.credentials(described["ARN"]), created=False)
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                return SecretState(arn=None)
+            raise
+        tags = {tag.get("Key"): tag.get("Value") for tag in described.get("Tags") or []}
+        problems = []
+        if tags.get(OWNER_TAG_KEY) != OWNER_TAG_VALUE:
+            problems.append(f"no {OWNER_TAG_KEY}={OWNER_TAG_VALUE} tag")
+        if kms_key_arn and described.get("KmsKeyId") != kms_key_arn:
+            problems.append("not encrypted with the workflow's KMS key")
+        if described.get("DeletedDate"):
+            problems.append("scheduled for deletion")
+        return SecretState(arn=described["ARN"], problems=tuple(problems))
+
+    def ensure_user_secret(
+        self, *, name: str, username: str, connection: dict[str, Any], kms_key_arn: str | None, adopt: bool = False
+    ) -> UserSecret:
+        """The secret holding the Streamkap user's password: the workflow's own is reused, so a re-run
+        never rotates a working password; someone else's is used only when adopted (then tagged)."""
+        existing = self.inspect_user_secret(name, kms_key_arn=kms_key_arn)
+        if existing.arn is not None:
+            if not existing.owned:
+                if not adopt:
+                    raise NotOwned(existing.refusal(name))
+                self._sm.tag_resource(SecretId=existing.arn, Tags=[OWNER_TAG])
+            credentials = self.credentials(existing.arn)
+            if credentials.username != username:
+                raise InvalidInput(
+                    f"Secret {name} holds the password of {credentials.username!r}, not of user_name {username!r}"
+                )
+            return UserSecret(arn=existing.arn, credentials=credentials, created=False)
         password = generate_password()
         body = {"username": username, "password": password, "engine": "postgres", **connection}
         kwargs: dict[str, Any] = {
             "Name": name,
             "Description": "Streamkap CDC user created by rds-cdc-setup",
             "SecretString": json.dumps(body),
-            "Tags": [{"Key": "created-by", "Value": "rds-cdc-setup"}],
+            "Tags": [OWNER_TAG],
         }
         if kms_key_arn:
             kwargs["KmsKeyId"] = kms_key_arn

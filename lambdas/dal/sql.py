@@ -11,6 +11,7 @@ from pg8000.native import identifier, literal
 
 from lambdas.dal.database import Database
 from lambdas.shared.models import HEARTBEAT_TABLE, SIGNAL_TABLE
+from lambdas.shared.ownership import is_marked, recorded_slots
 
 
 def qualified(schema: str, table: str) -> str:
@@ -90,6 +91,7 @@ class Relation:
     replica_identity: str  # d default, n nothing, f full, i index
     selectable: bool  # the CDC role may SELECT it
     owned: bool = True  # the master user may change it (owner, member of the owner, or superuser)
+    owner: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -104,26 +106,48 @@ class Relation:
 
 
 @dataclass(frozen=True)
+class RoleState:
+    """An existing role with a name the workflow uses (user_name or role_name): what decides
+    whether the workflow may touch it (lambdas/logic/ownership.py)."""
+
+    can_login: bool = False
+    replication: bool = False
+    superuser: bool = False
+    rds_superuser: bool = False  # a member of rds_superuser
+    connected_as: bool = False  # current_user or session_user: the master itself
+    owned_objects: int = 0  # objects it owns, in any database
+    members: tuple[str, ...] = ()  # roles that are members of it
+    comment: str = ""  # the workflow's marker, or someone else's comment
+
+    @property
+    def marked(self) -> bool:
+        return is_marked(self.comment)
+
+
+@dataclass(frozen=True)
 class CatalogState:
     database: str
-    user_exists: bool = False
-    user_can_login: bool = False
-    user_has_replication: bool = False
-    role_exists: bool = False
+    user: RoleState | None = None  # None: no role named user_name
+    role: RoleState | None = None
     user_in_role: bool = False
     role_in_rds_replication: bool = False
-    database_privileges: frozenset[str] = frozenset()
+    database_privileges: frozenset[str] = frozenset()  # CONNECT the role has (directly or through PUBLIC)
+    database_create_granted: bool = False  # CREATE granted to the role itself (to revoke)
     schemas: dict[str, frozenset[str]] = field(default_factory=dict)  # existing schema -> role's privileges
-    default_select_schemas: frozenset[str] = frozenset()
+    schemas_create_granted: frozenset[str] = frozenset()  # schemas where CREATE is granted to the role itself
+    default_select: frozenset[tuple[str, str]] = frozenset()  # (owner, schema): SELECT on its future tables
     relations: tuple[Relation, ...] = ()  # tables in the requested schemas, with partitions
     partition_leaves: dict[int, tuple[int, ...]] = field(default_factory=dict)  # root oid -> leaf oids
     signal_schema_exists: bool = False
     signal_schema_usage: bool = False
+    signal_schema_marked: bool = False
     own_tables: dict[str, frozenset[str]] = field(default_factory=dict)  # signal/heartbeat -> privileges
+    own_tables_marked: frozenset[str] = frozenset()
     publication_exists: bool = False
     publication_all_tables: bool = False
     publication_via_root: bool = False
     publication_tables: frozenset[str] = frozenset()  # schema.table explicitly in it
+    publication_marked: bool = False
     database_owned: bool = True  # the master user may grant on the database
     owned_schemas: frozenset[str] | None = None  # None: all (synthetic states in unit tests)
 
@@ -144,14 +168,7 @@ def inspect(
 ) -> CatalogState:
     """Read everything ConfigureDatabase could change: a fixed number of queries,
     whatever the number of tables."""
-    roles = {
-        name: (login, replication)
-        for name, login, replication in db.rows(
-            "SELECT rolname::text, rolcanlogin, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
-            u=user,
-            r=role,
-        )
-    }
+    roles = role_states(db, [user, role])
     memberships = {
         (member, group)
         for member, group in db.rows(
@@ -165,38 +182,44 @@ def inspect(
     role_exists = role in roles
     privilege_role = role if role_exists else current_user_placeholder(db)
 
-    connect, create, database_owned = db.row(
-        """SELECT has_database_privilege(:r, d.oid, 'CONNECT'), has_database_privilege(:r, d.oid, 'CREATE'),
+    # CREATE granted to the role itself (aclexplode): PUBLIC's CREATE on `public` (PG10-14) is the
+    # database's own setting, not something a REVOKE from the role could change.
+    connect, create_granted, database_owned = db.row(
+        """SELECT has_database_privilege(:r, d.oid, 'CONNECT'),
+                  EXISTS (SELECT 1 FROM aclexplode(d.datacl) a JOIN pg_roles g ON g.oid = a.grantee
+                          WHERE g.rolname = :r AND a.privilege_type = 'CREATE'),
                   pg_has_role(current_user, d.datdba, 'USAGE')
            FROM pg_database d WHERE d.datname = :d""",
         r=privilege_role,
         d=database,
     ) or (False, False, False)
-    database_privileges = frozenset(
-        name for name, granted in (("CONNECT", connect), ("CREATE", create)) if granted and role_exists
-    )
+    database_privileges = frozenset({"CONNECT"} if connect and role_exists else ())
     schema_rows = db.rows(
         """SELECT n.nspname::text, has_schema_privilege(:r, n.oid, 'USAGE'),
-                  has_schema_privilege(:r, n.oid, 'CREATE'), pg_has_role(current_user, n.nspowner, 'USAGE')
+                  EXISTS (SELECT 1 FROM aclexplode(n.nspacl) a JOIN pg_roles g ON g.oid = a.grantee
+                          WHERE g.rolname = :r AND a.privilege_type = 'CREATE'),
+                  pg_has_role(current_user, n.nspowner, 'USAGE'),
+                  coalesce(obj_description(n.oid, 'pg_namespace'), '')
            FROM pg_namespace n WHERE n.nspname = ANY(CAST(:s AS text[]))""",
         r=privilege_role,
         s=list({*schemas, signal_schema}),
     )
     schema_privileges = {
-        name: frozenset(p for p, ok in (("USAGE", usage), ("CREATE", create)) if ok and role_exists)
-        for name, usage, create, _ in schema_rows
+        name: frozenset({"USAGE"} if usage and role_exists else ()) for name, usage, _, _, _ in schema_rows
     }
-    owned_schemas = frozenset(name for name, _, _, owned in schema_rows if owned)
+    schemas_create_granted = frozenset(name for name, _, create, _, _ in schema_rows if create and role_exists)
+    owned_schemas = frozenset(name for name, _, _, owned, _ in schema_rows if owned)
+    schema_comments = {name: comment for name, _, _, _, comment in schema_rows}
     default_select = (
         frozenset(
-            row[0]
-            for row in db.rows(
-                """SELECT n.nspname::text FROM pg_default_acl d
+            (owner, schema)
+            for owner, schema in db.rows(
+                """SELECT o.rolname::text, n.nspname::text FROM pg_default_acl d
                JOIN pg_namespace n ON n.oid = d.defaclnamespace
+               JOIN pg_roles o ON o.oid = d.defaclrole
                CROSS JOIN LATERAL aclexplode(d.defaclacl) a
                JOIN pg_roles g ON g.oid = a.grantee
-               WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)
-                 AND d.defaclobjtype = 'r' AND a.privilege_type = 'SELECT' AND g.rolname = :r
+               WHERE d.defaclobjtype = 'r' AND a.privilege_type = 'SELECT' AND g.rolname = :r
                  AND n.nspname = ANY(CAST(:s AS text[]))""",
                 r=role,
                 s=schemas,
@@ -209,13 +232,16 @@ def inspect(
     # Per-table lists come back as one JSON value: parsed in C, several times faster than
     # one row per table at 10,000 tables (bench/db_setup.py).
     relations = tuple(
-        Relation(oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists, owned)
-        for oid, schema, name, kind, is_partition, has_pk, replident, selectable, owned in db.value(
+        Relation(
+            oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists, owned, owner
+        )
+        for oid, schema, name, kind, is_partition, has_pk, replident, selectable, owned, owner in db.value(
             """SELECT coalesce(json_agg(json_build_array(
                       c.oid::int, n.nspname::text, c.relname::text, c.relkind::text, c.relispartition,
                       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
                       c.relreplident::text, has_table_privilege(:r, c.oid, 'SELECT'),
-                      pg_has_role(current_user, c.relowner, 'USAGE')) ORDER BY n.nspname, c.relname), '[]')
+                      pg_has_role(current_user, c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)::text)
+                      ORDER BY n.nspname, c.relname), '[]')
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(CAST(:s AS text[]))""",
             r=privilege_role,
@@ -237,22 +263,25 @@ def inspect(
     ):
         leaves.setdefault(root, []).append(leaf)
 
+    own_table_rows = db.rows(
+        """SELECT c.relname::text, has_table_privilege(:r, c.oid, 'SELECT'),
+                  has_table_privilege(:r, c.oid, 'INSERT'), has_table_privilege(:r, c.oid, 'UPDATE'),
+                  coalesce(obj_description(c.oid, 'pg_class'), '')
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = :s AND c.relname IN (:sig, :hb) AND c.relkind = 'r'""",
+        r=privilege_role,
+        s=signal_schema,
+        sig=SIGNAL_TABLE,
+        hb=HEARTBEAT_TABLE,
+    )
     own_tables = {
         name: frozenset(p for p, ok in zip(TABLE_PRIVILEGES, (sel, ins, upd), strict=True) if ok and role_exists)
-        for name, sel, ins, upd in db.rows(
-            """SELECT c.relname::text, has_table_privilege(:r, c.oid, 'SELECT'),
-                      has_table_privilege(:r, c.oid, 'INSERT'), has_table_privilege(:r, c.oid, 'UPDATE')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = :s AND c.relname IN (:sig, :hb) AND c.relkind = 'r'""",
-            r=privilege_role,
-            s=signal_schema,
-            sig=SIGNAL_TABLE,
-            hb=HEARTBEAT_TABLE,
-        )
+        for name, sel, ins, upd, _ in own_table_rows
     }
     via_root_column = "p.pubviaroot" if server.supports_partition_root else "false"
     publication_row = db.row(
-        f"SELECT p.puballtables, {via_root_column} FROM pg_publication p WHERE p.pubname = :p",
+        f"""SELECT p.puballtables, {via_root_column}, coalesce(obj_description(p.oid, 'pg_publication'), '')
+            FROM pg_publication p WHERE p.pubname = :p""",
         p=publication,
     )
     publication_tables = frozenset(
@@ -266,27 +295,50 @@ def inspect(
     )
     return CatalogState(
         database=database,
-        user_exists=user in roles,
-        user_can_login=roles.get(user, (False, False))[0],
-        user_has_replication=roles.get(user, (False, False))[1],
-        role_exists=role_exists,
+        user=roles.get(user),
+        role=roles.get(role),
         user_in_role=(user, role) in memberships,
         role_in_rds_replication=(role, "rds_replication") in memberships,
         database_privileges=database_privileges,
+        database_create_granted=bool(create_granted) and role_exists,
         schemas=schema_privileges,
-        default_select_schemas=default_select,
+        schemas_create_granted=schemas_create_granted,
+        default_select=default_select,
         relations=relations,
         partition_leaves={root: tuple(children) for root, children in leaves.items()},
         signal_schema_exists=signal_schema in schema_privileges,
         signal_schema_usage="USAGE" in schema_privileges.get(signal_schema, frozenset()),
+        signal_schema_marked=is_marked(schema_comments.get(signal_schema)),
         own_tables=own_tables,
+        own_tables_marked=frozenset(name for name, *_, comment in own_table_rows if is_marked(comment)),
         publication_exists=publication_row is not None,
         publication_all_tables=bool(publication_row and publication_row[0]),
         publication_via_root=bool(publication_row and publication_row[1]),
         publication_tables=publication_tables,
+        publication_marked=bool(publication_row and is_marked(publication_row[2])),
         database_owned=bool(database_owned),
         owned_schemas=owned_schemas,
     )
+
+
+def role_states(db: Database, names: list[str]) -> dict[str, RoleState]:
+    """The existing roles among `names`, with what decides whether the workflow may touch them."""
+    return {
+        name: RoleState(login, replication, superuser, rds_superuser, connected_as, owned, tuple(members), comment)
+        for name, login, replication, superuser, rds_superuser, connected_as, owned, members, comment in db.rows(
+            """SELECT r.rolname::text, r.rolcanlogin, r.rolreplication, r.rolsuper,
+                      EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolname = 'rds_superuser'
+                              AND pg_has_role(r.oid, s.oid, 'MEMBER')),
+                      r.rolname IN (current_user, session_user),
+                      (SELECT count(*)::int FROM pg_shdepend d
+                       WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = r.oid AND d.deptype = 'o'),
+                      ARRAY(SELECT m.rolname::text FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member
+                            WHERE am.roleid = r.oid ORDER BY 1),
+                      coalesce(shobj_description(r.oid, 'pg_authid'), '')
+               FROM pg_roles r WHERE r.rolname = ANY(CAST(:n AS text[]))""",
+            n=names,
+        )
+    }
 
 
 def current_user_placeholder(db: Database) -> str:
@@ -337,8 +389,32 @@ def grant_on_tables(privileges: list[str], tables: list[tuple[str, str]], role: 
     return f"GRANT {', '.join(privileges)} ON TABLE {names} TO {identifier(role)}"
 
 
-def default_select(schema: str, role: str) -> str:
-    return f"ALTER DEFAULT PRIVILEGES IN SCHEMA {identifier(schema)} GRANT SELECT ON TABLES TO {identifier(role)}"
+def default_select(owner: str, schema: str, role: str) -> str:
+    return (
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {identifier(owner)} IN SCHEMA {identifier(schema)} "
+        f"GRANT SELECT ON TABLES TO {identifier(role)}"
+    )
+
+
+def revoke_create_on_database(database: str, role: str) -> str:
+    return f"REVOKE CREATE ON DATABASE {identifier(database)} FROM {identifier(role)}"
+
+
+def revoke_create_on_schema(schema: str, role: str) -> str:
+    return f"REVOKE CREATE ON SCHEMA {identifier(schema)} FROM {identifier(role)}"
+
+
+def comment_on(kind: str, name: str, comment: str) -> str:
+    """kind: ROLE, SCHEMA, PUBLICATION (name an identifier) or TABLE (name already qualified)."""
+    target = name if kind == "TABLE" else identifier(name)
+    return f"COMMENT ON {kind} {target} IS {literal(comment)}"
+
+
+def role_comment(db: Database, role: str) -> str:
+    return (
+        db.value("SELECT coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = :r", r=role)
+        or ""
+    )
 
 
 def create_schema(schema: str) -> str:
@@ -369,10 +445,6 @@ def create_publication(publication: str, tables: list[tuple[str, str]], via_root
 def add_publication_tables(publication: str, tables: list[tuple[str, str]]) -> str:
     names = ", ".join(qualified(s, t) for s, t in tables)
     return f"ALTER PUBLICATION {identifier(publication)} ADD TABLE {names}"
-
-
-def set_publication_via_root(publication: str) -> str:
-    return f"ALTER PUBLICATION {identifier(publication)} SET (publish_via_partition_root = true)"
 
 
 def set_replica_identity_full(schema: str, table: str) -> str:
@@ -529,6 +601,11 @@ class TeardownCatalog:
     signal_schema_other_objects: int  # relations, functions, types besides ours
     roles: tuple[str, ...]  # which of (user, role) exist, in that order
     roles_usable: tuple[str, ...]  # those the current user has the privileges of (REASSIGN/DROP OWNED)
+    role_states: dict[str, RoleState] = field(default_factory=dict)  # the existing ones of (user, role)
+    slot_recorded: bool = False  # the user's marker records the slot (in this database)
+    publication_marked: bool = False
+    own_tables_marked: tuple[str, ...] = ()
+    signal_schema_marked: bool = False
 
 
 def inspect_teardown(
@@ -547,19 +624,21 @@ def inspect_teardown(
         s=slot_name,
     )
     own = db.rows(
-        """SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        """SELECT c.relname::text, coalesce(obj_description(c.oid, 'pg_class'), '')
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname = :s AND c.relname IN (:sig, :hb) AND c.relkind = 'r' ORDER BY 1""",
         s=signal_schema,
         sig=SIGNAL_TABLE,
         hb=HEARTBEAT_TABLE,
     )
-    schema_exists, other_objects = db.row(
+    schema_exists, other_objects, schema_comment = db.row(
         """SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :s),
                   (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                    WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
                      AND c.relname NOT IN (:sig, :hb))
                 + (SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                   WHERE n.nspname = :s)""",
+                   WHERE n.nspname = :s),
+                  (SELECT coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname = :s)""",
         s=signal_schema,
         sig=SIGNAL_TABLE,
         hb=HEARTBEAT_TABLE,
@@ -570,18 +649,29 @@ def inspect_teardown(
         u=user,
         r=role,
     )
+    publication_comment = db.value(
+        "SELECT coalesce(obj_description(oid, 'pg_publication'), '') FROM pg_publication WHERE pubname = :p",
+        p=publication,
+    )
+    states = role_states(db, [user, role])
+    user_comment = states[user].comment if user in states else ""
     return TeardownCatalog(
         current_user=current_user,
         is_superuser=is_superuser,
         slot=SlotInfo(*found[:4]) if found else None,
         slot_pid=found[4] if found else None,
         other_logical_slots=tuple(row[0] for row in others),
-        publication_exists=bool(db.value("SELECT 1 FROM pg_publication WHERE pubname = :p", p=publication)),
+        publication_exists=publication_comment is not None,
         own_tables=tuple(row[0] for row in own),
         signal_schema_exists=schema_exists,
         signal_schema_other_objects=other_objects,
         roles=tuple(row[0] for row in roles),
         roles_usable=tuple(row[0] for row in roles if row[1]),
+        role_states=states,
+        slot_recorded=bool(found) and (found[2], slot_name) in recorded_slots(user_comment),
+        publication_marked=is_marked(publication_comment),
+        own_tables_marked=tuple(name for name, comment in own if is_marked(comment)),
+        signal_schema_marked=is_marked(schema_comment),
     )
 
 

@@ -16,7 +16,8 @@ from lambdas.shared.observability import logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     state.require("target")
-    with connections.as_master(state.target, Secrets()) as db:
-        result = preflight(db, state.input, state.target)
+    secrets = Secrets()
+    with connections.as_master(state.target, secrets) as db:
+        result = preflight(db, secrets, state.input, state.target)
     logger.info("plan made", extra={"plan": result.plan})
     return result.model_dump(mode="json")

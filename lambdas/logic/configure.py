@@ -9,12 +9,13 @@ from scramp import ScramMechanism
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
-from lambdas.dal.secrets import Secrets
+from lambdas.dal.secrets import Secrets, SecretState
 from lambdas.logic.database_setup import plan_database, published_names
 from lambdas.logic.preflight import check_blockers, check_server, check_slot, inspect
 from lambdas.logic.report import inline_tables_csv
-from lambdas.shared.errors import CapacityExhausted, LongTransactionBlocking
+from lambdas.shared.errors import CapacityExhausted, LongTransactionBlocking, NotOwned
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
+from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE, recorded_slots, user_marker
 from lambdas.shared.settings import environment
 
 
@@ -57,27 +58,44 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
         ) from None
 
 
+def secret_changes(secret: SecretState, setup: SetupInput, name: str) -> list[str]:
+    """What the run does with the CDC user's secret; someone else's is refused unless adopted."""
+    if secret.arn is None or secret.owned:
+        return []
+    if "secret" not in setup.adopt:
+        raise NotOwned(secret.refusal(name))
+    return [f"adopt existing secret {name} (tag it {OWNER_TAG_KEY}={OWNER_TAG_VALUE}; its password becomes the user's)"]
+
+
 def _configure(
     db: Database, secrets: Secrets, setup: SetupInput, target: Target, server: sql.ServerInfo
 ) -> ConfigureResult:
     settings = environment()
+    name = secret_name(setup, target)
     with db.transaction():
         # DDL never queues behind a production transaction (and so never blocks the queries behind it).
         sql.set_local_lock_timeout(db, settings.lock_timeout_ms)
         state = inspect(db, setup, target, server)
-        plan_database(state, setup, server)  # named errors surface before anything, the secret included, changes
+        secret = secrets.inspect_user_secret(name, kms_key_arn=settings.secrets_kms_key_arn)
+        adopted_secret = secret_changes(secret, setup, name)
+        # Named errors surface before anything, the secret included, changes.
+        plan_database(
+            state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
+        )
         user_secret = secrets.ensure_user_secret(
-            name=secret_name(setup, target),
+            name=name,
             username=setup.user_name,
             connection={"host": target.host, "port": target.port, "dbname": target.database},
             kms_key_arn=settings.secrets_kms_key_arn,
+            adopt="secret" in setup.adopt,
         )
         changes = plan_database(
             state,
             setup,
             server,
+            secret_exists=secret.arn is not None,
+            master_username=target.master_username,
             verifier=scram_verifier(user_secret.credentials.password),
-            password_is_new=user_secret.created,
         )
         for change in changes:
             # A change's statements carry no parameters: one simple-protocol message, one round trip
@@ -86,6 +104,7 @@ def _configure(
     users, everything = published_names(state, setup, server)
     return ConfigureResult(
         changes=([f"created secret {user_secret.arn}"] if user_secret.created else [])
+        + adopted_secret
         + [c.description for c in changes],
         secret_arn=user_secret.arn,
         user_tables=len(users),
@@ -94,12 +113,39 @@ def _configure(
     )
 
 
+def slot_ownership(db: Database, setup: SetupInput, target: Target, existing: sql.SlotInfo) -> list[str]:
+    """An existing slot is the workflow's when its CDC user's marker records it; someone else's
+    is refused unless adopted (then recorded). Returns the adoption, if any."""
+    recorded = recorded_slots(sql.role_comment(db, setup.user_name))
+    if (target.database, setup.slot_name) in recorded:
+        return []
+    if "slot" not in setup.adopt:
+        raise NotOwned(
+            f"Replication slot {setup.slot_name} exists but was not created by rds-cdc-setup for user "
+            f"{setup.user_name} (no record of it in that user's rds-cdc-setup marker), so the workflow will not "
+            'use it. Choose another slot_name, drop it if nothing reads it, or take it over with adopt: ["slot"]'
+        )
+    return [f"adopt existing replication slot {setup.slot_name} (record it as rds-cdc-setup's)"]
+
+
+def record_slot(db: Database, setup: SetupInput, target: Target) -> None:
+    """Note the slot in its user's marker, committed before the slot exists: a crash in between
+    leaves a record of a slot that a re-run creates, never a slot nobody has a record of."""
+    comment = sql.role_comment(db, setup.user_name)
+    slots = recorded_slots(comment) | {(target.database, setup.slot_name)}
+    db.execute(sql.comment_on("ROLE", setup.user_name, user_marker(slots)))
+
+
 def create_slot(db: Database, setup: SetupInput, target: Target) -> SlotResult:
     existing = sql.slot(db, setup.slot_name)
     if existing is not None:
         check_slot(existing, setup.slot_name, target.database)
-        return SlotResult(changes=[])
+        adopted = slot_ownership(db, setup, target, existing)
+        if adopted:
+            record_slot(db, setup, target)
+        return SlotResult(changes=adopted)
     timeout_ms = environment().slot_timeout_ms
+    record_slot(db, setup, target)
     try:
         sql.create_slot(db, setup.slot_name, timeout_ms)
     except LongTransactionBlocking:

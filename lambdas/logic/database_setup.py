@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from lambdas.dal import sql
 from lambdas.dal.sql import HEARTBEAT_TABLE, SIGNAL_TABLE, CatalogState, Relation, ServerInfo
+from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.shared.errors import InsufficientPrivilege, InvalidInput, PublicationConflict, ReplicaIdentityMissing, some
 from lambdas.shared.models import SetupInput
+from lambdas.shared.ownership import marker, user_marker
 
 VERIFIER_PLACEHOLDER = "SCRAM-SHA-256$4096:planned$planned:planned"
 
@@ -63,11 +65,15 @@ def plan_database(
     state: CatalogState,
     setup: SetupInput,
     server: ServerInfo,
+    *,
+    secret_exists: bool,
+    master_username: str | None = None,
     verifier: str = VERIFIER_PLACEHOLDER,
-    password_is_new: bool = False,
 ) -> list[Change]:
     """Every change ConfigureDatabase would make, in order; [] on a ready database.
-    Raises a named error, before anything is changed, when the input can't be satisfied."""
+    Raises a named error, before anything is changed, when the input can't be satisfied or an
+    object with one of the workflow's names is not the workflow's own (NotOwned).
+    `secret_exists`: the CDC user's secret (the workflow's own) is already there."""
     absent = missing_schemas(state, setup)
     if absent:
         raise InvalidInput(f"Schemas not found in database {state.database!r}: {', '.join(absent)}")
@@ -75,6 +81,7 @@ def plan_database(
     signal_schema = setup.signal_table_schema
     changes: list[Change] = []
     not_permitted: list[str] = []  # what the master user would need to own for the planned changes
+    ownership = OwnershipCheck(adopt=frozenset(setup.adopt))
 
     def add(description: str, *statements: str) -> None:
         changes.append(Change(description, statements))
@@ -86,42 +93,36 @@ def plan_database(
     def owned_schema(schema: str) -> bool:
         return state.owned_schemas is None or schema in state.owned_schemas
 
-    if not state.role_exists:
-        add(f"create role {role}", sql.create_role(role))
-    if not state.user_exists:
-        add(f"create user {user} (password in a new Secrets Manager secret)", sql.create_user(user, verifier))
-    elif password_is_new or not state.user_can_login:
-        add(f"set the password of existing user {user} (stored in a new secret)", sql.set_user_password(user, verifier))
-    if not state.user_in_role:
-        add(f"grant {role} to {user}", sql.grant_role(role, user))
+    changes += _role_changes(state, setup, ownership, master_username, secret_exists, verifier)
     if changes:
         require(server.can_create_role, "the CREATEROLE privilege")
     if server.rds_replication_exists:
         if not state.role_in_rds_replication:
             add(f"grant rds_replication to {role}", sql.grant_role("rds_replication", role))
-    elif not state.user_has_replication:
+    elif not (state.user and state.user.replication):
         add(f"give {user} the REPLICATION attribute (self-managed PostgreSQL)", sql.grant_replication_attribute(user))
 
-    db_missing = [p for p in ("CONNECT", "CREATE") if p not in state.database_privileges]
-    if db_missing:
+    # CONNECT, USAGE and SELECT only: the CDC login (its password goes to a vendor) never creates
+    # objects, which could plant functions that run with the privileges of whoever calls them.
+    if "CONNECT" not in state.database_privileges:
         require(state.database_owned, f"database {database}")
-        add(
-            f"grant {', '.join(db_missing)} on database {database} to {role}",
-            sql.grant_on_database(db_missing, database, role),
-        )
+        add(f"grant CONNECT on database {database} to {role}", sql.grant_on_database(["CONNECT"], database, role))
+    if state.database_create_granted:
+        require(state.database_owned, f"database {database}")
+        add(f"revoke CREATE on database {database} from {role}", sql.revoke_create_on_database(database, role))
     for schema in setup.schemas:
-        schema_missing = [p for p in ("USAGE", "CREATE") if p not in state.schemas[schema]]
-        if schema_missing:
+        if "USAGE" not in state.schemas[schema]:
             require(owned_schema(schema), f"schema {schema}")
-            add(
-                f"grant {', '.join(schema_missing)} on schema {schema} to {role}",
-                sql.grant_on_schema(schema_missing, schema, role),
-            )
+            add(f"grant USAGE on schema {schema} to {role}", sql.grant_on_schema(["USAGE"], schema, role))
+        if schema in state.schemas_create_granted:
+            require(owned_schema(schema), f"schema {schema}")
+            add(f"revoke CREATE on schema {schema} from {role}", sql.revoke_create_on_schema(schema, role))
 
     published = tables_to_publish(state, setup, server)
     if setup.table_pairs is None:
         for schema in setup.schemas:
-            unselectable = [r for r in state.relations if r.schema == schema and not r.selectable]
+            in_schema = [r for r in state.relations if r.schema == schema]
+            unselectable = [r for r in in_schema if not r.selectable]
             for relation in unselectable:
                 require(relation.owned, f"table {relation.qualified_name}")
             if unselectable:
@@ -129,11 +130,15 @@ def plan_database(
                     f"grant SELECT on all tables in schema {schema} to {role}",
                     sql.grant_select_all_tables(schema, role),
                 )
-            if schema not in state.default_select_schemas:
-                add(
-                    f"grant SELECT on tables created later in schema {schema} to {role}",
-                    sql.default_select(schema, role),
-                )
+            # Tables created later: by the master, or by a role that owns tables here today (the
+            # master can set default privileges only for roles it is a member of).
+            creators = [server.current_user, *sorted({r.owner for r in in_schema if r.owned and r.owner})]
+            for owner in dict.fromkeys(creators):
+                if (owner, schema) not in state.default_select:
+                    add(
+                        f"grant SELECT on tables {owner} creates later in schema {schema} to {role}",
+                        sql.default_select(owner, schema, role),
+                    )
     else:
         unselectable = [r for r in leaf_tables(published, state) + published if not r.selectable]
         unique = list(dict.fromkeys((r.schema, r.name) for r in unselectable))
@@ -144,14 +149,29 @@ def plan_database(
 
     own_tables = setup.own_tables
     if not state.signal_schema_exists:
-        add(f"create schema {signal_schema}", sql.create_schema(signal_schema))
+        add(
+            f"create schema {signal_schema}",
+            sql.create_schema(signal_schema),
+            sql.comment_on("SCHEMA", signal_schema, marker("schema for the Streamkap signal and heartbeat tables")),
+        )
+    elif not state.signal_schema_marked and "schema" in setup.adopt:
+        # Without adopt, an existing schema is only used (a USAGE grant), never dropped by teardown.
+        require(owned_schema(signal_schema), f"schema {signal_schema}")
+        add(
+            f"adopt existing schema {signal_schema} (mark it as rds-cdc-setup's: teardown drops it once empty)",
+            sql.comment_on("SCHEMA", signal_schema, marker("schema for the Streamkap signal and heartbeat tables")),
+        )
     if not state.signal_schema_usage:
         require(not state.signal_schema_exists or owned_schema(signal_schema), f"schema {signal_schema}")
         add(f"grant USAGE on schema {signal_schema} to {role}", sql.grant_on_schema(["USAGE"], signal_schema, role))
     for table in own_tables:
+        qualified_name = sql.qualified(signal_schema, table)
+        table_marker = sql.comment_on("TABLE", qualified_name, marker(f"Streamkap {table.removeprefix('streamkap_')}"))
         if table not in state.own_tables:
             ddl = sql.create_signal_table if table == SIGNAL_TABLE else sql.create_heartbeat_table
-            add(f"create table {signal_schema}.{table}", ddl(signal_schema))
+            add(f"create table {signal_schema}.{table}", ddl(signal_schema), table_marker)
+        elif ownership.adopts(f"table {signal_schema}.{table}", "tables", table in state.own_tables_marked):
+            add(f"adopt existing table {signal_schema}.{table} (mark it as rds-cdc-setup's)", table_marker)
         privileges = [p for p in sql.TABLE_PRIVILEGES if p not in state.own_tables.get(table, frozenset())]
         if privileges:
             add(
@@ -169,7 +189,8 @@ def plan_database(
         for relation in published:
             if relation.qualified_name not in state.publication_tables:
                 require(relation.owned, f"table {relation.qualified_name}")
-    changes.extend(_publication_changes(state, setup, server, published, own_tables))
+    changes.extend(_publication_changes(state, setup, server, published, own_tables, ownership))
+    ownership.raise_if_foreign()
     if not_permitted:
         unique = list(dict.fromkeys(not_permitted))
         listed = some(unique)
@@ -178,6 +199,82 @@ def plan_database(
             f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`, or "
             "run with a user that owns them"
         )
+    return changes
+
+
+def _role_changes(
+    state: CatalogState,
+    setup: SetupInput,
+    ownership: OwnershipCheck,
+    master_username: str | None,
+    secret_exists: bool,
+    verifier: str,
+) -> list[Change]:
+    """The CDC group role and login: created and marked, or checked, adopted only on request, and
+    a password set only where the workflow knows it (its secret) or was told to rotate it."""
+    user, role = setup.user_name, setup.role_name
+    changes: list[Change] = []
+    if state.role is None:
+        changes.append(
+            Change(
+                f"create role {role}",
+                (sql.create_role(role), sql.comment_on("ROLE", role, marker("Streamkap CDC group role"))),
+            )
+        )
+    else:
+        check_role("role", role, state.role, master_username=master_username, allowed_members=(user,))
+        if ownership.adopts(f"role {role}", "role", state.role.marked):
+            changes.append(
+                Change(
+                    f"adopt existing role {role} (mark it as rds-cdc-setup's)",
+                    (sql.comment_on("ROLE", role, marker("Streamkap CDC group role")),),
+                )
+            )
+    user_marker_statement = sql.comment_on("ROLE", user, user_marker())
+    if state.user is None:
+        secret = "its existing secret" if secret_exists else "a new Secrets Manager secret"
+        changes.append(
+            Change(
+                f"create user {user} (password in {secret})",
+                (sql.create_user(user, verifier), user_marker_statement),
+            )
+        )
+    else:
+        check_role("user", user, state.user, master_username=master_username)
+        adopting = ownership.adopts(f"user {user}", "user", state.user.marked)
+        if adopting and "user" not in setup.adopt:
+            return changes  # someone else's login: refused (raise_if_foreign), its password never considered
+        if adopting:
+            changes.append(
+                Change(
+                    f"adopt existing user {user} (mark it as rds-cdc-setup's; its password is kept unless "
+                    "rotate_password)",
+                    (user_marker_statement,),
+                )
+            )
+        if setup.rotate_password:
+            secret = "its existing secret" if secret_exists else "a new secret"
+            changes.append(
+                Change(
+                    f"set the password of {user} to the one in {secret} (rotate_password; new logins with the old "
+                    "password fail)",
+                    (sql.set_user_password(user, verifier),),
+                )
+            )
+        elif not secret_exists:
+            raise InvalidInput(
+                f"User {user} exists but its secret does not, so the workflow does not know its password and will "
+                "not change it. Pass rotate_password: true to give it a new password (stored in a new secret; "
+                f"anything still logging in with the old one stops working), or choose another user_name"
+            )
+        elif not state.user.can_login:
+            changes.append(
+                Change(
+                    f"allow {user} to log in with the password in its secret", (sql.set_user_password(user, verifier),)
+                )
+            )
+    if not state.user_in_role:
+        changes.append(Change(f"grant {role} to {user}", (sql.grant_role(role, user),)))
     return changes
 
 
@@ -206,18 +303,31 @@ def _replica_identity_changes(state: CatalogState, setup: SetupInput, published:
 
 
 def _publication_changes(
-    state: CatalogState, setup: SetupInput, server: ServerInfo, published: list[Relation], own_tables: list[str]
+    state: CatalogState,
+    setup: SetupInput,
+    server: ServerInfo,
+    published: list[Relation],
+    own_tables: list[str],
+    ownership: OwnershipCheck,
 ) -> list[Change]:
     publication = setup.publication_name
     wanted = [(r.schema, r.name) for r in published] + [(setup.signal_table_schema, t) for t in own_tables]
+    publication_marker = sql.comment_on("PUBLICATION", publication, marker("Streamkap CDC publication"))
     if not state.publication_exists:
         return [
             Change(
                 f"create publication {publication} with {len(wanted)} tables",
-                (sql.create_publication(publication, wanted, server.supports_partition_root),),
+                (sql.create_publication(publication, wanted, server.supports_partition_root), publication_marker),
             )
         ]
     changes: list[Change] = []
+    if ownership.adopts(f"publication {publication}", "publication", state.publication_marked):
+        if "publication" not in ownership.adopt:
+            return []  # refused: someone else's publication is neither altered nor checked further
+        changes.append(
+            Change(f"adopt existing publication {publication} (mark it as rds-cdc-setup's)", (publication_marker,))
+        )
+    # publish_via_partition_root is left as it is: flipping it renames what a running connector receives.
     if not state.publication_all_tables:
         wanted_names = {f"{s}.{t}" for s, t in wanted}
         foreign = sorted(state.publication_tables - wanted_names)
@@ -235,13 +345,6 @@ def _publication_changes(
                     (sql.add_publication_tables(publication, missing),),
                 )
             )
-    if server.supports_partition_root and not state.publication_via_root:
-        changes.append(
-            Change(
-                f"set publish_via_partition_root on publication {publication}",
-                (sql.set_publication_via_root(publication),),
-            )
-        )
     return changes
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
+from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_setup import plan_database
 from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
@@ -70,8 +71,10 @@ def check_blockers(blockers: list[sql.Blocker], slot_name: str) -> None:
 def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> list[str]:
     existing = sql.slot(db, setup.slot_name)
     if existing is not None:
+        from lambdas.logic.configure import slot_ownership  # configure imports this module
+
         check_slot(existing, setup.slot_name, target.database)
-        return []
+        return slot_ownership(db, setup, target, existing)
     if server.replication_slots_used >= server.max_replication_slots:
         raise CapacityExhausted(
             f"All {server.max_replication_slots} replication slots are in use; raise max_replication_slots in "
@@ -86,16 +89,24 @@ def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.Serve
     return [f"create replication slot {setup.slot_name} (pgoutput)"]
 
 
-def preflight(db: Database, setup: SetupInput, target: Target) -> PreflightResult:
+def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> PreflightResult:
+    from lambdas.logic.configure import secret_changes, secret_name  # configure imports this module
+
     server = sql.server_info(db)
     check_server(server)
     if target.self_managed and server.wal_level != "logical":
         raise InvalidInput(wal_level_fix(target, server.wal_level))
     state = inspect(db, setup, target, server)
+    name = secret_name(setup, target)
+    secret = secrets.inspect_user_secret(name, kms_key_arn=environment().secrets_kms_key_arn)
     plan = list(target.parameter_plan)
     if target.parameter_reboot_needed or server.wal_level != "logical":
         plan.append(f"reboot instance {target.instance_id} so wal_level becomes logical")
-    plan += [change.description for change in plan_database(state, setup, server)]
+    plan += secret_changes(secret, setup, name)
+    changes = plan_database(
+        state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
+    )
+    plan += [change.description for change in changes]
     plan += slot_plan(db, setup, target, server)
     return PreflightResult(
         server_version_num=server.version_num,

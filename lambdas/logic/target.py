@@ -100,6 +100,7 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
         port=instance.port or 0,
         database=setup.database or instance.db_name or "postgres",
         master_secret_arn=secret_arn,
+        master_username=instance.master_username,
         parameter_plan=plan.describe(holder(instance), family),
         attempt=attempt,
         parameter_reboot_needed=plan.needs_reboot or instance.parameter_apply_status == "pending-reboot",

@@ -12,9 +12,12 @@ from lambdas.dal.rds import Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.configure import secret_name
 from lambdas.logic.database_setup import Change
+from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.logic.parameter_group import custom_group_name, holder
-from lambdas.shared.errors import DependentObjects, SlotConflict, SlotInUse
+from lambdas.shared.errors import DependentObjects, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
+from lambdas.shared.ownership import recorded_slots, user_marker
+from lambdas.shared.settings import environment
 from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
 
 
@@ -33,6 +36,9 @@ def slot_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target)
     slot = catalog.slot
     if slot is None:
         return []
+    ownership = OwnershipCheck(adopt=frozenset(t.adopt))
+    ownership.adopts(f"replication slot {t.slot_name}", "slot", catalog.slot_recorded)
+    ownership.raise_if_foreign("drop")
     if slot.database != target.database:
         raise SlotConflict(
             f"Replication slot {t.slot_name} belongs to database {slot.database!r}, not {target.database!r}; "
@@ -50,24 +56,41 @@ def slot_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target)
 def publication_changes(catalog: sql.TeardownCatalog, t: TeardownInput) -> list[Change]:
     if not catalog.publication_exists:
         return []
+    ownership = OwnershipCheck(adopt=frozenset(t.adopt))
+    ownership.adopts(f"publication {t.publication_name}", "publication", catalog.publication_marked)
+    ownership.raise_if_foreign("drop")
     return [Change(f"drop publication {t.publication_name}", (sql.drop_publication(t.publication_name),))]
 
 
 def table_changes(catalog: sql.TeardownCatalog, t: TeardownInput) -> list[Change]:
     schema = t.signal_table_schema
     changes = []
+    ownership = OwnershipCheck(adopt=frozenset(t.adopt))
+    for table in catalog.own_tables:
+        ownership.adopts(f"table {schema}.{table}", "tables", table in catalog.own_tables_marked)
+    ownership.raise_if_foreign("drop")
     if catalog.own_tables:
         names = ", ".join(f"{schema}.{table}" for table in catalog.own_tables)
         changes.append(Change(f"drop table {names}", (sql.drop_tables(schema, list(catalog.own_tables)),)))
-    if catalog.signal_schema_exists and not catalog.signal_schema_other_objects and schema != "public":
+    # A schema the workflow did not create (public, or one that was there) is kept, empty or not.
+    ours = catalog.signal_schema_marked or "schema" in t.adopt
+    if catalog.signal_schema_exists and not catalog.signal_schema_other_objects and ours:
         changes.append(Change(f"drop schema {schema} (nothing else in it)", (sql.drop_schema(schema),)))
     return changes
 
 
-def user_changes(catalog: sql.TeardownCatalog, database: str) -> list[Change]:
+def user_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target) -> list[Change]:
     roles = list(catalog.roles)
     if not roles:
         return []
+    database = target.database
+    ownership = OwnershipCheck(adopt=frozenset(t.adopt))
+    for name in roles:
+        state = catalog.role_states[name]
+        what, kind = ("user", "user") if name == t.user_name else ("role", "role")
+        check_role(what, name, state, master_username=target.master_username, allowed_members=(t.user_name,))
+        ownership.adopts(f"{what} {name}", kind, state.marked)
+    ownership.raise_if_foreign("drop")
     changes = [
         # REASSIGN/DROP OWNED need the roles' privileges: an RDS master user is no superuser.
         Change(
@@ -124,8 +147,8 @@ def plan_teardown(db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, ta
     if t.drop_tables:
         plan += [c.description for c in table_changes(catalog, t)]
     if t.drop_user:
-        plan += [c.description for c in user_changes(catalog, target.database)]
-        secret = secrets.find_secret(secret_name(t.setup_input(), target))
+        plan += [c.description for c in user_changes(catalog, t, target)]
+        secret = user_secret(secrets, t, target)
         plan += [f"delete secret {secret}"] if secret else []
     if t.revert_parameter_group:
         plan += parameter_group_changes(rds, catalog, t, target, slot_dropped=t.drop_slot)[0]
@@ -166,7 +189,17 @@ def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
             f"Replication slot {t.slot_name} became active again while being dropped: a connector reconnects "
             "to it. Stop the connector, then run the teardown again"
         ) from None
+    forget_slot(db, t, target)
     return changes
+
+
+def forget_slot(db: Database, t: TeardownInput, target: Target) -> None:
+    """Take the dropped slot out of its user's marker: a later slot of that name made by someone
+    else must not pass for the workflow's."""
+    comment = sql.role_comment(db, t.user_name)
+    slots = recorded_slots(comment)
+    if (target.database, t.slot_name) in slots:
+        db.execute(sql.comment_on("ROLE", t.user_name, user_marker(slots - {(target.database, t.slot_name)})))
 
 
 def drop_publication(db: Database, t: TeardownInput) -> list[str]:
@@ -177,10 +210,23 @@ def drop_tables(db: Database, t: TeardownInput) -> list[str]:
     return _apply(db, table_changes(inspect(db, t), t))
 
 
+def user_secret(secrets: Secrets, t: TeardownInput, target: Target) -> str | None:
+    """The CDC user's secret to delete: the workflow's own, or one adopted; someone else's is refused."""
+    name = secret_name(t.setup_input(), target)
+    found = secrets.inspect_user_secret(name, kms_key_arn=environment().secrets_kms_key_arn)
+    if found.arn is None or "scheduled for deletion" in found.problems:
+        return None
+    if not found.owned and "secret" not in t.adopt:
+        raise NotOwned(found.refusal(name))
+    return found.arn
+
+
 def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:
     """Roles first: their secret is deleted only once the password can no longer log in."""
-    changes = _apply(db, user_changes(inspect(db, t), target.database))
-    secret = secrets.find_secret(secret_name(t.setup_input(), target))
+    catalog = inspect(db, t)
+    changes = user_changes(catalog, t, target)
+    secret = user_secret(secrets, t, target)  # refused before any role is dropped
+    changes = _apply(db, changes)
     if secret:
         secrets.delete_secret(secret)
         changes.append(f"delete secret {secret}")

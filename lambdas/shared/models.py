@@ -234,6 +234,7 @@ class Target(BaseModel):
     port: int
     database: str
     master_secret_arn: str
+    master_username: str | None = None  # the instance's MasterUsername: never altered, adopted or dropped
     parameter_plan: list[str] = Field(default_factory=list)
     parameter_reboot_needed: bool = False
     attempt: int = 1  # polls so far while the instance is in a transient status

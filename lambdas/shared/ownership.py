@@ -7,6 +7,7 @@ unless the execution input's `adopt` lists its kind, which the dry-run plan then
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 # AWS resources (secrets, parameter groups, security groups): this tag, with this value.
@@ -30,3 +31,32 @@ AdoptKind = Literal[
     "pending_changes",  # parameter changes already pending a reboot, applied by the workflow's reboot
 ]
 ADOPT_KINDS: tuple[str, ...] = AdoptKind.__args__  # type: ignore[attr-defined]
+
+
+def marker(what: str) -> str:
+    """The comment the workflow puts on a database object it creates (or adopts)."""
+    return f"{COMMENT_MARKER}: {what}"
+
+
+def is_marked(comment: str | None) -> bool:
+    return bool(comment) and comment.startswith(f"{COMMENT_MARKER}:")  # type: ignore[union-attr]
+
+
+# The CDC user's comment also records the replication slots the workflow created for it, as
+# (database, slot) pairs: slots take no comment, and the user outlives them in a teardown.
+_SLOTS = "; slots "
+
+
+def user_marker(slots: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset()) -> str:
+    return marker("Streamkap CDC login") + _SLOTS + json.dumps(sorted([list(pair) for pair in slots]))
+
+
+def recorded_slots(comment: str | None) -> frozenset[tuple[str, str]]:
+    """The (database, slot) pairs a marked user's comment records; none for anything else."""
+    if not is_marked(comment):
+        return frozenset()
+    _, found, listed = (comment or "").partition(_SLOTS)
+    try:
+        return frozenset((str(d), str(s)) for d, s in json.loads(listed)) if found else frozenset()
+    except (ValueError, TypeError):
+        return frozenset()

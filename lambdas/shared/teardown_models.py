@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lambdas.shared.models import SetupInput, StepError, StepState, Target
+from lambdas.shared.ownership import AdoptKind
 
 PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group")
 
@@ -34,6 +35,9 @@ class TeardownInput(BaseModel):
     drop_user: bool = False  # user, role, and the user's secret
     revert_parameter_group: bool = False  # re-attach the default group setup replaced
     force: bool = False  # drop the slot even while a connector reads it
+    # Objects of these kinds that rds-cdc-setup did not create (e.g. made by hand from Streamkap's
+    # guide) are removed too instead of refused; the plan lists each one.
+    adopt: list[AdoptKind] = Field(default_factory=list)
     dry_run: bool = False
 
     @model_validator(mode="after")
@@ -65,6 +69,7 @@ class TeardownInput(BaseModel):
             publication_name=self.publication_name,
             slot_name=self.slot_name,
             master_secret_arn=self.master_secret_arn,
+            adopt=self.adopt,
         )
 
 

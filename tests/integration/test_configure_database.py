@@ -9,6 +9,7 @@ from lambdas.dal.database import Database
 from lambdas.logic.verify import verify
 from lambdas.shared.errors import (
     InvalidInput,
+    NotOwned,
     PublicationConflict,
     ReplicaIdentityMissing,
     SlotConflict,
@@ -197,11 +198,13 @@ def test_existing_slot_with_another_plugin_is_a_conflict(harness):
         harness.create_slot()
 
 
-def test_publication_holding_other_tables_is_a_conflict(harness):
+def test_someone_elses_publication_is_refused_and_when_adopted_still_not_stripped_of_tables(harness):
     harness.sql("CREATE TABLE public.secret_stuff (id int PRIMARY KEY)")
     harness.sql("CREATE PUBLICATION streamkap_pub FOR TABLE public.secret_stuff")
-    with pytest.raises(PublicationConflict, match="public.secret_stuff"):
+    with pytest.raises(NotOwned, match=r"publication streamkap_pub.*adopt: \['publication'\]"):
         harness.configure(tables=["public.orders"])
+    with pytest.raises(PublicationConflict, match="public.secret_stuff"):
+        harness.configure(tables=["public.orders"], adopt=["publication"])
 
 
 def test_verify_as_the_user_sees_its_heartbeat_in_a_bounded_peek(harness):

@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 
 from lambdas.dal.database import Database
+from lambdas.dal.secrets import Secrets
 from lambdas.logic.preflight import preflight
 from lambdas.shared.errors import LongTransactionBlocking
 
@@ -23,7 +24,7 @@ def count_queries(harness) -> tuple[int, list[str]]:
         return original(self, sql, **params)
 
     with mock.patch.object(Database, "rows", counting), harness.master() as db:
-        plan = preflight(db, harness.setup, harness.target).plan
+        plan = preflight(db, Secrets(), harness.setup, harness.target).plan
     return calls, plan
 
 
@@ -44,7 +45,7 @@ def test_preflight_names_the_session_that_would_block_slot_creation(harness, mon
     pid = holder.run("SELECT pg_backend_pid()")[0][0]
     try:
         with pytest.raises(LongTransactionBlocking, match=f"pid {pid} "), harness.master() as db:
-            preflight(db, harness.setup, harness.target)
+            preflight(db, Secrets(), harness.setup, harness.target)
     finally:
         holder.run("ROLLBACK")
         holder.close()
@@ -57,7 +58,7 @@ def test_read_only_sessions_do_not_count_as_blockers(harness, monkeypatch):
     reader.run("SELECT count(*) FROM public.orders")
     try:
         with harness.master() as db:
-            plan = preflight(db, harness.setup, harness.target).plan
+            plan = preflight(db, Secrets(), harness.setup, harness.target).plan
         assert f"create replication slot {harness.setup.slot_name} (pgoutput)" in plan
     finally:
         reader.run("ROLLBACK")
@@ -66,6 +67,7 @@ def test_read_only_sessions_do_not_count_as_blockers(harness, monkeypatch):
 
 def test_slot_creation_gives_up_after_its_timeout_naming_the_blocker(harness, monkeypatch):
     monkeypatch.setenv("SLOT_TIMEOUT_MS", "500")
+    harness.configure()  # CreateSlot follows ConfigureDatabase: the slot is recorded in the user's marker
     holder = harness.server.connect(harness.database)
     holder.run("BEGIN")
     holder.run("UPDATE public.orders SET total = total")
