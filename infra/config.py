@@ -41,7 +41,13 @@ _SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 _SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8,17}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TAG = re.compile(r"[^=]{1,128}=.{0,256}")
-_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^*?]+")
+# An ARN, or an ARN pattern (`*`, `?`) whose name starts with at least one literal character:
+# `secret:*` would be every secret of the account.
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^*?\s]+\S*")
+# Which instances and clusters the workflows may modify and reboot (infra/permissions.py).
+TARGET_SCOPES = ("tagged", "account")
+# Which master secrets the SQL steps may read, besides `master_secret_arns` (infra/permissions.py).
+MASTER_SECRET_SCOPES = ("rds-managed", "tagged", "listed")
 
 
 class ConfigError(ValueError):
@@ -57,7 +63,12 @@ class CdcSetupConfig:
     opt_in_tag: str = "streamkap:cdc=enabled"
     log_retention_days: int = 30
     create_vpc_endpoints: bool = False  # Secrets Manager and RDS interface endpoints in the subnets
-    master_secret_arns: tuple[str, ...] = ()  # master secrets not managed by RDS (`rds!...`) to allow
+    master_secret_arns: tuple[str, ...] = ()  # master secrets (ARNs or ARN patterns) always readable
+    # "tagged": modify/reboot only instances and clusters carrying opt_in_tag; "account": any (synth warns).
+    target_scope: str = "tagged"
+    # "rds-managed": secrets RDS manages (rds!..., tagged by RDS); "tagged": secrets carrying
+    # opt_in_tag; "listed": master_secret_arns only.
+    master_secret_scope: str = "rds-managed"  # noqa: S105 - a scope name
 
     def __post_init__(self) -> None:
         if self.vpc_id is None:
@@ -83,6 +94,13 @@ class CdcSetupConfig:
             raise ConfigError("context 'create_vpc_endpoints' needs 'vpc_id', 'subnet_ids' and 'security_group_ids'")
         for arn in self.master_secret_arns:
             _check("master_secret_arns", arn, _SECRET_ARN, "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-x")
+        _choice("target_scope", self.target_scope, TARGET_SCOPES)
+        _choice("master_secret_scope", self.master_secret_scope, MASTER_SECRET_SCOPES)
+        if self.master_secret_scope == "listed" and not self.master_secret_arns:  # noqa: S105
+            raise ConfigError(
+                "context 'master_secret_scope' 'listed' needs 'master_secret_arns': without them no "
+                "master secret could be read"
+            )
         if self.log_retention_days not in RETENTION_DAYS:
             raise ConfigError(
                 f"context 'log_retention_days' must be one of {sorted(RETENTION_DAYS)}, got {self.log_retention_days!r}"
@@ -106,6 +124,11 @@ class CdcSetupConfig:
 def _check(key: str, value: str, pattern: re.Pattern[str], example: str) -> None:
     if not pattern.fullmatch(value):
         raise ConfigError(f"context {key!r} must look like {example!r}, got {value!r}")
+
+
+def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"context {key!r} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _optional_str(key: str, raw: Any) -> str | None:
@@ -153,4 +176,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "log_retention_days": _int,
     "create_vpc_endpoints": _bool,
     "master_secret_arns": _str_tuple,
+    "target_scope": _str,
+    "master_secret_scope": _str,
 }

@@ -12,6 +12,7 @@ from infra.config import CdcSetupConfig
 from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
 from infra.network import ServiceEndpoints
+from infra.permissions import Scope
 from infra.teardown import CdcTeardownWorkflow
 from infra.trigger import CdcSetupTrigger
 from infra.workflow import STATE_MACHINE_NAME, CdcSetupWorkflow, DataPlaneNetwork
@@ -26,6 +27,12 @@ class CdcSetupStack(Stack):
             **kwargs,
         )
         network = self._network(config)
+        scope_of_access = Scope(
+            opt_in_tag=config.opt_in_tag,
+            target_scope=config.target_scope,
+            master_secret_scope=config.master_secret_scope,
+            master_secret_arns=config.master_secret_arns,
+        )
         if network and config.create_vpc_endpoints:
             ServiceEndpoints(self, "Endpoints", network=network)
         workflow = CdcSetupWorkflow(
@@ -34,8 +41,7 @@ class CdcSetupStack(Stack):
             network=network,
             notification_email=config.notification_email,
             log_retention=config.log_retention,
-            opt_in_tag=config.opt_in_tag,
-            master_secret_arns=config.master_secret_arns,
+            scope_of_access=scope_of_access,
         )
         CdcSetupTrigger(self, "Trigger", state_machine=workflow.state_machine, opt_in_tag=config.opt_in_tag)
         CdcSetupMonitoring(self, "Monitoring", workflow=workflow)
@@ -55,7 +61,7 @@ class CdcSetupStack(Stack):
             key=workflow.key,
             topic=workflow.topic,
             log_retention=config.log_retention,
-            master_secret_arns=config.master_secret_arns,
+            scope_of_access=scope_of_access,
         )
         CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)
         fleet = CdcFleetWorkflow(

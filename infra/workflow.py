@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from aws_cdk import Annotations, Aws
+from aws_cdk import Annotations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -18,12 +17,12 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import permissions
 from infra.bundling import lambda_code
 from infra.functions import (
     ARCHITECTURE,
     RUNTIME,
     DataPlaneNetwork,
-    acknowledge_wildcard,
     arn,
     asl_state_machine,
     grant_invoke,
@@ -31,21 +30,23 @@ from infra.functions import (
     task_function,
     vpc_access_policy,
 )
+from infra.permissions import SECRET_NAME_PREFIX, Grant, Scope, managed_policy
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_setup.asl.json"
-SECRET_NAME_PREFIX = "rds-cdc-setup/"  # noqa: S105 - a name prefix, not a secret
 ALARM_NAME_PREFIX = "rds-cdc-setup-"  # as lambdas/logic/monitoring.py names the alarms
 STATE_MACHINE_NAME = "rds-cdc-setup"
 
 
 class Access(Enum):
-    """What a step's function may touch; each is one customer-managed policy."""
+    """What a step's function may touch; each is one customer-managed policy (infra/permissions.py)."""
 
-    RDS_READ = "RdsRead"  # describe instances and parameter groups, read tags
+    RDS_READ = "RdsRead"  # describe instances, clusters, parameter groups; read their tags
+    INSTANCE_READ = "InstanceRead"  # the status of the instance, or of the cluster and its writer
     TRIGGER_READ = "TriggerRead"  # the tags and cluster membership of an event's instance or cluster
-    PARAMETER_GROUP = "ParameterGroup"  # create and change parameter groups, attach one
-    REBOOT = "Reboot"
-    SECRETS = "Secrets"  # read the master and CDC user secrets
+    PARAMETER_GROUP = "ParameterGroup"  # create/copy/change own parameter groups, attach one to the target
+    REBOOT = "Reboot"  # reboot the opted-in target
+    MASTER_SECRET = "MasterSecret"  # noqa: S105 - read the master user's secret
+    USER_SECRET_READ = "UserSecretRead"  # noqa: S105 - read the CDC user's secret (the workflow's own)
     USER_SECRET = "UserSecret"  # noqa: S105 - create the CDC user's secret, encrypted with the key
     NOTIFY = "Notify"  # publish to the notification topic
     ALARMS = "Alarms"  # the workflow's CloudWatch alarms
@@ -66,13 +67,13 @@ STEPS = (
     Step("CheckConcurrency", False, (Access.EXECUTIONS,)),
     Step("DescribeTarget", False, (Access.RDS_READ,)),
     Step("DescribeSelfManagedTarget", False, ()),  # self-managed PostgreSQL: from the input alone
-    Step("Preflight", True, (Access.SECRETS,)),
+    Step("Preflight", True, (Access.MASTER_SECRET,)),
     Step("EnsureParameterGroup", False, (Access.RDS_READ, Access.PARAMETER_GROUP)),
-    Step("RebootInstance", False, (Access.RDS_READ, Access.REBOOT)),
-    Step("CheckRebootStatus", True, (Access.RDS_READ, Access.REBOOT, Access.SECRETS)),
-    Step("ConfigureDatabase", True, (Access.SECRETS, Access.USER_SECRET)),
-    Step("CreateSlot", True, (Access.SECRETS,)),
-    Step("Verify", True, (Access.SECRETS,)),
+    Step("RebootInstance", False, (Access.INSTANCE_READ, Access.REBOOT)),
+    Step("CheckRebootStatus", True, (Access.INSTANCE_READ, Access.REBOOT, Access.MASTER_SECRET)),
+    Step("ConfigureDatabase", True, (Access.MASTER_SECRET, Access.USER_SECRET_READ, Access.USER_SECRET)),
+    Step("CreateSlot", True, (Access.MASTER_SECRET,)),
+    Step("Verify", True, (Access.USER_SECRET_READ,)),  # connects as the CDC user: no master secret
     Step("CreateAlarms", False, (Access.ALARMS,)),
     Step("Report", False, (Access.NOTIFY,)),
     Step("NotifyFailure", False, (Access.NOTIFY,)),
@@ -88,10 +89,11 @@ class CdcSetupWorkflow(Construct):
         network: DataPlaneNetwork | None,
         notification_email: str | None,
         log_retention: logs.RetentionDays,
-        opt_in_tag: str,
-        master_secret_arns: Sequence[str] = (),
+        scope_of_access: Scope,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._scope = scope_of_access
+        opt_in_tag = scope_of_access.opt_in_tag
         self.key = kms.Key(
             self,
             "Key",
@@ -103,6 +105,12 @@ class CdcSetupWorkflow(Construct):
         )
         if notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+        if scope_of_access.account_wide:
+            Annotations.of(self).add_warning_v2(
+                "rds-cdc-setup:AccountWideTargets",
+                "target_scope=account: the workflows may modify and reboot every RDS instance and Aurora "
+                f"cluster of the account and region, not only those tagged {opt_in_tag}.",
+            )
         if network is None:
             Annotations.of(self).add_warning_v2(
                 "rds-cdc-setup:NoVpc",
@@ -112,7 +120,6 @@ class CdcSetupWorkflow(Construct):
 
         definition = ASL_FILE.read_text()
         used = _step_names(definition)
-        self._master_secret_arns = list(master_secret_arns)
         self._policies: dict[Access, iam.ManagedPolicy] = {}
         vpc_policy = (
             vpc_access_policy(self, "rds-cdc-setup: network interfaces for the functions in the VPC")
@@ -148,172 +155,110 @@ class CdcSetupWorkflow(Construct):
     def _policy(self, access: Access) -> iam.ManagedPolicy:
         """The access's policy, made on first use: no unattached policies."""
         if access not in self._policies:
-            description, statements, wildcards = self._access(access)
-            policy = iam.ManagedPolicy(
-                self, f"{access.value}Policy", description=f"rds-cdc-setup: {description}", statements=statements
+            description, grant = self._access(access)
+            self._policies[access] = managed_policy(
+                self, f"{access.value}Policy", f"rds-cdc-setup: {description}", grant
             )
-            for service, resource, reason in wildcards:
-                acknowledge_wildcard(policy, service, resource, reason)
-            self._policies[access] = policy
         return self._policies[access]
 
-    def _access(self, access: Access) -> tuple[str, list[iam.PolicyStatement], list[tuple[str, str, str]]]:
-        """(description, statements, acknowledged wildcard resources) of each access."""
-        db, pg = "db:*", "pg:*"
-        cluster, cluster_pg = "cluster:*", "cluster-pg:*"  # Aurora
-        any_instance = "The target instance is execution input, unknown at deploy time; this account and region."
-        any_group = "Parameter groups are named after the target instance, which is execution input."
-        any_cluster = "The target Aurora cluster is execution input, unknown at deploy time; this account and region."
-        any_cluster_group = "Cluster parameter groups are named after the target cluster, which is execution input."
-        master_secrets, own_secrets = "secret:rds!*", f"secret:{SECRET_NAME_PREFIX}*"
-        via_secrets_manager = {"StringEquals": {"kms:ViaService": f"secretsmanager.{Aws.REGION}.amazonaws.com"}}
+    def _access(self, access: Access) -> tuple[str, Grant]:
+        """(description, grant) of each access."""
+        scope, key = self._scope, self.key.key_arn
         if access is Access.RDS_READ:
-            actions = ["rds:DescribeDBInstances", "rds:ListTagsForResource"]
-            group_actions = ["rds:DescribeDBParameterGroups", "rds:DescribeDBParameters"]
-            cluster_group_actions = ["rds:DescribeDBClusterParameterGroups", "rds:DescribeDBClusterParameters"]
-            return (
-                "read RDS instances, Aurora clusters, their tags and parameter groups",
-                [
-                    iam.PolicyStatement(actions=actions, resources=[arn("rds", db)]),
-                    iam.PolicyStatement(actions=group_actions, resources=[arn("rds", pg)]),
-                    iam.PolicyStatement(actions=["rds:DescribeDBClusters"], resources=[arn("rds", cluster)]),
-                    iam.PolicyStatement(actions=cluster_group_actions, resources=[arn("rds", cluster_pg)]),
-                ],
-                [
-                    ("rds", db, any_instance),
-                    ("rds", pg, any_group),
-                    ("rds", cluster, any_cluster),
-                    ("rds", cluster_pg, any_cluster_group),
-                ],
-            )
+            return "read RDS instances, Aurora clusters, their parameter groups and tags", permissions.read_targets()
+        if access is Access.INSTANCE_READ:
+            return "read the status of the instance, or the Aurora cluster and its writer", permissions.read_instances()
         if access is Access.TRIGGER_READ:
             # ListTagsForResource on both ARN kinds an event names; DescribeDBInstances tells an
             # Aurora member (skipped), DescribeDBClusters whether a new cluster has its writer yet.
+            # Read only, on any instance: it is what decides whether the event's target opted in.
             return (
                 "read the tags of the instance or Aurora cluster an event names, its cluster or writer",
-                [
-                    iam.PolicyStatement(
-                        actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"], resources=[arn("rds", db)]
-                    ),
-                    iam.PolicyStatement(
-                        actions=["rds:DescribeDBClusters", "rds:ListTagsForResource"], resources=[arn("rds", cluster)]
-                    ),
-                ],
-                [
-                    ("rds", db, "The instance is named by the EventBridge event, unknown at deploy time."),
-                    ("rds", cluster, "The Aurora cluster is named by the EventBridge event, unknown at deploy time."),
-                ],
+                Grant(
+                    [
+                        iam.PolicyStatement(
+                            actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"],
+                            resources=[arn("rds", permissions.DB)],
+                        ),
+                        iam.PolicyStatement(
+                            actions=["rds:DescribeDBClusters", "rds:ListTagsForResource"],
+                            resources=[arn("rds", permissions.CLUSTER)],
+                        ),
+                    ],
+                    [
+                        (
+                            "rds",
+                            permissions.DB,
+                            "The instance is named by the EventBridge event, unknown at deploy time.",
+                        ),
+                        (
+                            "rds",
+                            permissions.CLUSTER,
+                            "The Aurora cluster is named by the EventBridge event, unknown at deploy time.",
+                        ),
+                    ],
+                ),
             )
         if access is Access.PARAMETER_GROUP:
-            group_actions = ["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup", "rds:AddTagsToResource"]
-            cluster_group_actions = [
-                "rds:CreateDBClusterParameterGroup",
-                "rds:ModifyDBClusterParameterGroup",
-                "rds:AddTagsToResource",
-            ]
             return (
-                "create and change (cluster) parameter groups, attach one to an instance or Aurora cluster",
-                [
-                    iam.PolicyStatement(actions=group_actions, resources=[arn("rds", pg)]),
-                    # Attaching a group is ModifyDBInstance on both the instance and the group.
-                    iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[arn("rds", db), arn("rds", pg)]),
-                    iam.PolicyStatement(actions=cluster_group_actions, resources=[arn("rds", cluster_pg)]),
-                    # Aurora: ModifyDBCluster on both the cluster and the cluster parameter group.
-                    iam.PolicyStatement(
-                        actions=["rds:ModifyDBCluster"], resources=[arn("rds", cluster), arn("rds", cluster_pg)]
-                    ),
-                ],
-                [
-                    ("rds", db, any_instance),
-                    ("rds", pg, any_group),
-                    ("rds", cluster, any_cluster),
-                    ("rds", cluster_pg, any_cluster_group),
-                ],
+                "create, copy and change its own (cluster) parameter groups, attach one to an opted-in target",
+                permissions.own_parameter_groups(scope),
             )
         if access is Access.REBOOT:
-            return (
-                "reboot the instance (an Aurora cluster's writer) whose parameters need it",
-                [iam.PolicyStatement(actions=["rds:RebootDBInstance"], resources=[arn("rds", db)])],
-                [("rds", db, any_instance)],
-            )
-        if access is Access.SECRETS:
-            secrets = [arn("secretsmanager", master_secrets), arn("secretsmanager", own_secrets)]
-            return (
-                "read the master user's and the CDC user's secrets",
-                [
-                    iam.PolicyStatement(
-                        actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                        resources=[*secrets, *self._master_secret_arns],
-                    ),
-                    # The master secret's key is RDS's or the DBA's choice; Decrypt only via Secrets Manager.
-                    iam.PolicyStatement(
-                        actions=["kms:Decrypt"], resources=[arn("kms", "key/*")], conditions=via_secrets_manager
-                    ),
-                ],
-                [
-                    (
-                        "secretsmanager",
-                        master_secrets,
-                        "RDS names master-user secrets rds!<id>; the instance is input.",
-                    ),
-                    ("secretsmanager", own_secrets, f"Secrets this workflow creates: {SECRET_NAME_PREFIX}<instance>/."),
-                    ("kms", "key/*", "Any key may protect a master secret; Decrypt only via Secrets Manager."),
-                ],
-            )
+            return "reboot the opted-in instance (an Aurora cluster's writer)", permissions.reboot(scope)
+        if access is Access.MASTER_SECRET:
+            return "read the master user's secret", permissions.master_secrets(scope)
+        if access is Access.USER_SECRET_READ:
+            return "read the CDC user's secret the workflow created", permissions.own_secret_read(key)
         if access is Access.USER_SECRET:
             return (
-                "create the CDC user's secret, encrypted with the workflow's key",
-                [
-                    iam.PolicyStatement(
-                        actions=["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
-                        resources=[arn("secretsmanager", own_secrets)],
-                    ),
-                    iam.PolicyStatement(
-                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                        resources=[self.key.key_arn],
-                        conditions=via_secrets_manager,
-                    ),
-                ],
-                [("secretsmanager", own_secrets, f"Secrets this workflow creates: {SECRET_NAME_PREFIX}<instance>/.")],
+                "create the CDC user's secret with the owner tag, encrypted with the workflow's key",
+                permissions.own_secret_create(key),
             )
         if access is Access.NOTIFY:
             return (
                 "publish to the notification topic",
-                [
-                    iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
-                    # The topic is encrypted with the key.
-                    iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn]),
-                ],
-                [],
+                Grant(
+                    [
+                        iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+                        # The topic is encrypted with the key.
+                        iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key]),
+                    ]
+                ),
             )
         if access is Access.ALARMS:
             alarms = f"alarm:{ALARM_NAME_PREFIX}*"
             return (
                 "create and read the workflow's CloudWatch alarms",
-                [
-                    iam.PolicyStatement(
-                        actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
-                        resources=[arn("cloudwatch", alarms)],
-                    )
-                ],
-                [
-                    (
-                        "cloudwatch",
-                        alarms,
-                        f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.",
-                    )
-                ],
+                Grant(
+                    [
+                        iam.PolicyStatement(
+                            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
+                            resources=[arn("cloudwatch", alarms)],
+                        )
+                    ],
+                    [
+                        (
+                            "cloudwatch",
+                            alarms,
+                            f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.",
+                        )
+                    ],
+                ),
             )
         executions = f"execution:{STATE_MACHINE_NAME}:*"
         return (
             "find running executions of the workflow",
-            [
-                iam.PolicyStatement(
-                    actions=["states:ListExecutions"], resources=[arn("states", f"stateMachine:{STATE_MACHINE_NAME}")]
-                ),
-                iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[arn("states", executions)]),
-            ],
-            [("states", executions, "Executions are named at start; any of this state machine's.")],
+            Grant(
+                [
+                    iam.PolicyStatement(
+                        actions=["states:ListExecutions"],
+                        resources=[arn("states", f"stateMachine:{STATE_MACHINE_NAME}")],
+                    ),
+                    iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[arn("states", executions)]),
+                ],
+                [("states", executions, "Executions are named at start; any of this state machine's.")],
+            ),
         )
 
     def _state_machine(self, definition: str, log_retention: logs.RetentionDays) -> sfn.StateMachine:

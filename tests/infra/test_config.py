@@ -73,8 +73,20 @@ def test_config_is_frozen_and_keyword_only() -> None:
         ({"create_vpc_endpoints": "yes"}, "must be true or false"),
         ({"master_secret_arns": ["orders-master"]}, "'master_secret_arns' must look like"),
         ({"master_secret_arns": ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"]}, "must look like"),
+        ({"target_scope": "everything"}, "'target_scope' must be one of tagged, account"),
+        ({"master_secret_scope": "all"}, "'master_secret_scope' must be one of rds-managed, tagged, listed"),
+        ({"master_secret_scope": "listed"}, "'listed' needs 'master_secret_arns'"),
     ],
 )
 def test_bad_context_names_the_key(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         from_context(**context)
+
+
+def test_scopes_default_to_the_narrow_forms_and_master_secret_arns_take_patterns() -> None:
+    assert (CdcSetupConfig().target_scope, CdcSetupConfig().master_secret_scope) == ("tagged", "rds-managed")
+    config = from_context(
+        target_scope="account", master_secret_scope="listed", master_secret_arns=f"{SECRET},{SECRET[:-6]}*"
+    )
+    assert config.target_scope == "account"
+    assert config.master_secret_arns == (SECRET, f"{SECRET[:-6]}*")
