@@ -47,6 +47,7 @@ class Access(Enum):
     REBOOT = "Reboot"  # reboot the opted-in target
     MASTER_SECRET = "MasterSecret"  # noqa: S105 - read the master user's secret
     USER_SECRET_READ = "UserSecretRead"  # noqa: S105 - read the CDC user's secret (the workflow's own)
+    USER_SECRET_LOOKUP = "UserSecretLookup"  # noqa: S105 - whose is the secret at the CDC user's secret name
     USER_SECRET = "UserSecret"  # noqa: S105 - create the CDC user's secret, encrypted with the key
     NOTIFY = "Notify"  # publish to the notification topic
     ALARMS = "Alarms"  # the workflow's CloudWatch alarms
@@ -67,7 +68,7 @@ STEPS = (
     Step("CheckConcurrency", False, (Access.EXECUTIONS,)),
     Step("DescribeTarget", False, (Access.RDS_READ,)),
     Step("DescribeSelfManagedTarget", False, ()),  # self-managed PostgreSQL: from the input alone
-    Step("Preflight", True, (Access.MASTER_SECRET,)),
+    Step("Preflight", True, (Access.MASTER_SECRET, Access.USER_SECRET_LOOKUP)),  # the plan says whose secret it is
     Step("EnsureParameterGroup", False, (Access.RDS_READ, Access.PARAMETER_GROUP)),
     Step("RebootInstance", False, (Access.INSTANCE_READ, Access.REBOOT)),
     Step("CheckRebootStatus", True, (Access.INSTANCE_READ, Access.REBOOT, Access.MASTER_SECRET)),
@@ -210,6 +211,11 @@ class CdcSetupWorkflow(Construct):
             return "read the master user's secret", permissions.master_secrets(scope)
         if access is Access.USER_SECRET_READ:
             return "read the CDC user's secret the workflow created", permissions.own_secret_read(key)
+        if access is Access.USER_SECRET_LOOKUP:
+            return (
+                "see whether a secret at the CDC user's secret name is the workflow's",
+                permissions.own_secret_describe(),
+            )
         if access is Access.USER_SECRET:
             return (
                 "create the CDC user's secret with the owner tag, encrypted with the workflow's key",

@@ -225,7 +225,7 @@ def test_the_workflows_own_secrets_are_read_and_deleted_only_with_the_owner_tag(
     assert holders(synth, "secretsmanager:DeleteSecret") == {"DropUser": [(own, tagged)]}
     # Described without the tag condition: a foreign secret at the name must be seen to be refused
     assert holders(synth, "secretsmanager:DescribeSecret") == {
-        task: [(own, None)] for task in ("ConfigureDatabase", "PlanTeardown", "DropUser")
+        task: [(own, None)] for task in ("Preflight", "ConfigureDatabase", "PlanTeardown", "DropUser")
     }
 
 

@@ -53,7 +53,7 @@ STEP_ACTIONS = {
     "CheckConcurrency": {"states:ListExecutions", "states:DescribeExecution"},
     "DescribeTarget": RDS_READ,
     "DescribeSelfManagedTarget": set(),  # self-managed PostgreSQL: from the input alone
-    "Preflight": MASTER_SECRET,
+    "Preflight": MASTER_SECRET | {"secretsmanager:DescribeSecret"},  # whose is the secret at the user's name
     "EnsureParameterGroup": RDS_READ
     | {"rds:CreateDBParameterGroup", "rds:CopyDBParameterGroup", "rds:ModifyDBParameterGroup"}
     | {"rds:AddTagsToResource", "rds:ModifyDBInstance"}
