@@ -241,8 +241,8 @@ CASES = [
     ),
     Case("slot on another database", {}, "SlotConflict", "other", stage=slot_on_other_database),
     Case(
-        "publication on other tables",
-        {"schemas": ["public"]},
+        "adopted publication on other tables",
+        {"schemas": ["public"], "adopt": ["publication"]},
         "PublicationConflict",
         "inventory.stock",
         stage=staged_sql(
