@@ -13,7 +13,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-matrix test-fast lint format synth diagram bench postgres venv cdk clean
+.PHONY: demo test test-matrix test-fast lint format synth diagram bench postgres venv cdk clean mutate
 
 demo: venv postgres ## the main job: the whole workflow on a local PostgreSQL + emulated RDS
 	$(PY) -m local.demo
@@ -84,3 +84,8 @@ $(VENV)/.installed: requirements-cli.txt
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .cache
+
+mutate: venv ## mutation testing (mutmut 3) of the rules that guard production; survivors name untested rules
+	$(VENV)/bin/pip install -q --disable-pip-version-check mutmut==3.8.1
+	rm -rf mutants
+	$(VENV)/bin/mutmut run >/dev/null; $(VENV)/bin/mutmut results

@@ -370,3 +370,22 @@ def test_a_deleted_cluster_is_target_not_found():
         stub.add_client_error("list_tags_for_resource", service_error_code="DBClusterNotFoundFault")
         with pytest.raises(TargetNotFound, match=f"The cluster {CLUSTER_ARN} of the event no longer exists"):
             RdsTags(rds).tags(CLUSTER_ARN)
+
+
+def test_the_event_source_arn_names_the_target_before_the_resources():
+    """An RDS event's detail.SourceArn is the instance it is about; `resources` may list more."""
+    other = ARN.replace(":db:orders-prod", ":db:orders-other")
+    event = TriggerEvent.model_validate(
+        {"source": "aws.rds", "resources": [other], "detail": {"SourceArn": ARN, "EventID": "RDS-EVENT-0005"}}
+    )
+    assert event_target(event).identifier == "orders-prod"
+    alone = TriggerEvent.model_validate({"source": "aws.rds", "resources": [], "detail": {"SourceArn": ARN}})
+    assert (event_target(alone).kind, event_target(alone).identifier) == ("db", "orders-prod")
+
+
+def test_an_event_naming_no_rds_arn_is_invalid_input_listing_its_resources():
+    event = TriggerEvent.model_validate({"source": "aws.rds", "resources": ["arn:aws:s3:::bucket"], "detail": {}})
+    with pytest.raises(
+        InvalidInput, match=r"names no RDS instance or Aurora cluster \(resources: \['arn:aws:s3:::bucket'\]\)"
+    ):
+        event_target(event)

@@ -278,3 +278,27 @@ def test_an_unmarked_role_in_use_is_not_dropped_even_adopted():
     catalog = by_hand(role_states={**OURS.role_states, "streamkap_role": RoleState(members=("streamkap_user", "bob"))})
     with pytest.raises(NotOwned, match=r"has members \(bob\)"):
         teardown.user_changes(catalog, parts(drop_user=True, adopt=["role"]), TARGET)
+
+
+def test_the_refusal_says_what_to_do():
+    check = OwnershipCheck(adopt=frozenset())
+    check.adopts("user u", "user", marked=False)
+    with pytest.raises(NotOwned) as refused:
+        check.raise_if_foreign()
+    assert str(refused.value) == (
+        "These exist but were not created by rds-cdc-setup (they carry no rds-cdc-setup marker), so the workflow "
+        "will not change them: user u. Use other names in the input, remove them, or take them over deliberately "
+        "with adopt: ['user'] (a dry run shows what adopting changes)"
+    )
+
+
+def test_a_role_with_many_members_names_five_and_counts_the_rest():
+    role = RoleState(members=tuple(f"m{i}" for i in range(8)))
+    assert not_adoptable(role) == ["has members (m0, m1, m2, m3, m4 and 3 more)"]
+
+
+def test_every_reason_a_role_is_refused_is_said():
+    with pytest.raises(NotOwned, match="is a member of rds_superuser and is the user the workflow connects as: "):
+        check_role("user", "u", RoleState(rds_superuser=True, connected_as=True), master_username=None)
+    with pytest.raises(NotOwned, match=r"and owns 1 objects and has members \(x\): it is in use"):
+        check_role("role", "r", RoleState(owned_objects=1, members=("x",)), master_username=None)
