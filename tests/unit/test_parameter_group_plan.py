@@ -193,3 +193,52 @@ def test_without_a_reboot_the_pending_changes_are_only_mentioned():
         "parameter changes already pending on parameter group team-pg, not made by this workflow, "
         "wait for the next reboot of instance orders-prod"
     ]
+
+
+# ---- teardown: revert only the workflow's own group -------------------------------------------
+
+
+class TeardownRds(FakeRds):
+    def __init__(self, *args, tags: dict[str, dict[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra_tags = tags or {}
+
+    def parameter_group_tags(self, group, *, cluster=False):
+        found = super().parameter_group_tags(group, cluster=cluster)
+        return None if found is None else {**found, **self.extra_tags.get(group, {})}
+
+
+def revert(rds: FakeRds) -> tuple[list[str], str | None]:
+    from types import SimpleNamespace
+
+    from lambdas.logic.teardown import parameter_group_changes
+    from lambdas.shared.models import Target
+    from lambdas.shared.teardown_models import TeardownInput
+
+    target = Target(
+        instance_id="orders-prod", engine="postgres", engine_version="15.4", major_version=15, status="available",
+        parameter_group=rds.described.parameter_group, parameter_group_family="postgres15",
+        parameter_apply_status="in-sync", host="h", port=5432, database="orders", master_secret_arn="arn:m",
+    )  # fmt: skip
+    catalog = SimpleNamespace(other_logical_slots=(), slot=None)
+    t = TeardownInput(db_instance_identifier="orders-prod", revert_parameter_group=True)
+    return parameter_group_changes(rds, catalog, t, target, slot_dropped=True)  # type: ignore[arg-type]
+
+
+def test_teardown_leaves_a_group_with_the_workflows_name_that_is_not_its_own():
+    assert revert(FakeRds(groups={MINE: {}}, described=instance(MINE))) == ([], None)
+
+
+def test_teardown_reverts_its_own_group_to_the_default_or_to_the_group_it_copied():
+    created = FakeRds(groups={MINE: {}}, owned={MINE}, described=instance(MINE))
+    assert revert(created)[1] == "default.postgres15"
+    copied = TeardownRds(
+        groups={MINE: {}, "team-pg": {}},
+        owned={MINE},
+        described=instance(MINE),
+        tags={MINE: {"rds-cdc-setup:copied-from": "team-pg"}},
+    )
+    changes, back = revert(copied)
+    assert back == "team-pg" and "(the group it was copied from;" in changes[0]
+    del copied.groups["team-pg"]  # the team deleted it since: back to the default
+    assert revert(copied)[1] == "default.postgres15"
