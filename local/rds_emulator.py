@@ -6,7 +6,10 @@
 - RebootDBInstance needs an available instance, goes `rebooting` -> `available`, and
   restarts the local PostgreSQL with the group's settings (rds.logical_replication -> wal_level);
 - dynamic parameters (wal_sender_timeout) reach the server at once, by a reload;
-- the endpoint and the MasterUserSecret point at the local server and its real credentials.
+- the endpoint and the MasterUserSecret point at the local server and its real credentials;
+- DescribeDBParameterGroups of a group that does not exist is DBParameterGroupNotFound (moto
+  returns an empty list). CopyDBParameterGroup / CopyDBClusterParameterGroup (user-set values
+  and the request's tags) and ListTagsForResource on parameter groups are moto's own, as AWS does.
 
 Aurora PostgreSQL (`add_cluster`): a cluster with one writer instance on the local server (or
 none yet, as a new cluster is when RDS-EVENT-0170 comes; `add_writer` adds it later); the
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from moto.rds.exceptions import RDSClientError
+from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
 from moto.rds.models import DBCluster, DBInstance, RDSBackend
 
 from local.postgres_server import LocalPostgres
@@ -191,6 +194,14 @@ class RdsEmulator:
         original_modify_cluster = RDSBackend.modify_db_cluster
         original_members = DBCluster.db_cluster_members
         original_cluster_endpoint = DBCluster.endpoint
+        original_describe_groups = RDSBackend.describe_db_parameter_groups
+
+        def describe_db_parameter_groups(backend: RDSBackend, kwargs: dict[str, Any]) -> Any:
+            found = original_describe_groups(backend, kwargs)
+            name = kwargs.get("db_parameter_group_name")
+            if name and not found:
+                raise DBParameterGroupNotFoundError(name)
+            return found
 
         def check_modifiable(group_name: str, parameters: list[dict[str, Any]]) -> None:
             if group_name.startswith("default."):
@@ -302,6 +313,7 @@ class RdsEmulator:
             mock.patch.object(RDSBackend, "modify_db_instance", modify_db_instance),
             mock.patch.object(RDSBackend, "reboot_db_instance", reboot_db_instance),
             mock.patch.object(RDSBackend, "describe_db_instances", describe_db_instances),
+            mock.patch.object(RDSBackend, "describe_db_parameter_groups", describe_db_parameter_groups),
             mock.patch.object(DBInstance, "db_parameter_group_status_list", property(db_parameter_group_status_list)),
             mock.patch.object(DBInstance, "address", property(address)),
             mock.patch.object(RDSBackend, "modify_db_cluster_parameter_group", modify_db_cluster_parameter_group),

@@ -43,6 +43,10 @@ def catalog(server: LocalPostgres, database: str) -> dict[str, Any]:
 
 def rds_state() -> dict[str, Any]:
     rds, sm = boto3.client("rds"), boto3.client("secretsmanager")
+
+    def tags(arn: str) -> list[tuple[str, str]]:
+        return sorted((t["Key"], t["Value"]) for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"])
+
     instances = [
         (
             i["DBInstanceIdentifier"],
@@ -52,14 +56,43 @@ def rds_state() -> dict[str, Any]:
         for i in rds.describe_db_instances()["DBInstances"]
     ]
     groups = {
-        g["DBParameterGroupName"]: sorted(
-            (p["ParameterName"], p.get("ParameterValue"))
-            for p in rds.describe_db_parameters(DBParameterGroupName=g["DBParameterGroupName"])["Parameters"]
+        g["DBParameterGroupName"]: (
+            sorted(
+                (p["ParameterName"], p.get("ParameterValue"))
+                for p in rds.describe_db_parameters(DBParameterGroupName=g["DBParameterGroupName"])["Parameters"]
+            ),
+            tags(g["DBParameterGroupArn"]),
         )
         for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
     }
+    clusters = sorted(
+        (
+            c["DBClusterIdentifier"],
+            c.get("DBClusterParameterGroup"),
+            [(m["DBInstanceIdentifier"], m.get("DBClusterParameterGroupStatus")) for m in c["DBClusterMembers"]],
+        )
+        for c in rds.describe_db_clusters()["DBClusters"]
+    )
+    cluster_groups = {
+        g["DBClusterParameterGroupName"]: (
+            sorted(
+                (p["ParameterName"], p.get("ParameterValue"))
+                for p in rds.describe_db_cluster_parameters(
+                    DBClusterParameterGroupName=g["DBClusterParameterGroupName"]
+                )["Parameters"]
+            ),
+            tags(g["DBClusterParameterGroupArn"]),
+        )
+        for g in rds.describe_db_cluster_parameter_groups()["DBClusterParameterGroups"]
+    }
     secrets = sorted(s["Name"] for s in sm.list_secrets()["SecretList"] if not s["Name"].startswith("rds!"))
-    return {"instances": sorted(instances), "parameter_groups": groups, "secrets": secrets}
+    return {
+        "instances": sorted(instances),
+        "parameter_groups": groups,
+        "clusters": clusters,
+        "cluster_parameter_groups": cluster_groups,
+        "secrets": secrets,
+    }
 
 
 def everything(server: LocalPostgres, database: str) -> dict[str, Any]:

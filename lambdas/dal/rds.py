@@ -9,6 +9,10 @@ from botocore.exceptions import ClientError
 
 from lambdas.dal.clients import client
 from lambdas.shared.errors import TargetNotFound
+from lambdas.shared.ownership import OWNER_TAG
+
+# On a copy of someone else's group: the group it was copied from, which teardown attaches back.
+COPIED_FROM_TAG_KEY = "rds-cdc-setup:copied-from"
 
 
 @dataclass(frozen=True)
@@ -126,17 +130,6 @@ class Rds:
         raw = self._rds.describe_db_parameter_groups(DBParameterGroupName=group)
         return raw["DBParameterGroups"][0]["DBParameterGroupFamily"]
 
-    def parameter_group_exists(self, group: str, *, cluster: bool = False) -> bool:
-        try:
-            if cluster:
-                found = self._rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=group)
-                return bool(found["DBClusterParameterGroups"])
-            return bool(self._rds.describe_db_parameter_groups(DBParameterGroupName=group)["DBParameterGroups"])
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "DBParameterGroupNotFound":
-                return False
-            raise
-
     def user_parameters(self, group: str, names: set[str], *, cluster: bool = False) -> dict[str, str]:
         """Values of `names` that the user set in the group (absent: the engine default)."""
         found: dict[str, str] = {}
@@ -154,21 +147,85 @@ class Rds:
                     found[parameter["ParameterName"]] = parameter["ParameterValue"]
         return found
 
+    def _describe_group(self, group: str, *, cluster: bool) -> dict[str, Any] | None:
+        try:
+            if cluster:
+                found = self._rds.describe_db_cluster_parameter_groups(DBClusterParameterGroupName=group)
+                return (found["DBClusterParameterGroups"] or [None])[0]
+            return (self._rds.describe_db_parameter_groups(DBParameterGroupName=group)["DBParameterGroups"] or [None])[
+                0
+            ]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("DBParameterGroupNotFound", "DBClusterParameterGroupNotFound"):
+                return None
+            raise
+
+    def parameter_group_exists(self, group: str, *, cluster: bool = False) -> bool:
+        return self._describe_group(group, cluster=cluster) is not None
+
+    def parameter_group_tags(self, group: str, *, cluster: bool = False) -> dict[str, str] | None:
+        """The group's tags (ListTagsForResource on its ARN); None: there is no such group."""
+        raw = self._describe_group(group, cluster=cluster)
+        if raw is None:
+            return None
+        arn = raw["DBClusterParameterGroupArn" if cluster else "DBParameterGroupArn"]
+        return {tag["Key"]: tag["Value"] for tag in self._rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+
+    def parameter_group_holders(self, group: str, *, cluster: bool = False) -> list[str]:
+        """Every instance (or, for a cluster parameter group, every cluster) the group is attached to,
+        as "instance <id>" / "cluster <id>"."""
+        holders = []
+        if cluster:
+            for page in self._rds.get_paginator("describe_db_clusters").paginate():
+                for raw in page["DBClusters"]:
+                    if raw.get("DBClusterParameterGroup", "").lower() == group.lower():
+                        holders.append(f"cluster {raw['DBClusterIdentifier']}")
+            return holders
+        for page in self._rds.get_paginator("describe_db_instances").paginate():
+            for raw in page["DBInstances"]:
+                names = {g.get("DBParameterGroupName", "").lower() for g in raw.get("DBParameterGroups") or []}
+                if group.lower() in names:
+                    holders.append(f"instance {raw['DBInstanceIdentifier']}")
+        return holders
+
     def create_parameter_group(self, *, group: str, family: str, description: str, cluster: bool = False) -> None:
+        """A new group with the owner tag: the workflow's own."""
         if cluster:
             self._rds.create_db_cluster_parameter_group(
                 DBClusterParameterGroupName=group,
                 DBParameterGroupFamily=family,
                 Description=description,
-                Tags=[{"Key": "created-by", "Value": "rds-cdc-setup"}],
+                Tags=[OWNER_TAG],
             )
             return
         self._rds.create_db_parameter_group(
-            DBParameterGroupName=group,
-            DBParameterGroupFamily=family,
-            Description=description,
-            Tags=[{"Key": "created-by", "Value": "rds-cdc-setup"}],
+            DBParameterGroupName=group, DBParameterGroupFamily=family, Description=description, Tags=[OWNER_TAG]
         )
+
+    def copy_parameter_group(self, *, source: str, group: str, description: str, cluster: bool = False) -> None:
+        """A copy of `source` (its family and user-set values) with the owner tag and the source's name."""
+        tags = [OWNER_TAG, {"Key": COPIED_FROM_TAG_KEY, "Value": source}]
+        if cluster:
+            self._rds.copy_db_cluster_parameter_group(
+                SourceDBClusterParameterGroupIdentifier=source,
+                TargetDBClusterParameterGroupIdentifier=group,
+                TargetDBClusterParameterGroupDescription=description,
+                Tags=tags,
+            )
+            return
+        self._rds.copy_db_parameter_group(
+            SourceDBParameterGroupIdentifier=source,
+            TargetDBParameterGroupIdentifier=group,
+            TargetDBParameterGroupDescription=description,
+            Tags=tags,
+        )
+
+    def tag_parameter_group(self, group: str, *, cluster: bool = False) -> None:
+        """Adopt: add the owner tag to an existing group."""
+        raw = self._describe_group(group, cluster=cluster)
+        assert raw is not None, group
+        arn = raw["DBClusterParameterGroupArn" if cluster else "DBParameterGroupArn"]
+        self._rds.add_tags_to_resource(ResourceName=arn, Tags=[OWNER_TAG])
 
     def set_parameters(self, group: str, values: dict[str, tuple[str, str]], *, cluster: bool = False) -> None:
         """values: name -> (value, apply method)."""

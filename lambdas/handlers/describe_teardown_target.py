@@ -17,6 +17,10 @@ from lambdas.shared.teardown_models import TeardownState
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = TeardownState.model_validate(event)
     setup = state.input.setup_input()
-    target = describe_self_managed_target(setup) if setup.self_managed else describe_target(Rds(), setup)
+    target = (
+        describe_self_managed_target(setup)
+        if setup.self_managed
+        else describe_target(Rds(), setup, plan_parameters=False)
+    )
     logger.info("target described", extra={"instance": target.instance_id, "parameter_group": target.parameter_group})
     return target.model_dump(mode="json")

@@ -18,8 +18,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rds = Rds()
     target = state.target
     instance = rds.describe_instance(target.instance_id, target.cluster_id)
+    setup = state.input
     changes, reboot_for_changes = ensure_parameter_group(
-        rds, instance, state.target.parameter_group_family, state.input.max_slot_wal_keep_size_mb
+        rds,
+        instance,
+        target.parameter_group_family,
+        setup.max_slot_wal_keep_size_mb,
+        adopt=setup.adopt,
+        reboots=setup.reboot != "never",
     )
     instance = rds.describe_instance(target.instance_id, target.cluster_id)
     reboot_required = (

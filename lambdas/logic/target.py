@@ -7,6 +7,7 @@ from lambdas.logic.parameter_group import holder, plan_parameter_group
 from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import (
     InvalidInput,
+    NotOwned,
     ReadReplicaNotSupported,
     TargetNotAvailable,
     UnsupportedEngine,
@@ -41,8 +42,10 @@ def major_version(engine_version: str) -> int:
         raise UnsupportedVersion(f"Cannot read the engine version {engine_version!r}") from None
 
 
-def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
-    """`attempt` counts the polls while the instance is in a transient status (see the ASL's WaitForTarget)."""
+def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_parameters: bool = True) -> Target:
+    """`attempt` counts the polls while the instance is in a transient status (see the ASL's WaitForTarget).
+    `plan_parameters`: plan the parameter group (setup); a refusal in that plan stops a real run here,
+    before any change (NotOwned), and is listed in a dry run's plan instead. Teardown plans its own."""
     if setup.db_cluster_identifier:
         instance = rds.describe_cluster(setup.db_cluster_identifier)
         where = holder(instance)
@@ -85,7 +88,16 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
             "master user's username and password)"
         )
     family = rds.parameter_group_family(instance.parameter_group, cluster=instance.cluster_id is not None)
-    plan = plan_parameter_group(rds, instance, setup.max_slot_wal_keep_size_mb)
+    parameter_plan: list[str] = []
+    reboot_needed = instance.parameter_apply_status == "pending-reboot"
+    if plan_parameters:
+        plan = plan_parameter_group(
+            rds, instance, setup.max_slot_wal_keep_size_mb, adopt=setup.adopt, reboots=setup.reboot != "never"
+        )
+        if plan.refusals and not setup.dry_run:
+            raise NotOwned(" ".join(plan.refusals))
+        parameter_plan = plan.describe(holder(instance), family)
+        reboot_needed |= plan.needs_reboot
     return Target(
         instance_id=instance.instance_id,
         cluster_id=instance.cluster_id,
@@ -101,7 +113,7 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1) -> Target:
         database=setup.database or instance.db_name or "postgres",
         master_secret_arn=secret_arn,
         master_username=instance.master_username,
-        parameter_plan=plan.describe(holder(instance), family),
+        parameter_plan=parameter_plan,
         attempt=attempt,
-        parameter_reboot_needed=plan.needs_reboot or instance.parameter_apply_status == "pending-reboot",
+        parameter_reboot_needed=reboot_needed,
     )

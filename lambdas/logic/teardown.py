@@ -8,12 +8,12 @@ from pg8000.exceptions import DatabaseError
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
-from lambdas.dal.rds import Rds
+from lambdas.dal.rds import COPIED_FROM_TAG_KEY, Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.configure import secret_name
 from lambdas.logic.database_setup import Change
 from lambdas.logic.ownership import OwnershipCheck, check_role
-from lambdas.logic.parameter_group import custom_group_name, holder
+from lambdas.logic.parameter_group import holder, is_default_group, is_owned
 from lambdas.shared.errors import DependentObjects, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker
@@ -114,10 +114,14 @@ def user_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target)
 def parameter_group_changes(
     rds: Rds, catalog: sql.TeardownCatalog, t: TeardownInput, target: Target, slot_dropped: bool
 ) -> tuple[list[str], str | None]:
-    """(changes, the default group to attach). Only a group setup attached is reverted; Aurora: the
-    cluster parameter group setup attached to the cluster."""
+    """(changes, the group to attach). Only a group that is the workflow's by its owner tag is
+    reverted (Aurora: the cluster parameter group of the cluster): to the group it was copied from
+    when that still exists, else to the family's default group."""
     instance = rds.describe_instance(target.instance_id, target.cluster_id)
-    if instance.parameter_group != custom_group_name(target.cluster_id or instance.instance_id):
+    cluster = target.cluster_id is not None
+    group = instance.parameter_group
+    tags = None if is_default_group(group) else rds.parameter_group_tags(group, cluster=cluster)
+    if tags is None or not is_owned(tags):
         return [], None
     remaining = list(catalog.other_logical_slots)
     if catalog.slot is not None and not slot_dropped:
@@ -129,11 +133,15 @@ def parameter_group_changes(
             "with the default parameter group the server could not start after its next reboot. "
             "Drop them (drop_slot for ours) before reverting the parameter group"
         )
-    default = f"default.{target.parameter_group_family}"
+    source = tags.get(COPIED_FROM_TAG_KEY)
+    if source and rds.parameter_group_exists(source, cluster=cluster):
+        back, why = source, "the group it was copied from; "
+    else:
+        back, why = f"default.{target.parameter_group_family}", ""
     return [
-        f"attach parameter group {default} to {holder(instance)} instead of {instance.parameter_group} "
-        "(logical replication stays on until the next reboot; the custom group is kept)"
-    ], default
+        f"attach parameter group {back} to {holder(instance)} instead of {group} "
+        f"({why}logical replication stays on until the next reboot; the custom group is kept)"
+    ], back
 
 
 def plan_teardown(db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:

@@ -26,15 +26,34 @@ def instance(group: str = "default.postgres15", status: str = "available", apply
 
 
 class FakeRds:
-    """Records (call, ...) tuples; calls on Aurora cluster parameter groups are named "<call>-cluster"."""
+    """Records (call, ...) tuples; calls on Aurora cluster parameter groups are named "<call>-cluster".
+    `groups`: name -> user-set values; `owned`: the groups with the owner tag; `holders`: name ->
+    what else ("instance x" / "cluster y") the group is attached to."""
 
-    def __init__(self, groups: dict[str, dict[str, str]] | None = None, described: InstanceInfo | None = None):
+    def __init__(
+        self,
+        groups: dict[str, dict[str, str]] | None = None,
+        described: InstanceInfo | None = None,
+        *,
+        owned: set[str] | None = None,
+        holders: dict[str, list[str]] | None = None,
+    ):
         self.groups = groups or {}
+        self.owned = set(owned or ())
+        self.holders = holders or {}
         self.calls: list[tuple] = []
         self.described = described or instance()
 
     def parameter_group_exists(self, group, *, cluster=False):
         return group in self.groups
+
+    def parameter_group_tags(self, group, *, cluster=False):
+        if group not in self.groups:
+            return None
+        return {"created-by": "rds-cdc-setup"} if group in self.owned else {"team": "orders"}
+
+    def parameter_group_holders(self, group, *, cluster=False):
+        return list(self.holders.get(group, []))
 
     def user_parameters(self, group, names, *, cluster=False):
         return {k: v for k, v in self.groups[group].items() if k in names}
@@ -42,6 +61,16 @@ class FakeRds:
     def create_parameter_group(self, *, group, family, description, cluster=False):
         self.calls.append(("create-cluster" if cluster else "create", group, family))
         self.groups[group] = {}
+        self.owned.add(group)
+
+    def copy_parameter_group(self, *, source, group, description, cluster=False):
+        self.calls.append(("copy-cluster" if cluster else "copy", source, group))
+        self.groups[group] = dict(self.groups[source])
+        self.owned.add(group)
+
+    def tag_parameter_group(self, group, *, cluster=False):
+        self.calls.append(("tag-cluster" if cluster else "tag", group))
+        self.owned.add(group)
 
     def set_parameters(self, group, values, *, cluster=False):
         self.calls.append(("set-cluster" if cluster else "set", group, dict(values)))
@@ -73,7 +102,7 @@ def test_default_group_is_replaced_by_a_custom_group_of_the_same_family():
 
 
 def test_a_crash_after_creating_the_group_resumes_without_recreating_it():
-    rds = FakeRds(groups={"orders-prod-streamkap-cdc": {}})
+    rds = FakeRds(groups={"orders-prod-streamkap-cdc": {}}, owned={"orders-prod-streamkap-cdc"})
     ensure_parameter_group(rds, instance(), "postgres15")
     assert [c[0] for c in rds.calls] == ["set", "attach"]
 
@@ -86,7 +115,7 @@ def test_a_custom_group_already_set_needs_no_change_and_no_reboot():
 
 
 def test_only_a_dynamic_change_needs_no_reboot():
-    rds = FakeRds(groups={"team": {"rds.logical_replication": "1"}})
+    rds = FakeRds(groups={"team": {"rds.logical_replication": "1"}}, owned={"team"})
     changes, reboot = ensure_parameter_group(rds, instance("team"), "postgres15")
     assert changes == ["set wal_sender_timeout=0 in parameter group team"] and not reboot
 

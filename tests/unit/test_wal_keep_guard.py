@@ -18,7 +18,7 @@ def test_unset_guard_leaves_the_parameter_alone():
 
 
 def test_set_guard_is_applied_immediately_without_a_reboot():
-    rds = FakeRds(groups={"team-pg15": dict(REQUIRED)})
+    rds = FakeRds(groups={"team-pg15": dict(REQUIRED)}, owned={"team-pg15"})  # the workflow's own group
 
     changes, reboot = ensure_parameter_group(rds, instance("team-pg15"), "postgres15", 8192)
 

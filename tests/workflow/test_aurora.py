@@ -47,7 +47,11 @@ class ClusterStack:
             conn.close()
 
 
-def make_cluster(server: LocalPostgres, cluster_parameter_group: str | None = None) -> Iterator[ClusterStack]:
+def make_cluster(
+    server: LocalPostgres, cluster_parameter_group: str | None = None, *, team_values: bool = True
+) -> Iterator[ClusterStack]:
+    """`cluster_parameter_group`: the team's own group, set for logical replication, or with
+    `team_values` False holding only a value of the team's (work_mem)."""
     server.create_database("orders")
     run_script(server, "orders", SAMPLE_SCHEMA)
     with (
@@ -56,21 +60,18 @@ def make_cluster(server: LocalPostgres, cluster_parameter_group: str | None = No
         LocalWorkflow() as workflow,
     ):
         rds = boto3.client("rds")
-        if cluster_parameter_group:  # the team's own group, already set for logical replication
+        if cluster_parameter_group:  # the team's own group
             rds.create_db_cluster_parameter_group(
                 DBClusterParameterGroupName=cluster_parameter_group,
                 DBParameterGroupFamily="aurora-postgresql15",
                 Description="the team's own cluster group",
             )
+            values = [("rds.logical_replication", "1", "pending-reboot"), ("wal_sender_timeout", "0", "immediate")]
             rds.modify_db_cluster_parameter_group(
                 DBClusterParameterGroupName=cluster_parameter_group,
                 Parameters=[
-                    {
-                        "ParameterName": "rds.logical_replication",
-                        "ParameterValue": "1",
-                        "ApplyMethod": "pending-reboot",
-                    },
-                    {"ParameterName": "wal_sender_timeout", "ParameterValue": "0", "ApplyMethod": "immediate"},
+                    {"ParameterName": name, "ParameterValue": value, "ApplyMethod": method}
+                    for name, value, method in (values if team_values else [("work_mem", "65536", "immediate")])
                 ],
             )
         writer = emulator.add_cluster(

@@ -51,15 +51,37 @@ def test_default_parameter_group_path_ends_ready_with_a_new_group_and_one_reboot
     assert "CheckRebootStatus" in execution.states_entered
 
 
-def test_custom_parameter_group_is_modified_in_place_not_replaced(new_server):
+def test_a_team_group_used_only_by_the_target_is_copied_not_modified(new_server):
+    # Given the instance on the team's own group (no owner tag), with a value of the team's in it
     for stack in make_stack(new_server, parameter_group="team-pg15"):
+        rds = boto3.client("rds")
+        rds.modify_db_parameter_group(
+            DBParameterGroupName="team-pg15",
+            Parameters=[{"ParameterName": "work_mem", "ParameterValue": "65536", "ApplyMethod": "immediate"}],
+        )
+        team_before = rds.describe_db_parameters(DBParameterGroupName="team-pg15")["Parameters"]
+
         execution = stack.run()
+
         assert execution.status == "SUCCEEDED", execution.cause
         changes = execution.output["changes"]
-        assert not any(c.startswith("create parameter group") or c.startswith("attach") for c in changes)
-        assert "set rds.logical_replication=1 in parameter group team-pg15" in changes
-        assert stack.describe()["DBParameterGroups"][0]["DBParameterGroupName"] == "team-pg15"
-        assert stack.instance.reboots == 1
+        assert changes[:4] == [
+            "copy parameter group team-pg15 to orders-prod-streamkap-cdc (team-pg15 is not the workflow's; "
+            "it stays as it is)",
+            "set rds.logical_replication=1 in parameter group orders-prod-streamkap-cdc",
+            "set wal_sender_timeout=0 in parameter group orders-prod-streamkap-cdc",
+            "attach parameter group orders-prod-streamkap-cdc to instance orders-prod",
+        ]
+        # the team's group is as it was; the copy keeps the team's value and is the workflow's
+        assert rds.describe_db_parameters(DBParameterGroupName="team-pg15")["Parameters"] == team_before
+        copy = rds.describe_db_parameter_groups(DBParameterGroupName="orders-prod-streamkap-cdc")["DBParameterGroups"]
+        copied = {p["ParameterName"]: p["ParameterValue"] for p in rds.describe_db_parameters(
+            DBParameterGroupName="orders-prod-streamkap-cdc")["Parameters"]}  # fmt: skip
+        assert copied["work_mem"] == "65536" and copied["rds.logical_replication"] == "1"
+        tags = rds.list_tags_for_resource(ResourceName=copy[0]["DBParameterGroupArn"])["TagList"]
+        assert {"Key": "created-by", "Value": "rds-cdc-setup"} in tags
+        assert stack.describe()["DBParameterGroups"][0]["DBParameterGroupName"] == "orders-prod-streamkap-cdc"
+        assert stack.instance.reboots == 1 and stack.sql("SHOW wal_level") == [["logical"]]
 
 
 def test_a_ready_database_gets_no_reboot_no_parameter_change_and_no_ddl(stack):
