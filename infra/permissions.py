@@ -24,11 +24,11 @@ from infra.functions import acknowledge, acknowledge_wildcard, arn
 # As lambdas/shared/ownership.py marks what the workflow creates (tests/infra assert they agree).
 OWNER_TAG_KEY = "created-by"
 OWNER_TAG_VALUE = "rds-cdc-setup"
+COPIED_FROM_TAG_KEY = "rds-cdc-setup:copied-from"  # as lambdas/dal/rds.py tags a copied parameter group
 SECRET_NAME_PREFIX = "rds-cdc-setup/"  # noqa: S105 - a name prefix, not a secret
 
 DB, CLUSTER = "db:*", "cluster:*"
 PG, CLUSTER_PG = "pg:*", "cluster-pg:*"
-DEFAULT_PG, DEFAULT_CLUSTER_PG = "pg:default.*", "cluster-pg:default.*"
 MASTER_SECRETS = "secret:rds!*"  # RDS names the master secrets it manages rds!db-<uuid> / rds!cluster-<uuid>
 OWN_SECRETS = f"secret:{SECRET_NAME_PREFIX}*"
 ANY_SECRET = "secret:*"  # noqa: S105 - an ARN pattern
@@ -77,10 +77,16 @@ def _owned(kind: str) -> dict[str, dict[str, str]]:
     return {"StringEquals": {f"rds:{kind}-tag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE}}
 
 
-# In the request: the owner tag and no other (a create, a copy, or adopting an existing group).
+# In the request: the owner tag and no other (creating or adopting a secret).
 OWNER_TAG_IN_REQUEST = {
     "StringEquals": {f"aws:RequestTag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE},
     "ForAllValues:StringEquals": {"aws:TagKeys": [OWNER_TAG_KEY]},
+}
+# A parameter group's: the owner tag, and besides it at most the group a copy was made from
+# (which teardown attaches again): a create, a copy, or adopting an existing group.
+GROUP_TAGS_IN_REQUEST = {
+    "StringEquals": {f"aws:RequestTag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE},
+    "ForAllValues:StringEquals": {"aws:TagKeys": [OWNER_TAG_KEY, COPIED_FROM_TAG_KEY]},
 }
 OWNED_SECRET = {"StringEquals": {f"secretsmanager:ResourceTag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE}}
 
@@ -174,12 +180,12 @@ def own_parameter_groups(scope: Scope) -> Grant:
         ),
     ):
         # A copy reads its source and creates the target: the request tag holds for both, and
-        # only the owner tag may be set (also when an existing group is adopted).
+        # only the owner tag (and a copy's copied-from tag) may be set, also when a group is adopted.
         statements.append(
             iam.PolicyStatement(
                 actions=[create, copy, "rds:AddTagsToResource"],
                 resources=[arn("rds", resource)],
-                conditions=OWNER_TAG_IN_REQUEST,
+                conditions=GROUP_TAGS_IN_REQUEST,
             )
         )
         # ModifyDBInstance / ModifyDBCluster: the group side of an attach.
@@ -197,16 +203,19 @@ def own_parameter_groups(scope: Scope) -> Grant:
     return grant + target_change(scope, ["rds:ModifyDBInstance"], ["rds:ModifyDBCluster"])
 
 
-def default_parameter_groups(scope: Scope) -> Grant:
-    """Attach the engine's default group (default.<family>) again, to an opted-in target."""
+def previous_parameter_groups(scope: Scope) -> Grant:
+    """Attach again, to an opted-in target, the group setup replaced: the engine's default.<family>
+    or the team's group setup copied (its name is on the copy's copied-from tag, any name). On the
+    group's side ModifyDBInstance/ModifyDBCluster only lets it be attached; its values stay as
+    they are (ModifyDB(Cluster)ParameterGroup is the workflow's own groups' only)."""
     grant = Grant(
         [
-            iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[arn("rds", DEFAULT_PG)]),
-            iam.PolicyStatement(actions=["rds:ModifyDBCluster"], resources=[arn("rds", DEFAULT_CLUSTER_PG)]),
+            iam.PolicyStatement(actions=["rds:ModifyDBInstance"], resources=[arn("rds", PG)]),
+            iam.PolicyStatement(actions=["rds:ModifyDBCluster"], resources=[arn("rds", CLUSTER_PG)]),
         ],
         [
-            ("rds", DEFAULT_PG, "RDS's default groups default.<family>, which teardown attaches again."),
-            ("rds", DEFAULT_CLUSTER_PG, "RDS's default cluster groups default.<family>, attached again."),
+            ("rds", PG, "The group teardown attaches again: default.<family> or the team group setup copied."),
+            ("rds", CLUSTER_PG, "The cluster group teardown attaches again: the default or the copied one."),
         ],
     )
     return grant + target_change(scope, ["rds:ModifyDBInstance"], ["rds:ModifyDBCluster"])

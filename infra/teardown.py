@@ -30,11 +30,11 @@ from infra.permissions import (
     SECRET_NAME_PREFIX,
     Grant,
     Scope,
-    default_parameter_groups,
     managed_policy,
     master_secrets,
     own_secret_delete,
     own_secret_describe,
+    previous_parameter_groups,
     read_targets,
 )
 
@@ -113,8 +113,8 @@ class CdcTeardownWorkflow(Construct):
             # DescribeTeardownTarget describes the target as setup does: instance or cluster, its group.
             Access.DESCRIBE: ("describe the instance or Aurora cluster and its parameter groups", read_targets()),
             Access.REVERT: (
-                "attach the default (cluster) parameter group to the opted-in target again",
-                default_parameter_groups(scope),
+                "attach the (cluster) parameter group setup replaced to the opted-in target again",
+                previous_parameter_groups(scope),
             ),
             Access.MASTER_SECRET: ("connect to PostgreSQL with the master secret", master_secrets(scope)),
             Access.FIND_SECRET: ("find the CDC user's secret", own_secret_describe()),

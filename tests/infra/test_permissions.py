@@ -16,6 +16,7 @@ from infra import permissions
 from infra.config import CdcSetupConfig, ConfigError
 from infra.functions import handler_module
 from infra.permissions import Scope, managed_policy, master_secrets
+from lambdas.dal.rds import COPIED_FROM_TAG_KEY
 from lambdas.shared import ownership
 from tests.infra.synth import OWN_MASTER_SECRET, Synth, actions_of, rendered, resources_of, role_statements, synthesize
 
@@ -27,6 +28,11 @@ OWNER = {"created-by": "rds-cdc-setup"}
 OWNER_IN_REQUEST = {
     "StringEquals": {"aws:RequestTag/created-by": "rds-cdc-setup"},
     "ForAllValues:StringEquals": {"aws:TagKeys": ["created-by"]},
+}
+# A parameter group's request may carry the owner tag and the group a copy was made from, nothing else.
+GROUP_TAGS_IN_REQUEST = {
+    "StringEquals": {"aws:RequestTag/created-by": "rds-cdc-setup"},
+    "ForAllValues:StringEquals": {"aws:TagKeys": ["created-by", "rds-cdc-setup:copied-from"]},
 }
 MASTER_READERS = {
     # setup
@@ -111,6 +117,7 @@ def test_the_owner_tag_and_secret_prefix_are_the_ones_the_functions_use() -> Non
     }
     assert OWNER == {ownership.OWNER_TAG_KEY: ownership.OWNER_TAG_VALUE}
     assert permissions.SECRET_NAME_PREFIX == "rds-cdc-setup/"
+    assert permissions.COPIED_FROM_TAG_KEY == COPIED_FROM_TAG_KEY
 
 
 def test_reboot_reaches_only_instances_carrying_the_opt_in_tag(synth: Synth) -> None:
@@ -126,8 +133,9 @@ def test_attaching_a_group_needs_the_opt_in_tag_on_the_target_and_ownership_of_t
     assert sorted(holders(synth, "rds:ModifyDBInstance").items(), key=str) == sorted(
         {
             "EnsureParameterGroup": [(f"{RDS}pg:*", owned("pg")), (f"{RDS}db:*", opt_in(synth, "db"))],
-            # teardown attaches default.<family> again, which RDS owns
-            "RevertParameterGroup": [(f"{RDS}pg:default.*", None), (f"{RDS}db:*", opt_in(synth, "db"))],
+            # teardown attaches again the group setup replaced (default.<family> or the team's group it
+            # copied, any name); attaching changes none of the group's values
+            "RevertParameterGroup": [(f"{RDS}pg:*", None), (f"{RDS}db:*", opt_in(synth, "db"))],
         }.items(),
         key=str,
     )
@@ -137,7 +145,7 @@ def test_attaching_a_group_needs_the_opt_in_tag_on_the_target_and_ownership_of_t
             [(f"{RDS}cluster-pg:*", owned("cluster-pg")), (f"{RDS}cluster:*", opt_in(synth, "cluster"))], key=str
         ),
         "RevertParameterGroup": sorted(
-            [(f"{RDS}cluster-pg:default.*", None), (f"{RDS}cluster:*", opt_in(synth, "cluster"))], key=str
+            [(f"{RDS}cluster-pg:*", None), (f"{RDS}cluster:*", opt_in(synth, "cluster"))], key=str
         ),
     }
 
@@ -165,7 +173,7 @@ def test_groups_are_created_copied_and_tagged_only_with_the_owner_tag_in_the_req
     kinds = (
         {"pg", "cluster-pg"} if action == "rds:AddTagsToResource" else {"cluster-pg" if "Cluster" in action else "pg"}
     )
-    assert sorted(granted, key=str) == sorted(((f"{RDS}{kind}:*", OWNER_IN_REQUEST) for kind in kinds), key=str)
+    assert sorted(granted, key=str) == sorted(((f"{RDS}{kind}:*", GROUP_TAGS_IN_REQUEST) for kind in kinds), key=str)
 
 
 def test_no_other_step_holds_an_rds_write(synth: Synth) -> None:
