@@ -134,6 +134,8 @@ class CdcSetupWorkflow(Construct):
             "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
             "SECRETS_KMS_KEY_ARN": self.key.key_arn,
             "OPT_IN_TAG": opt_in_tag,
+            # DescribeTarget refuses, by name and before any change, a target IAM would refuse half-way.
+            "TARGET_SCOPE": scope_of_access.target_scope,
         }
         self.functions: dict[str, lambda_.Function] = {}
         for step in (step for step in STEPS if step.name in used):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,6 +13,11 @@ from lambdas.shared.ownership import OWNER_TAG
 
 # On a copy of someone else's group: the group it was copied from, which teardown attaches back.
 COPIED_FROM_TAG_KEY = "rds-cdc-setup:copied-from"
+
+
+def tag_dict(raw: dict[str, Any]) -> dict[str, str]:
+    """DescribeDBInstances / DescribeDBClusters' TagList as a dict."""
+    return {tag["Key"]: tag["Value"] for tag in raw.get("TagList") or []}
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,10 @@ class InstanceInfo:
     # group, parameter_apply_status the writer's DBClusterParameterGroupStatus, host the cluster
     # (writer) endpoint, master_secret_arn the cluster's MasterUserSecret.
     cluster_id: str | None = None
+    # The instance's tags; Aurora: the cluster's, and writer_tags the writer instance's (its reboot
+    # is authorized by the writer's own tags).
+    tags: dict[str, str] = field(default_factory=dict)
+    writer_tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> InstanceInfo:
@@ -51,6 +60,7 @@ class InstanceInfo:
             master_username=raw.get("MasterUsername", ""),
             master_secret_arn=(raw.get("MasterUserSecret") or {}).get("SecretArn"),
             replica_source=raw.get("ReadReplicaSourceDBInstanceIdentifier"),
+            tags=tag_dict(raw),
         )
 
     @classmethod
@@ -74,6 +84,8 @@ class InstanceInfo:
             master_secret_arn=(raw.get("MasterUserSecret") or {}).get("SecretArn"),
             replica_source=raw.get("ReplicationSourceIdentifier"),
             cluster_id=raw["DBClusterIdentifier"],
+            tags=tag_dict(raw),
+            writer_tags=tag_dict(writer or {}),
         )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from lambdas.dal.rds import Rds
+from lambdas.dal.rds import InstanceInfo, Rds
 from lambdas.logic.parameter_group import holder, plan_parameter_group
 from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import (
+    InsufficientPrivilege,
     InvalidInput,
     NotOwned,
     ReadReplicaNotSupported,
@@ -14,6 +15,7 @@ from lambdas.shared.errors import (
     UnsupportedVersion,
 )
 from lambdas.shared.models import SetupInput, Target
+from lambdas.shared.settings import environment
 
 SUPPORTED_ENGINES = ("postgres",)
 CLUSTER_ENGINES = ("aurora-postgresql",)
@@ -40,6 +42,28 @@ def major_version(engine_version: str) -> int:
         return int(engine_version.split(".")[0])
     except ValueError:
         raise UnsupportedVersion(f"Cannot read the engine version {engine_version!r}") from None
+
+
+def not_opted_in(instance: InstanceInfo) -> list[str]:
+    """Where the deployment may change only opted-in targets (target_scope tagged), the instance (Aurora:
+    the cluster, and its writer, which is what a reboot names) must carry the opt-in tag: else IAM
+    would refuse half-way, after the parameter group was made."""
+    settings = environment()
+    if settings.target_scope != "tagged":
+        return []
+    key, _, value = settings.opt_in_tag.partition("=")
+    holders = [(holder(instance), instance.tags)]
+    if instance.cluster_id:
+        holders.append((f"its writer instance {instance.instance_id}", instance.writer_tags))
+    untagged = [name for name, tags in holders if tags.get(key) != value]
+    if not untagged:
+        return []
+    return [
+        f"{' and '.join(untagged)} {'do' if len(untagged) > 1 else 'does'} not carry the opt-in tag "
+        f"{settings.opt_in_tag}, and this deployment (target_scope tagged) may modify and reboot only "
+        f"opted-in targets. Tag {'them' if len(untagged) > 1 else 'it'} {settings.opt_in_tag} (that also lets "
+        "EventBridge start the setup), or deploy with -c target_scope=account"
+    ]
 
 
 def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_parameters: bool = True) -> Target:
@@ -87,6 +111,7 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_param
             f"{where} has no RDS-managed master secret; pass master_secret_arn (a secret with the "
             "master user's username and password)"
         )
+    refusals = not_opted_in(instance)
     family = rds.parameter_group_family(instance.parameter_group, cluster=instance.cluster_id is not None)
     parameter_plan: list[str] = []
     reboot_needed = instance.parameter_apply_status == "pending-reboot"
@@ -98,6 +123,9 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_param
             raise NotOwned(" ".join(plan.refusals))
         parameter_plan = plan.describe(holder(instance), family)
         reboot_needed |= plan.needs_reboot
+        if refusals and not setup.dry_run:
+            raise InsufficientPrivilege(" ".join(refusals))
+        parameter_plan += [f"refused (a real run stops here): {refusal}" for refusal in refusals]
     return Target(
         instance_id=instance.instance_id,
         cluster_id=instance.cluster_id,

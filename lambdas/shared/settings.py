@@ -17,6 +17,10 @@ class Environment(BaseModel):
     db_connect_timeout_seconds: int = Field(10, alias="DB_CONNECT_TIMEOUT_SECONDS")
     # key=value an instance must carry for an EventBridge-started execution to set it up
     opt_in_tag: str = Field("streamkap:cdc=enabled", alias="OPT_IN_TAG")
+    # "tagged": the deployment's IAM lets the workflow modify and reboot only targets carrying the
+    # opt-in tag (infra/permissions.py), so DescribeTarget refuses others before any change, by name.
+    # The deployment always sets it; "account" where unset (the local stack, tests).
+    target_scope: Literal["tagged", "account"] = Field("account", alias="TARGET_SCOPE")
     # Write transactions open this long are reported as blocking slot creation.
     long_transaction_seconds: int = Field(60, alias="LONG_TRANSACTION_SECONDS")
     # How long DDL and slot creation wait for a lock before giving up (never queue behind production).

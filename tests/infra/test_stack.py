@@ -99,6 +99,7 @@ def test_functions_run_python_on_arm64_with_tracing_and_the_shared_environment(s
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["SECRET_NAME_PREFIX"] == "rds-cdc-setup/"
         assert env["OPT_IN_TAG"] == synth.config.opt_in_tag
+        assert env["TARGET_SCOPE"] == synth.config.target_scope == "tagged"  # the lambdas' default is "account"
         assert env["NOTIFICATION_TOPIC_ARN"] == {"Ref": next(iter(synth.workflow("AWS::SNS::Topic")))}
         assert env["SECRETS_KMS_KEY_ARN"] == {"Fn::GetAtt": [next(iter(synth.workflow("AWS::KMS::Key"))), "Arn"]}
         assert "DB_TLS" not in env  # verify-full against the shipped RDS CA bundle

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from lambdas.dal.rds import InstanceInfo
 from lambdas.dal.sql import RoleState, SlotInfo, TeardownCatalog
 from lambdas.logic import teardown
 from lambdas.logic.ownership import OwnershipCheck, check_role, never_touched, not_adoptable
+from lambdas.logic.target import not_opted_in
 from lambdas.shared.errors import NotOwned
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import (
@@ -302,3 +304,54 @@ def test_every_reason_a_role_is_refused_is_said():
         check_role("user", "u", RoleState(rds_superuser=True, connected_as=True), master_username=None)
     with pytest.raises(NotOwned, match=r"and owns 1 objects and has members \(x\): it is in use"):
         check_role("role", "r", RoleState(owned_objects=1, members=("x",)), master_username=None)
+
+
+# ---- target_scope tagged: only opted-in targets -------------------------------------------------
+
+
+def described(**overrides) -> InstanceInfo:
+    fields = dict(
+        instance_id="w1",
+        engine="aurora-postgresql",
+        engine_version="15.4",
+        status="available",
+        parameter_group="g",
+        parameter_apply_status="in-sync",
+        host="h",
+        port=5432,
+        db_name="orders",
+        master_username="master",
+        master_secret_arn=None,
+        replica_source=None,
+    )
+    return InstanceInfo(**{**fields, **overrides})
+
+
+OPTED_IN = {"streamkap:cdc": "enabled", "team": "orders"}
+
+
+@pytest.mark.parametrize(
+    ("info", "refused"),
+    [
+        (described(cluster_id=None, tags=OPTED_IN), None),
+        (described(cluster_id=None, tags={"streamkap:cdc": "disabled"}), "instance w1 does not"),
+        (described(cluster_id="c1", tags=OPTED_IN, writer_tags=OPTED_IN), None),
+        (described(cluster_id="c1", tags=OPTED_IN, writer_tags={}), "its writer instance w1 does not"),
+        (described(cluster_id="c1", tags={}, writer_tags=OPTED_IN), "cluster c1 does not"),
+        (described(cluster_id="c1"), "cluster c1 and its writer instance w1 do not carry"),
+    ],
+)
+def test_a_tagged_deployment_refuses_a_target_without_the_opt_in_tag(monkeypatch, info, refused):
+    monkeypatch.setenv("TARGET_SCOPE", "tagged")
+    found = not_opted_in(info)
+    if refused is None:
+        assert found == []
+    else:
+        [message] = found
+        assert message.startswith(refused)
+        assert "opt-in tag streamkap:cdc=enabled" in message and "target_scope=account" in message
+
+
+def test_an_account_wide_deployment_checks_no_tag(monkeypatch):
+    monkeypatch.setenv("TARGET_SCOPE", "account")
+    assert not_opted_in(described(cluster_id="c1")) == []

@@ -85,3 +85,27 @@ def test_adopting_the_guide_done_by_hand_is_shown_in_the_plan_and_then_converges
     again = stack.run()  # now the workflow's own: no adopt needed, nothing to change
     assert again.status == "SUCCEEDED", again.cause
     assert again.output["changes"] == []
+
+
+# ---- a deployment that may change only opted-in targets (target_scope tagged) ---------------------
+
+
+def test_an_untagged_target_is_refused_by_name_before_any_change_and_tagged_it_runs(stack: Stack, monkeypatch):
+    # Given the deployment's IAM reaches only instances with the opt-in tag (the CDK default)
+    monkeypatch.setenv("TARGET_SCOPE", "tagged")
+    before = everything(stack.server, "orders")
+    # When the setup is started by hand for an instance without it
+    refused = stack.run()
+    # Then it stops in DescribeTarget with InsufficientPrivilege naming the tag, and nothing changed
+    # (IAM would have refused the attach after the parameter group had been made)
+    assert refused.error == "InsufficientPrivilege", refused.cause
+    assert "instance orders-prod does not carry the opt-in tag streamkap:cdc=enabled" in refused.cause
+    assert everything(stack.server, "orders") == before
+    assert stack.instance.calls == []
+    # and a dry run lists the refusal in its plan instead of failing
+    dry = stack.run(dry_run=True)
+    assert any(line.startswith("refused (a real run stops here): instance orders-prod") for line in dry.output["plan"])
+    # When it is tagged, the same input runs to Ready
+    arn = stack.describe()["DBInstanceArn"]
+    boto3.client("rds").add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "streamkap:cdc", "Value": "enabled"}])
+    assert stack.run().status == "SUCCEEDED"
