@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets
@@ -12,6 +14,7 @@ from lambdas.shared.errors import (
     InsufficientPrivilege,
     InvalidInput,
     LongTransactionBlocking,
+    NotOwned,
     SlotConflict,
     UnsupportedVersion,
 )
@@ -102,12 +105,26 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
     plan = list(target.parameter_plan)
     if target.parameter_reboot_needed or server.wal_level != "logical":
         plan.append(f"reboot instance {target.instance_id} so wal_level becomes logical")
-    plan += secret_changes(secret, setup, name)
-    changes = plan_database(
-        state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
+
+    def refusable(planned: Callable[[], list[str]]) -> list[str]:
+        """A real run stops at someone else's object; a dry run lists the refusal and goes on."""
+        try:
+            return planned()
+        except NotOwned as refused:
+            if not setup.dry_run:
+                raise
+            return [f"refused (a real run stops here): {refused}"]
+
+    plan += refusable(lambda: secret_changes(secret, setup, name))
+    plan += refusable(
+        lambda: [
+            change.description
+            for change in plan_database(
+                state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
+            )
+        ]
     )
-    plan += [change.description for change in changes]
-    plan += slot_plan(db, setup, target, server)
+    plan += refusable(lambda: slot_plan(db, setup, target, server))
     return PreflightResult(
         server_version_num=server.version_num,
         wal_level=server.wal_level,

@@ -104,7 +104,21 @@ def test_plan_for_a_self_managed_host_reaches_the_workflow_without_rds(cli):
     master = cli.client("rds").describe_db_instances(DBInstanceIdentifier="orders-prod")["DBInstances"][0]
     secret = master["MasterUserSecret"]["SecretArn"]
 
-    done = cli("plan", "--local", "--host", host, "--port", port, "--master-secret-arn", secret, "--database", "orders")
+    # Its own CDC objects: the setup's streamkap_user has its secret under the instance's name, not this
+    # server's (the workflow never re-passwords a user whose secret it does not have), and its slot is
+    # recorded for that user.
+    names = json.dumps(
+        {
+            "user_name": "cdc_self_managed",
+            "role_name": "cdc_self_managed_role",
+            "publication_name": "cdc_self_managed_pub",
+            "slot_name": "cdc_self_managed_slot",
+        }
+    )
+    done = cli(
+        "plan", "--local", "--host", host, "--port", port, "--master-secret-arn", secret, "--database", "orders",
+        "--input", names,
+    )  # fmt: skip
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "  ✓ DescribeSelfManagedTarget " in done.stdout

@@ -235,3 +235,17 @@ def test_teardown_never_drops_the_master_even_adopted(shared_stack: Stack, teard
     )
     assert execution.error == "NotOwned", execution.cause
     assert everything(shared_stack.server, "orders") == before
+
+
+def test_a_dry_run_lists_each_refusal_in_its_plan_and_changes_nothing(shared_stack: Stack):
+    run_sql(shared_stack, *GUIDE_BY_HAND[:6])
+    try:
+        before = everything(shared_stack.server, "orders")
+        execution = shared_stack.run(dry_run=True)
+        after = everything(shared_stack.server, "orders")
+    finally:
+        run_sql(shared_stack, *UNDO_GUIDE[1:])
+    assert execution.status == "SUCCEEDED", execution.cause
+    [refusal] = [line for line in execution.output["plan"] if line.startswith("refused (a real run stops here): ")]
+    assert "user streamkap_user" in refusal and "adopt: ['role', 'user', 'tables', 'publication']" in refusal
+    assert after == before
