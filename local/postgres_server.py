@@ -227,6 +227,7 @@ class LocalPostgres:
             for statement in RDS_BOOTSTRAP:
                 conn.run(statement)
             master = identifier(self.master_user)
+            conn.run("SET log_statement = 'none'")  # the password stays out of the server log
             conn.run(
                 f"CREATE ROLE {master} LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD {literal(self.master_password)}"
             )
