@@ -95,5 +95,5 @@ def rds_state() -> dict[str, Any]:
     return {"instances": sorted(instances), "parameter_groups": groups, "secrets": secrets}
 
 
-def everything(server: LocalPostgres, database: str) -> dict[str, Any]:
-    return {"catalog": catalog(server, database), "rds": rds_state()}
+def everything(server: LocalPostgres, database: str, *, password_hashes: bool = True) -> dict[str, Any]:
+    return {"catalog": catalog(server, database, password_hashes=password_hashes), "rds": rds_state()}
