@@ -235,6 +235,16 @@ class LocalPostgres:
             conn.run(f"GRANT rds_superuser TO {master} WITH ADMIN OPTION")
         finally:
             conn.close()
+        if self.major_version < 15:
+            # PG10-14 on RDS: `public` belongs to the master in template1 (so in every new database),
+            # which is why a master can ALTER SCHEMA public OWNER TO (asheiduk.de, "Setup a new
+            # PostgreSQL database on AWS-RDS"). PG15+: pg_database_owner, the database's owner.
+            for database in ("template1", "postgres"):
+                conn = self.connect_admin(database)
+                try:
+                    conn.run(f"ALTER SCHEMA public OWNER TO {identifier(self.master_user)}")
+                finally:
+                    conn.close()
         self.sync_rds_replication()
 
     def _write_settings(self) -> None:
