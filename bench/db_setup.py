@@ -107,7 +107,7 @@ def run_seed(pg: LocalPostgres, database: str, tables: list[str]) -> float:
 
     def go() -> None:
         master = pg.connect(database)
-        for statement in seed_script(database, user, role, password, tables, rds=False):
+        for statement in seed_script(database, user, role, password, tables, rds=pg.rds_like):
             master.run(statement)
         master.close()
         as_user = pg.connect(database, user=user, password=password)
@@ -166,6 +166,7 @@ def run_ours(pg: LocalPostgres, database: str, policy: str, trips: RoundTrips | 
     master = Credentials(pg.master_user, pg.master_password)
 
     def connect(credentials: Credentials) -> Database:
+        pg.sync_rds_replication()  # rds_replication takes effect, as on RDS (the local runner does the same)
         return Database.connect(host=pg.host, port=pg.port, database=database, credentials=credentials)
 
     def go() -> None:

@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with Database.connect(host=pg.host, port=pg.port, database=DATABASE, credentials=master) as db:
             create_slot(db, setup, target)
         user_credentials = Secrets().credentials(configured.secret_arn)
+        pg.sync_rds_replication()  # its rds_replication membership takes effect, as on RDS (outside the timings)
 
         def ours() -> float:
             def go() -> None:
@@ -150,7 +151,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         # One huge transaction: move the slot past everything, then write one transaction of the size.
         admin.run("SELECT pg_replication_slot_advance(:s, pg_current_wal_lsn())", s=SLOT)
-        admin.run("CHECKPOINT")
+        superuser = pg.connect_admin(DATABASE)  # CHECKPOINT needs the superuser (rdsadmin on RDS)
+        superuser.run("CHECKPOINT")
+        superuser.close()
         one_transaction(admin, args.huge_mib * MIB)
         pending = backlog_bytes(admin)
         # Alternating, twice each: the first decode of a big transaction reads cold WAL and spills to disk.

@@ -95,7 +95,9 @@ def main() -> int:
     try:
         say(
             f"PostgreSQL {server.major_version} on {server.host}:{server.port}, wal_level=replica "
-            f"(a stock RDS instance on a default parameter group)"
+            f"(a stock RDS instance on a default parameter group)\n"
+            f"Master user {server.master_user!r} as RDS makes it: no superuser, CREATEROLE, CREATEDB, "
+            f"a member of rds_superuser"
         )
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),

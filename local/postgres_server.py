@@ -1,4 +1,18 @@
-"""A throw-away PostgreSQL server: temp data dir and socket, random port, real auth."""
+"""A throw-away PostgreSQL server: temp data dir and socket, random port, real auth.
+
+By default it plays RDS for PostgreSQL (`rds_like=True`), because the workflow must work with
+the master user RDS hands out, not with a superuser:
+
+- the real superuser is a hidden admin, `rdsadmin` as on RDS, reachable only through the unix
+  socket in the temp dir (`connect_admin()`, for the emulator and test fixtures);
+- the master user is NOSUPERUSER CREATEROLE CREATEDB LOGIN and a member of `rds_superuser`,
+  which holds `rds_replication` WITH ADMIN OPTION and the predefined roles pg_monitor and
+  pg_signal_backend (see `RDS_BOOTSTRAP`);
+- membership of `rds_replication` lets a login create, peek and stream logical slots:
+  `sync_rds_replication()` makes it so on vanilla PostgreSQL.
+
+`rds_like=False` is self-managed PostgreSQL: the master is a plain superuser and no rds_* roles
+exist, so the workflow takes the REPLICATION-attribute path."""
 
 from __future__ import annotations
 
@@ -14,6 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MASTER_USER = "master"
+ADMIN_USER = "rdsadmin"  # RDS's own superuser: customers never get it
+
+# What RDS sets up before handing an instance over (AWS RDS user guide, "Understanding the
+# rds_superuser role"): the master "can grant and revoke rds_replication", "see all connections
+# in pg_stat_activity" and "stop any connection with pg_terminate_backend / pg_cancel_backend".
+# ADMIN OPTION on rds_replication is what lets a non-superuser GRANT it on PG16+ (CREATEROLE alone
+# no longer does); PostgreSQL counts admin option held through a membership (is_admin_of_role).
+RDS_BOOTSTRAP = (
+    "CREATE ROLE rds_superuser NOLOGIN",
+    "CREATE ROLE rds_replication NOLOGIN",
+    "GRANT pg_monitor, pg_signal_backend TO rds_superuser",
+    "GRANT rds_replication TO rds_superuser WITH ADMIN OPTION",
+)
 
 
 def find_bin_dir() -> Path:
@@ -63,6 +90,18 @@ def server_version(bin_dir: Path) -> str:
     return out.stdout.split()[-1]
 
 
+# Running servers by TCP port, so a connection hook can find the server behind an endpoint.
+_RUNNING: dict[int, LocalPostgres] = {}
+
+
+def before_connect(host: str, port: int) -> None:
+    """What RDS does implicitly before a client connects to one of our servers (see
+    LocalPostgres.sync_rds_replication); nothing for other endpoints."""
+    server = _RUNNING.get(port)
+    if server is not None and server.host == host:
+        server.sync_rds_replication()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -83,6 +122,15 @@ class LocalPostgres:
     # Throw-away credential for a server that lives as long as the test run.
     master_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rds-cdc-pg-")))
+    # False: self-managed PostgreSQL, the master is the superuser and there are no rds_* roles.
+    rds_like: bool = True
+    # Roles sync_rds_replication gave REPLICATION to (and may take it back from).
+    _replication_given: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def admin_user(self) -> str:
+        """The superuser: the hidden `rdsadmin` when RDS-like, else the master itself."""
+        return ADMIN_USER if self.rds_like else self.master_user
 
     @property
     def data_dir(self) -> Path:
@@ -127,7 +175,10 @@ class LocalPostgres:
             entry = pwd.getpwnam("postgres")
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         pwfile = self.root / "pwfile"
-        pwfile.write_text(self.master_password)
+        # initdb needs a password for the bootstrap superuser to set up scram-sha-256 (and, on
+        # PG10-13, password_encryption); the RDS-like admin's is never used: pg_hba lets it in
+        # through the unix socket only.
+        pwfile.write_text(secrets.token_urlsafe(18) if self.rds_like else self.master_password)
         if os.geteuid() == 0:
             os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
         pwfile.chmod(0o600)
@@ -136,7 +187,7 @@ class LocalPostgres:
             "-D",
             str(self.data_dir),
             "-U",
-            self.master_user,
+            self.admin_user,
             f"--pwfile={pwfile}",
             "--auth-local=trust",
             "--auth-host=scram-sha-256",
@@ -146,8 +197,55 @@ class LocalPostgres:
         pwfile.unlink()
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'emulated_parameters.conf'\n")
+        if self.rds_like:
+            self._write_rds_hba()
         self._write_settings()
         return self
+
+    def _write_rds_hba(self) -> None:
+        """The admin only through the socket (trust); everyone else over TCP with a password."""
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(
+            f"local all {ADMIN_USER} trust\n"
+            f"local replication {ADMIN_USER} trust\n"
+            "local all all reject\n"
+            "local replication all reject\n"
+            f"host all {ADMIN_USER} all reject\n"
+            f"host replication {ADMIN_USER} all reject\n"
+            "host all all all scram-sha-256\n"
+            "host replication all all scram-sha-256\n"
+        )
+
+    def _bootstrap_rds(self) -> None:
+        """Once, on a new data dir: the rds_* roles and the master user as RDS creates them."""
+        from pg8000.native import identifier, literal
+
+        conn = self.connect_admin()
+        try:
+            if conn.run("SELECT 1 FROM pg_roles WHERE rolname = :m", m=self.master_user):
+                return
+            for statement in RDS_BOOTSTRAP:
+                conn.run(statement)
+            master = identifier(self.master_user)
+            conn.run("SET log_statement = 'none'")  # the password stays out of the server log
+            conn.run(
+                f"CREATE ROLE {master} LOGIN NOSUPERUSER CREATEROLE CREATEDB PASSWORD {literal(self.master_password)}"
+            )
+            # The guide: the master can grant rds_superuser to others, which PG16+ allows only with ADMIN OPTION.
+            conn.run(f"GRANT rds_superuser TO {master} WITH ADMIN OPTION")
+        finally:
+            conn.close()
+        if self.major_version < 15:
+            # PG10-14 on RDS: `public` belongs to the master in template1 (so in every new database),
+            # which is why a master can ALTER SCHEMA public OWNER TO (asheiduk.de, "Setup a new
+            # PostgreSQL database on AWS-RDS"). PG15+: pg_database_owner, the database's owner.
+            for database in ("template1", "postgres"):
+                conn = self.connect_admin(database)
+                try:
+                    conn.run(f"ALTER SCHEMA public OWNER TO {identifier(self.master_user)}")
+                finally:
+                    conn.close()
+        self.sync_rds_replication()
 
     def _write_settings(self) -> None:
         lines = [f"{name} = '{value}'" for name, value in self.settings.items()]
@@ -185,9 +283,13 @@ class LocalPostgres:
             "60",
             "start",
         )
+        _RUNNING[self.port] = self
+        if self.rds_like:
+            self._bootstrap_rds()
         return self
 
     def stop(self) -> None:
+        _RUNNING.pop(self.port, None)
         if (self.data_dir / "postmaster.pid").exists():
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
@@ -202,9 +304,55 @@ class LocalPostgres:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def connect(self, database: str = "postgres", user: str | None = None, password: str | None = None):
+    @property
+    def socket_dir(self) -> Path:
+        return self.root
+
+    def connect_admin(self, database: str = "postgres"):
+        """The superuser through the unix socket: for the emulator and test fixtures only, as
+        RDS keeps `rdsadmin` to itself. (Self-managed mode: the master, which is the superuser.)"""
         import pg8000.native
 
+        return pg8000.native.Connection(
+            user=self.admin_user,
+            unix_sock=str(self.socket_dir / f".s.PGSQL.{self.port}"),
+            database=database,
+        )
+
+    def sync_rds_replication(self) -> None:
+        """Emulates RDS: membership of `rds_replication` lets a login use logical replication.
+
+        RDS patches PostgreSQL so that its members may create, peek and stream logical slots;
+        vanilla PostgreSQL checks the REPLICATION attribute instead. So every login role that
+        inherits `rds_replication` (directly or through other roles) gets REPLICATION, and a role
+        this sync gave it to loses it once it no longer inherits the role. Run before the
+        connections that RDS would let replicate: LocalPostgres.connect, the local runner's
+        connections to the emulated instance, and before starting pg_recvlogical."""
+        if not self.rds_like:
+            return
+        from pg8000.native import identifier
+
+        conn = self.connect_admin()
+        try:
+            rows = conn.run(
+                """SELECT rolname::text, rolreplication, pg_has_role(oid, 'rds_replication', 'USAGE')
+                   FROM pg_roles WHERE rolcanlogin AND NOT rolsuper"""
+            )
+            for role, has_attribute, is_member in rows:
+                if is_member and not has_attribute:
+                    conn.run(f"ALTER ROLE {identifier(role)} REPLICATION")
+                    self._replication_given.add(role)
+                elif has_attribute and not is_member and role in self._replication_given:
+                    conn.run(f"ALTER ROLE {identifier(role)} NOREPLICATION")
+            self._replication_given.intersection_update(role for role, _, is_member in rows if is_member)
+        finally:
+            conn.close()
+
+    def connect(self, database: str = "postgres", user: str | None = None, password: str | None = None):
+        """Over TCP with a password, as a client of RDS connects: the master unless `user`."""
+        import pg8000.native
+
+        self.sync_rds_replication()
         return pg8000.native.Connection(
             user=user or self.master_user,
             password=password if user else self.master_password,
@@ -217,7 +365,7 @@ class LocalPostgres:
         """DROP DATABASE ... WITH (FORCE) needs PG13: end the sessions first, on every major."""
         from pg8000.native import identifier
 
-        conn = self.connect()
+        conn = self.connect_admin()  # ends every session, walsenders included
         try:
             if conn.run("SELECT 1 FROM pg_database WHERE datname = :n", n=name):
                 conn.run(f"ALTER DATABASE {identifier(name)} ALLOW_CONNECTIONS false")
@@ -228,6 +376,7 @@ class LocalPostgres:
             conn.close()
 
     def create_database(self, name: str) -> None:
+        """Created by the master, which owns it (CREATEDB), as the databases of an RDS instance are."""
         from pg8000.native import identifier
 
         conn = self.connect()

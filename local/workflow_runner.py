@@ -29,7 +29,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
+from lambdas.dal.database import Database
 from lambdas.shared.models import STATE_LIMIT_BYTES
+from local.postgres_server import before_connect
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILE = ROOT / "statemachine" / "cdc_setup.asl.json"
@@ -82,6 +84,16 @@ def _sfn_normalise_response(
         for key, value in response.items():
             if isinstance(value, datetime):
                 response[key] = int(value.timestamp() * 1000)
+
+
+_database_connect = Database.connect
+
+
+def _connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: Any) -> Database:
+    """Database.connect, preceded by what RDS does implicitly on the emulated instance
+    (rds_replication membership takes effect: LocalPostgres.sync_rds_replication)."""
+    before_connect(host, port)
+    return _database_connect(host=host, port=port, **kwargs)
 
 
 def handler_module(step: str) -> str:
@@ -155,6 +167,7 @@ class LocalWorkflow:
 
         self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke))
         self._stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", short_wait))
+        self._stack.enter_context(mock.patch.object(Database, "connect", classmethod(_connect_as_on_rds)))
         for name, patched in (
             ("_normalise_parameters", _sfn_normalise_parameters),
             ("_normalise_response", _sfn_normalise_response),

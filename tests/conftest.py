@@ -36,7 +36,8 @@ def _ensure_postgres() -> None:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[LocalPostgres]:
-    """One server for the SQL tests, already at wal_level=logical (reboots are the workflow tests' job)."""
+    """One RDS-like server for the SQL tests (the master is no superuser, see local/postgres_server.py),
+    already at wal_level=logical (reboots are the workflow tests' job)."""
     _ensure_postgres()
     server = LocalPostgres(settings={"wal_level": "logical"}).init().start()
     yield server
@@ -45,9 +46,19 @@ def pg_server() -> Iterator[LocalPostgres]:
 
 @pytest.fixture
 def new_server() -> Iterator[LocalPostgres]:
-    """A fresh server at wal_level=replica, as a stock RDS instance is: for the workflow tests."""
+    """A fresh RDS-like server at wal_level=replica, as a stock RDS instance is: for the workflow tests."""
     _ensure_postgres()
     server = LocalPostgres().init().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def self_managed_server() -> Iterator[LocalPostgres]:
+    """A fresh self-managed server at wal_level=replica: the master is a superuser and there is no
+    rds_replication, so the workflow takes the REPLICATION-attribute path."""
+    _ensure_postgres()
+    server = LocalPostgres(rds_like=False).init().start()
     yield server
     server.destroy()
 
@@ -71,7 +82,8 @@ def names(pg_server: LocalPostgres) -> Iterator[Names]:
     chosen = Names()
     pg_server.create_database(chosen.database)
     yield chosen
-    conn = pg_server.connect()
+    # Clean-up as the admin, as a test may leave roles the master may not drop (PG16+: not its own).
+    conn = pg_server.connect_admin()
     try:
         conn.run(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = :d",
@@ -80,7 +92,7 @@ def names(pg_server: LocalPostgres) -> Iterator[Names]:
     finally:
         conn.close()
     pg_server.drop_database(chosen.database)  # every major: WITH (FORCE) needs PG13
-    conn = pg_server.connect()
+    conn = pg_server.connect_admin()
     try:
         for role in (chosen.user, chosen.role):
             conn.run(f"DROP ROLE IF EXISTS {identifier(role)}")

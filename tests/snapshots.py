@@ -1,6 +1,7 @@
 """Name-based snapshots of what the workflow could change: the catalog of one database plus
-cluster-wide roles and slots, and the emulated RDS control plane. Equal snapshots mean
-"nothing changed"; OIDs, salts and random ARN suffixes are left out so runs compare."""
+cluster-wide roles (attributes, password hashes, memberships with admin option, comments) and
+slots, and the emulated RDS control plane. Equal snapshots mean "nothing changed"; everything
+is by name (no OIDs, no random ARN suffixes) so runs compare."""
 
 from __future__ import annotations
 
@@ -10,35 +11,67 @@ import boto3
 
 from local.postgres_server import LocalPostgres
 
+# Read as the admin (pg_authid holds the password hashes, which only a superuser may read).
+# A hash is compared whole (its salt included): a re-set password, even to the same value,
+# shows as a difference.
 CATALOG_QUERIES = {
-    "roles": """SELECT rolname::text, rolsuper, rolcanlogin, rolreplication, rolcreaterole FROM pg_roles
-                WHERE rolname !~ '^pg_' ORDER BY 1""",
-    "memberships": """SELECT m.rolname::text, g.rolname::text FROM pg_auth_members am
-                      JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid ORDER BY 1, 2""",
-    "databases": "SELECT datname::text, datacl::text FROM pg_database ORDER BY 1",
-    "schemas": """SELECT nspname::text, nspowner::regrole::text, nspacl::text FROM pg_namespace
+    "roles": """SELECT rolname::text, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
+                       rolreplication, rolbypassrls, rolconnlimit, rolvaliduntil::text, rolpassword
+                FROM pg_authid WHERE rolname !~ '^pg_' ORDER BY 1""",
+    "memberships": """SELECT m.rolname::text, g.rolname::text, am.admin_option
+                      FROM pg_auth_members am
+                      JOIN pg_roles m ON m.oid = am.member JOIN pg_roles g ON g.oid = am.roleid ORDER BY 1, 2, 3""",
+    "role_comments": """SELECT rolname::text, shobj_description(oid, 'pg_authid') FROM pg_roles
+                        WHERE shobj_description(oid, 'pg_authid') IS NOT NULL ORDER BY 1""",
+    "role_settings": """SELECT coalesce(r.rolname::text, ''), coalesce(d.datname::text, ''), s.setconfig::text
+                        FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
+                        LEFT JOIN pg_database d ON d.oid = s.setdatabase ORDER BY 1, 2""",
+    "databases": "SELECT datname::text, pg_get_userbyid(datdba)::text, datacl::text FROM pg_database ORDER BY 1",
+    "schemas": """SELECT nspname::text, nspowner::regrole::text, nspacl::text,
+                         obj_description(oid, 'pg_namespace') FROM pg_namespace
                   WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1""",
-    "tables": """SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relreplident::text, c.relacl::text
+    "tables": """SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relowner::regrole::text,
+                        c.relreplident::text, c.relacl::text, obj_description(c.oid, 'pg_class')
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
                  ORDER BY 1, 2""",
-    "default_acls": """SELECT defaclrole::regrole::text, defaclnamespace::regnamespace::text, defaclobjtype::text,
-                              defaclacl::text FROM pg_default_acl ORDER BY 1, 2, 3""",
-    "publications": """SELECT pubname::text, puballtables, pubinsert, pubupdate, pubdelete FROM pg_publication
-                       ORDER BY 1""",
+    "functions": """SELECT n.nspname::text, p.oid::regprocedure::text, p.proowner::regrole::text, p.proacl::text
+                    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ORDER BY 1, 2""",
+    "default_acls": """SELECT defaclrole::regrole::text, coalesce(defaclnamespace::regnamespace::text, ''),
+                              defaclobjtype::text, defaclacl::text FROM pg_default_acl ORDER BY 1, 2, 3""",
+    "publications": """SELECT pubname::text, pubowner::regrole::text, puballtables, pubinsert, pubupdate, pubdelete,
+                              obj_description(oid, 'pg_publication') FROM pg_publication ORDER BY 1""",
     "publication_tables": """SELECT pubname::text, schemaname::text, tablename::text FROM pg_publication_tables
                              ORDER BY 1, 2, 3""",
     "slots": "SELECT slot_name::text, plugin::text, slot_type, database::text FROM pg_replication_slots ORDER BY 1",
     "wal_level": "SELECT current_setting('wal_level')",
 }
+# Columns that exist from a major on: (query name, major, query).
+SINCE_MAJOR = [
+    ("publication_options", 13, "SELECT pubname::text, pubviaroot, pubtruncate FROM pg_publication ORDER BY 1"),
+    ("publication_options", 11, "SELECT pubname::text, pubtruncate FROM pg_publication ORDER BY 1"),
+]
 
 
-def catalog(server: LocalPostgres, database: str) -> dict[str, Any]:
-    conn = server.connect(database)
+def catalog(server: LocalPostgres, database: str, *, password_hashes: bool = True) -> dict[str, Any]:
+    """The catalog as it stands once rds_replication memberships have taken effect (on RDS they
+    do at once; the stand-in applies them at connections, see LocalPostgres.sync_rds_replication).
+    `password_hashes=False` keeps only whether a role has a password: for comparing separate runs,
+    each of which creates its login with a new password."""
+    server.sync_rds_replication()
+    conn = server.connect_admin(database)
     try:
-        return {name: conn.run(query) for name, query in CATALOG_QUERIES.items()}
+        major = server.major_version
+        found = {name: conn.run(query) for name, query in CATALOG_QUERIES.items()}
+        for name, since, query in SINCE_MAJOR:
+            if major >= since and name not in found:
+                found[name] = conn.run(query)
     finally:
         conn.close()
+    if not password_hashes:
+        found["roles"] = [[*row[:-1], row[-1] is not None] for row in found["roles"]]
+    return found
 
 
 def rds_state() -> dict[str, Any]:
@@ -95,5 +128,5 @@ def rds_state() -> dict[str, Any]:
     }
 
 
-def everything(server: LocalPostgres, database: str) -> dict[str, Any]:
-    return {"catalog": catalog(server, database), "rds": rds_state()}
+def everything(server: LocalPostgres, database: str, *, password_hashes: bool = True) -> dict[str, Any]:
+    return {"catalog": catalog(server, database, password_hashes=password_hashes), "rds": rds_state()}

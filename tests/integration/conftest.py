@@ -50,6 +50,7 @@ class Harness:
     target: Target
 
     def master(self) -> Database:
+        self.server.sync_rds_replication()  # as the local runner does before the workflow's connections
         return Database.connect(
             host=self.server.host,
             port=self.server.port,
@@ -74,7 +75,16 @@ class Harness:
         return self.server.connect(self.database, user=creds.username, password=creds.password)
 
     def sql(self, statement: str, **params):
+        """As the master user (on the RDS-like server: no superuser)."""
         conn = self.server.connect(self.database)
+        try:
+            return conn.run(statement, **params)
+        finally:
+            conn.close()
+
+    def admin_sql(self, statement: str, **params):
+        """As the server's superuser (RDS's rdsadmin): for what no customer could do on RDS."""
+        conn = self.server.connect_admin(self.database)
         try:
             return conn.run(statement, **params)
         finally:

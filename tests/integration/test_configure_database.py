@@ -15,6 +15,7 @@ from lambdas.shared.errors import (
     SlotConflict,
     VerificationFailed,
 )
+from tests.integration.conftest import SAMPLE_SCHEMA, harness_on, run_script
 
 pytestmark = pytest.mark.integration
 
@@ -80,35 +81,36 @@ def test_tables_created_later_are_readable_through_default_privileges(harness):
         user.close()
 
 
-def test_self_managed_postgresql_gets_the_replication_attribute_on_the_user(harness):
-    harness.configure()
-    rows = harness.sql(
-        "SELECT rolname::text, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
-        u=harness.setup.user_name,
-        r=harness.setup.role_name,
-    )
+def test_self_managed_postgresql_gets_the_replication_attribute_on_the_user(self_managed_server):
+    # No rds_replication on self-managed PostgreSQL: the attribute is the only way to replicate.
+    self_managed_server.restart(wal_level="logical")
+    self_managed_server.create_database("orders")
+    run_script(self_managed_server, "orders", SAMPLE_SCHEMA)
+    with harness_on(self_managed_server, "orders") as harness:
+        configured = harness.configure()
+        assert f"give {harness.setup.user_name} the REPLICATION attribute (self-managed PostgreSQL)" in (
+            configured.changes
+        )
+        rows = harness.sql(
+            "SELECT rolname::text, rolreplication FROM pg_roles WHERE rolname IN (:u, :r)",
+            u=harness.setup.user_name,
+            r=harness.setup.role_name,
+        )
     # Attributes are not inherited through the role, so it must sit on the login user.
     assert dict(rows) == {harness.setup.user_name: True, harness.setup.role_name: False}
 
 
 def test_on_rds_the_role_is_granted_rds_replication_instead(harness):
-    harness.sql("CREATE ROLE rds_replication NOLOGIN")
-    try:
-        configured = harness.configure()
-        assert f"grant rds_replication to {harness.setup.role_name}" in configured.changes
-        members = harness.sql(
-            """SELECT g.rolname::text FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member
-               JOIN pg_roles g ON g.oid = am.roleid WHERE m.rolname = :r""",
-            r=harness.setup.role_name,
-        )
-        assert members == [["rds_replication"]]
-        replication = harness.sql("SELECT rolreplication FROM pg_roles WHERE rolname = :u", u=harness.setup.user_name)
-        assert replication == [[False]]
-    finally:
-        harness.sql(f'DROP OWNED BY "{harness.setup.role_name}"')
-        harness.sql(f'DROP ROLE IF EXISTS "{harness.setup.user_name}"')
-        harness.sql(f'DROP ROLE IF EXISTS "{harness.setup.role_name}"')
-        harness.sql("DROP ROLE rds_replication")
+    configured = harness.configure()
+    assert f"grant rds_replication to {harness.setup.role_name}" in configured.changes
+    members = harness.sql(
+        """SELECT g.rolname::text FROM pg_auth_members am JOIN pg_roles m ON m.oid = am.member
+           JOIN pg_roles g ON g.oid = am.roleid WHERE m.rolname = :r""",
+        r=harness.setup.role_name,
+    )
+    assert members == [["rds_replication"]]
+    # The workflow never sets the attribute itself on RDS (the master could not: it has no REPLICATION).
+    assert not any("REPLICATION attribute" in change for change in configured.changes)
 
 
 def test_a_second_run_changes_nothing_and_runs_no_ddl(harness):

@@ -18,6 +18,8 @@ def lost_slot(new_server: LocalPostgres) -> Iterator[Harness]:
     new_server.restart(wal_level="logical")
     new_server.create_database("orders")
     conn = new_server.connect("orders")
+    # Switching WAL segments and forcing a checkpoint need the superuser (RDS's rdsadmin does it).
+    admin = new_server.connect_admin("orders")
     try:
         conn.run("SELECT pg_create_logical_replication_slot('cdc_slot', 'pgoutput')")
         if new_server.major_version >= 13:
@@ -26,9 +28,10 @@ def lost_slot(new_server: LocalPostgres) -> Iterator[Harness]:
         for batch in range(4):  # four 16 MB segments past the slot, then a checkpoint removes them
             conn.run("INSERT INTO public.orders SELECT i, repeat('x', 100) FROM generate_series(:a::int, :b::int) i",
                      a=batch * 1000, b=batch * 1000 + 999)  # fmt: skip
-            conn.run("SELECT pg_switch_wal()")
-        conn.run("CHECKPOINT")
+            admin.run("SELECT pg_switch_wal()")
+        admin.run("CHECKPOINT")
     finally:
+        admin.close()
         conn.close()
     with harness_on(new_server, "orders", schemas=["public"]) as harness:
         yield harness

@@ -6,10 +6,8 @@ import pytest
 from pg8000.exceptions import DatabaseError
 from pg8000.native import identifier
 
-from lambdas.dal.database import Database
-from lambdas.dal.secrets import Credentials, Secrets
+from lambdas.dal.secrets import Secrets
 from lambdas.logic import teardown
-from lambdas.logic.configure import configure_database
 from lambdas.shared.errors import DependentObjects
 from lambdas.shared.teardown_models import TeardownInput
 
@@ -53,50 +51,27 @@ def test_a_role_with_privileges_in_another_database_is_refused_and_nothing_is_re
 
 
 def test_an_rds_like_master_takes_over_the_roles_and_keeps_what_the_user_created(harness):
-    # As on RDS: the master user is no superuser, only CREATEROLE and a member of rds_superuser;
+    # The stand-in's master is RDS's: no superuser, only CREATEROLE and a member of rds_superuser;
     # it owns the application's tables and makes every grant, and is no member of the CDC roles.
-    admin, master = f"admin_{harness.setup.slot_name[-8:]}", harness.server.master_user
-    harness.sql("CREATE ROLE rds_superuser NOLOGIN")
-    harness.sql("CREATE ROLE rds_replication NOLOGIN")
-    # As RDS does: PG16+ lets CREATEROLE grant only roles it holds with ADMIN OPTION.
-    harness.sql("GRANT rds_replication TO rds_superuser WITH ADMIN OPTION")
-    harness.sql(f"CREATE ROLE {identifier(admin)} LOGIN CREATEROLE PASSWORD 'local-admin-pw' IN ROLE rds_superuser")
-    harness.sql(f"ALTER DATABASE {identifier(harness.database)} OWNER TO {identifier(admin)}")
-    for schema in ("public", "inventory"):
-        harness.sql(f"ALTER SCHEMA {schema} OWNER TO {identifier(admin)}")
-    for [schema, table] in harness.sql(
-        "SELECT schemaname::text, tablename::text FROM pg_tables WHERE schemaname IN ('public', 'inventory')"
-    ):
-        harness.sql(f"ALTER TABLE {identifier(schema)}.{identifier(table)} OWNER TO {identifier(admin)}")
-    as_admin = Credentials(admin, "local-admin-pw")
-    try:
-        with Database.connect(
-            host=harness.server.host, port=harness.server.port, database=harness.database, credentials=as_admin
-        ) as db:
-            configured = configure_database(db, Secrets(), harness.setup, harness.target)
-        user = harness.as_user(configured.secret_arn)
-        if harness.server.major_version >= 15:  # PG10-14: PUBLIC may create in public unless revoked
-            with pytest.raises(DatabaseError, match="permission denied for schema public"):
-                user.run("CREATE TABLE public.made_by_user (id int)")
-        # The workflow grants no CREATE; someone else did, and the user made a table.
-        harness.sql(f"GRANT CREATE ON SCHEMA inventory TO {identifier(harness.setup.user_name)}")
-        user.run("CREATE TABLE inventory.made_by_user (id int)")
-        user.close()
+    master = harness.server.master_user
+    assert harness.sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == [[False]]
+    configured = harness.configure()
+    user = harness.as_user(configured.secret_arn)
+    if harness.server.major_version >= 15:  # PG10-14: PUBLIC may create in public unless revoked
+        with pytest.raises(DatabaseError, match="permission denied for schema public"):
+            user.run("CREATE TABLE public.made_by_user (id int)")
+    # The workflow grants no CREATE; someone else did, and the user made a table.
+    harness.sql(f"GRANT CREATE ON SCHEMA inventory TO {identifier(harness.setup.user_name)}")
+    user.run("CREATE TABLE inventory.made_by_user (id int)")
+    user.close()
 
-        with Database.connect(
-            host=harness.server.host, port=harness.server.port, database=harness.database, credentials=as_admin
-        ) as db:
-            changes = teardown.drop_user(db, Secrets(), teardown_input(harness, drop_user=True), harness.target)
+    with harness.master() as db:
+        changes = teardown.drop_user(db, Secrets(), teardown_input(harness, drop_user=True), harness.target)
 
-        assert changes[:2] == [
-            f"grant {harness.setup.user_name} to {admin} to take over its objects",
-            f"grant {harness.setup.role_name} to {admin} to take over its objects",
-        ]
-        assert roles(harness) == []
-        assert harness.sql("SELECT tableowner::text FROM pg_tables WHERE tablename = 'made_by_user'") == [[admin]]
-        assert Secrets().find_secret(configured.secret_arn) is None
-    finally:
-        harness.sql(f"REASSIGN OWNED BY {identifier(admin)} TO {identifier(master)}")
-        harness.sql(f"DROP OWNED BY {identifier(admin)}")
-        for role in (admin, "rds_superuser", "rds_replication"):
-            harness.sql(f"DROP ROLE {identifier(role)}")
+    assert changes[:2] == [
+        f"grant {harness.setup.user_name} to {master} to take over its objects",
+        f"grant {harness.setup.role_name} to {master} to take over its objects",
+    ]
+    assert roles(harness) == []
+    assert harness.sql("SELECT tableowner::text FROM pg_tables WHERE tablename = 'made_by_user'") == [[master]]
+    assert Secrets().find_secret(configured.secret_arn) is None

@@ -64,15 +64,21 @@ def secret(stack: Stack, name: str, username: str, password: str) -> str:
     )["ARN"]
 
 
-def staged_sql(*setup: str, cleanup: tuple[str, ...] = (), database: str = "orders"):
+def staged_sql(*setup: str, cleanup: tuple[str, ...] = (), database: str = "orders", admin: bool = False):
+    """Statements run by the master user, or with `admin` by the superuser (what someone other than
+    the master did on RDS)."""
+
+    def connect(stack: Stack):
+        return stack.server.connect_admin(database) if admin else stack.server.connect(database)
+
     def stage(stack: Stack):
-        conn = stack.server.connect(database)
+        conn = connect(stack)
         for statement in setup:
             conn.run(statement)
         conn.close()
 
         def undo() -> None:
-            conn = stack.server.connect(database)
+            conn = connect(stack)
             for statement in cleanup:
                 conn.run(statement)
             conn.close()
@@ -213,19 +219,13 @@ CASES = [
         {"schemas": ["public"]},
         "InsufficientPrivilege",
         "table public.payroll",
-        stage=master_secret_for(
-            "rdsish_master",
-            "CREATE ROLE rds_superuser NOLOGIN",
-            "CREATE ROLE rdsish_master LOGIN CREATEROLE PASSWORD '{password}' IN ROLE rds_superuser",
+        # The master (RDS's: no superuser) is no member of hr_owner, as with another team's tables.
+        stage=staged_sql(
             "CREATE ROLE hr_owner NOLOGIN",
             "CREATE TABLE public.payroll (id int PRIMARY KEY)",
             "ALTER TABLE public.payroll OWNER TO hr_owner",
-            cleanup=(
-                "DROP TABLE public.payroll",
-                "DROP ROLE hr_owner",
-                "DROP ROLE rdsish_master",
-                "DROP ROLE rds_superuser",
-            ),
+            cleanup=("DROP TABLE public.payroll", "DROP ROLE hr_owner"),
+            admin=True,
         ),
     ),
     # ---- what already exists ---------------------------------------------------------------

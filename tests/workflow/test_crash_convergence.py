@@ -30,7 +30,8 @@ class SimulatedCrash(Exception):
 
 
 def end_state(server: LocalPostgres) -> dict:
-    return everything(server, "orders")
+    # Two servers, two runs: every password (the master's, the new login's) differs by design.
+    return everything(server, "orders", password_hashes=False)
 
 
 @pytest.fixture(scope="module")

@@ -57,15 +57,17 @@ class SelfManaged:
 
 
 @pytest.fixture
-def self_managed(new_server: LocalPostgres) -> Iterator[SelfManaged]:
-    new_server.create_database("orders")
-    run_script(new_server, "orders", SAMPLE_SCHEMA)
+def self_managed(self_managed_server: LocalPostgres) -> Iterator[SelfManaged]:
+    self_managed_server.create_database("orders")
+    run_script(self_managed_server, "orders", SAMPLE_SCHEMA)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), LocalWorkflow() as workflow:
         secret = boto3.client("secretsmanager").create_secret(
             Name="self-managed/orders-master",
-            SecretString=json.dumps({"username": new_server.master_user, "password": new_server.master_password}),
+            SecretString=json.dumps(
+                {"username": self_managed_server.master_user, "password": self_managed_server.master_password}
+            ),
         )
-        yield SelfManaged(new_server, workflow, secret["ARN"])
+        yield SelfManaged(self_managed_server, workflow, secret["ARN"])
 
 
 def secrets() -> list[str]:

@@ -53,20 +53,22 @@ def test_an_aurora_teardown_removes_everything_and_gives_the_cluster_its_default
 
 
 @pytest.fixture
-def self_managed(new_server: LocalPostgres) -> Iterator[dict]:
-    new_server.restart(wal_level="logical")
-    new_server.create_database("orders")
-    run_script(new_server, "orders", SAMPLE_SCHEMA)
+def self_managed(self_managed_server: LocalPostgres) -> Iterator[dict]:
+    self_managed_server.restart(wal_level="logical")
+    self_managed_server.create_database("orders")
+    run_script(self_managed_server, "orders", SAMPLE_SCHEMA)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         master = boto3.client("secretsmanager").create_secret(
             Name="self-managed/orders-master",
-            SecretString=json.dumps({"username": new_server.master_user, "password": new_server.master_password}),
+            SecretString=json.dumps(
+                {"username": self_managed_server.master_user, "password": self_managed_server.master_password}
+            ),
         )
-        target = {"host": new_server.host, "port": new_server.port, "database": "orders"}
+        target = {"host": self_managed_server.host, "port": self_managed_server.port, "database": "orders"}
         with LocalWorkflow() as setup:
             execution = setup.run({**target, "schemas": ["public"], "master_secret_arn": master["ARN"]})
         assert execution.status == "SUCCEEDED", execution.cause
-        yield {**target, "master_secret_arn": master["ARN"], "server": new_server}
+        yield {**target, "master_secret_arn": master["ARN"], "server": self_managed_server}
 
 
 def test_a_self_managed_teardown_removes_the_objects_and_the_secret_without_any_rds_call(self_managed):
