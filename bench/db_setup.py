@@ -171,7 +171,7 @@ def run_ours(pg: LocalPostgres, database: str, policy: str, trips: RoundTrips | 
 
     def go() -> None:
         with connect(master) as db:
-            planned = preflight(db, setup, target)
+            planned = preflight(db, Secrets(), setup, target)
         with connect(master) as db:
             configured = configure_database(db, Secrets(), setup, target)
         with connect(master) as db:
