@@ -33,9 +33,11 @@ class FakeTags:
         return self._tags
 
     def instance_cluster(self, instance_id: str) -> str | None:
+        self.asked.append(f"cluster of {instance_id}")
         return self._instance_cluster
 
     def cluster_has_writer(self, cluster_id: str) -> bool:
+        self.asked.append(f"writer of {cluster_id}")
         return self._cluster_has_writer
 
 
@@ -86,7 +88,7 @@ def test_opted_in_instance_gets_an_input_from_the_event_and_its_setting_tags():
 
     result = read_trigger(tags, rds_event(SourceArn=ARN), OPT_IN)
 
-    assert tags.asked == [ARN]  # tags are read live, not taken from the event
+    assert tags.asked == ["cluster of orders-prod", ARN]  # tags are read live, not taken from the event
     assert result.opted_in and result.skipped is None and not result.waiting_for_writer
     assert result.input == {
         "db_instance_identifier": "orders-prod",
@@ -165,7 +167,7 @@ def test_a_setting_tag_outside_the_allow_list_is_refused_naming_the_tag(setting:
     assert "streamkap:cdc/<setting> for: alarm-free-storage-gib, alarm-slot-lag-gib," in message
     assert "tables" in message and "max-slot-wal-keep-size-mb" in message
     assert "orders-prod-2" not in message  # tag values are not echoed
-    assert port.asked == [ARN]
+    assert port.asked == ["cluster of orders-prod", ARN]
 
 
 def test_all_refused_tags_are_named_at_once():
@@ -258,7 +260,7 @@ def test_a_tagged_cluster_gets_an_input_naming_the_cluster_and_its_setting_tags(
 
     result = read_trigger(tags, cluster_created(), OPT_IN)
 
-    assert tags.asked == [CLUSTER_ARN]  # ListTagsForResource on the cluster's ARN
+    assert tags.asked == [CLUSTER_ARN, "writer of orders-aurora"]  # ListTagsForResource on the cluster's ARN
     assert result.opted_in and not result.waiting_for_writer
     assert (result.instance_id, result.cluster_id) == (None, "orders-aurora")
     assert result.input == {"db_cluster_identifier": "orders-aurora", "database": "orders", "reboot": "never"}
@@ -289,7 +291,7 @@ def test_an_aurora_member_instance_is_skipped_and_told_to_tag_its_cluster(instan
     assert result.skipped.db_cluster_identifier == "orders-aurora"
     assert "member of the Aurora cluster orders-aurora" in result.skipped.message
     assert f"Tag the cluster ({CLUSTER_ARN}) {OPT_IN}" in result.skipped.message
-    assert tags.asked == []  # the instance's own tags do not matter
+    assert tags.asked == ["cluster of orders-prod"]  # the instance's own tags do not matter
 
 
 def test_a_tagged_cluster_without_a_writer_is_waited_for_with_its_poll_seconds():
@@ -389,3 +391,39 @@ def test_an_event_naming_no_rds_arn_is_invalid_input_listing_its_resources():
         InvalidInput, match=r"names no RDS instance or Aurora cluster \(resources: \['arn:aws:s3:::bucket'\]\)"
     ):
         event_target(event)
+
+
+# The trigger's result names the target for the lock and the notifications: instance or cluster, never both.
+
+
+def test_an_opted_in_instance_is_named_as_an_instance():
+    result = read_trigger(FakeTags({"streamkap:cdc": "enabled"}), rds_event(SourceArn=ARN), OPT_IN)
+    assert (result.instance_id, result.cluster_id) == ("orders-prod", None)
+
+
+def test_an_opted_in_cluster_is_named_as_a_cluster_and_its_writer_is_looked_up_by_name():
+    tags = FakeTags({"streamkap:cdc": "enabled"})
+    result = read_trigger(tags, cluster_created(), OPT_IN)
+    assert (result.instance_id, result.cluster_id) == (None, "orders-aurora")
+    assert tags.asked == [CLUSTER_ARN, "writer of orders-aurora"]
+
+
+def test_a_cluster_still_without_writer_is_named_while_waiting():
+    result = read_trigger(FakeTags({"streamkap:cdc": "enabled"}, cluster_has_writer=False), cluster_created(), OPT_IN)
+    assert result.waiting_for_writer and (result.instance_id, result.cluster_id) == (None, "orders-aurora")
+
+
+def test_a_skipped_instance_and_a_skipped_member_name_what_they_are():
+    plain = read_trigger(FakeTags({}), rds_event(), OPT_IN)
+    assert (plain.instance_id, plain.cluster_id) == ("orders-prod", None)
+    member = read_trigger(FakeTags({}, instance_cluster="orders-aurora"), rds_event(), OPT_IN)
+    assert (member.instance_id, member.cluster_id) == ("orders-prod", "orders-aurora")
+    assert (member.skipped.db_instance_identifier, member.skipped.db_cluster_identifier) == (
+        "orders-prod",
+        "orders-aurora",
+    )
+
+
+def test_an_opt_in_value_may_itself_contain_an_equals_sign():
+    result = read_trigger(FakeTags({"streamkap:cdc": "on=yes"}), rds_event(), "streamkap:cdc=on=yes")
+    assert result.opted_in
