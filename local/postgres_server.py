@@ -94,12 +94,12 @@ def server_version(bin_dir: Path) -> str:
 _RUNNING: dict[int, LocalPostgres] = {}
 
 
-def before_connect(host: str, port: int) -> None:
-    """What RDS does implicitly before a client connects to one of our servers (see
+def before_connect(host: str, port: int, user: str) -> None:
+    """What RDS does implicitly before `user` connects to one of our servers (see
     LocalPostgres.sync_rds_replication); nothing for other endpoints."""
     server = _RUNNING.get(port)
     if server is not None and server.host == host:
-        server.sync_rds_replication()
+        server.sync_rds_replication(connecting_as=user)
 
 
 def _free_port() -> int:
@@ -319,15 +319,18 @@ class LocalPostgres:
             database=database,
         )
 
-    def sync_rds_replication(self) -> None:
+    def sync_rds_replication(self, connecting_as: str | None = None) -> None:
         """Emulates RDS: membership of `rds_replication` lets a login use logical replication.
 
         RDS patches PostgreSQL so that its members may create, peek and stream logical slots;
-        vanilla PostgreSQL checks the REPLICATION attribute instead. So every login role that
-        inherits `rds_replication` (directly or through other roles) gets REPLICATION, and a role
-        this sync gave it to loses it once it no longer inherits the role. Run before the
-        connections that RDS would let replicate: LocalPostgres.connect, the local runner's
-        connections to the emulated instance, and before starting pg_recvlogical."""
+        vanilla PostgreSQL checks the REPLICATION attribute instead. So the login about to connect
+        (`connecting_as`; None: every login) gets REPLICATION when it inherits `rds_replication`
+        (directly or through other roles), and the other roles this sync gave it to lose it: on
+        RDS they never hold the attribute, so the master may still ALTER them (PostgreSQL lets only
+        a superuser alter a role that has it). A session keeps what it was let in with: a running
+        walsender goes on. Run before the connections that RDS would let replicate:
+        LocalPostgres.connect, the local runner's connections to the emulated instance, and before
+        starting pg_recvlogical as the CDC user."""
         if not self.rds_like:
             return
         from pg8000.native import identifier
@@ -339,12 +342,13 @@ class LocalPostgres:
                    FROM pg_roles WHERE rolcanlogin AND NOT rolsuper"""
             )
             for role, has_attribute, is_member in rows:
-                if is_member and not has_attribute:
+                wanted = is_member and connecting_as in (None, role)
+                if wanted and not has_attribute:
                     conn.run(f"ALTER ROLE {identifier(role)} REPLICATION")
                     self._replication_given.add(role)
-                elif has_attribute and not is_member and role in self._replication_given:
+                elif has_attribute and not wanted and role in self._replication_given:
                     conn.run(f"ALTER ROLE {identifier(role)} NOREPLICATION")
-            self._replication_given.intersection_update(role for role, _, is_member in rows if is_member)
+                    self._replication_given.discard(role)
         finally:
             conn.close()
 
@@ -352,7 +356,7 @@ class LocalPostgres:
         """Over TCP with a password, as a client of RDS connects: the master unless `user`."""
         import pg8000.native
 
-        self.sync_rds_replication()
+        self.sync_rds_replication(connecting_as=user or self.master_user)
         return pg8000.native.Connection(
             user=user or self.master_user,
             password=password if user else self.master_password,

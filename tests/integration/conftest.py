@@ -50,7 +50,7 @@ class Harness:
     target: Target
 
     def master(self) -> Database:
-        self.server.sync_rds_replication()  # as the local runner does before the workflow's connections
+        self.server.sync_rds_replication(connecting_as=self.server.master_user)  # as the local runner does
         return Database.connect(
             host=self.server.host,
             port=self.server.port,

@@ -56,8 +56,9 @@ def teardown(shared_stack: Stack) -> Iterator[LocalWorkflow]:
         yield workflow
 
 
-def run_sql(stack: Stack, *statements: str) -> None:
-    conn = stack.server.connect("orders")
+def run_sql(stack: Stack, *statements: str, admin: bool = False) -> None:
+    """As the master, or as the hidden admin (someone else: another team's roles and grants)."""
+    conn = stack.server.connect_admin("orders") if admin else stack.server.connect("orders")
     try:
         for statement in statements:
             conn.run(statement)
@@ -83,6 +84,7 @@ class Case:
     setup: tuple[str, ...] = ()
     cleanup: tuple[str, ...] = ()
     stage: Callable[[Stack], Callable[[], None]] | None = None
+    admin: bool = False  # setup and cleanup run as someone the master is not
     extra: list[str] = field(default_factory=list)  # more fragments
 
 
@@ -101,7 +103,8 @@ CASES = [
         {"role_name": "app_owner", "adopt": ["role"]},
         "owns",
         setup=("CREATE ROLE app_owner NOLOGIN", "ALTER TABLE public.items OWNER TO app_owner"),
-        cleanup=("ALTER TABLE public.items OWNER TO CURRENT_USER", "DROP ROLE app_owner"),
+        cleanup=("ALTER TABLE public.items OWNER TO master", "DROP ROLE app_owner"),
+        admin=True,
     ),
     Case(
         "a role with other members as role_name, even adopted",
@@ -152,7 +155,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_what_the_workflow_did_not_create_is_refused_and_left_as_it_was(shared_stack: Stack, case: Case):
-    run_sql(shared_stack, *case.setup)
+    run_sql(shared_stack, *case.setup, admin=case.admin)
     undo = case.stage(shared_stack) if case.stage else None
     try:
         before = everything(shared_stack.server, "orders")
@@ -161,7 +164,7 @@ def test_what_the_workflow_did_not_create_is_refused_and_left_as_it_was(shared_s
     finally:
         if undo:
             undo()
-        run_sql(shared_stack, *case.cleanup)
+        run_sql(shared_stack, *case.cleanup, admin=case.admin)
     assert execution.status == "FAILED"
     assert execution.error == case.error, execution.cause
     for fragment in [case.message, *case.extra]:

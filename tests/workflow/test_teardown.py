@@ -156,7 +156,7 @@ def test_dry_run_returns_the_plan_and_changes_nothing(teardown):
 def slot_reader(teardown) -> Iterator[subprocess.Popen]:
     """A connector stand-in: pg_recvlogical streaming from the slot, so the slot is active."""
     server = teardown.stack.server
-    server.sync_rds_replication()  # as RDS would: rds_replication membership lets it stream
+    server.sync_rds_replication(connecting_as=server.master_user)  # as RDS would: rds_replication lets it stream
     reader = subprocess.Popen(
         [
             str(server.client_tool("pg_recvlogical")),  # the npm builds lack it: then apt's client
