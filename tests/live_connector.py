@@ -90,7 +90,8 @@ def live_connector(
         deadline = time.monotonic() + 10
         while not slot_state(server, database, slot)[0]:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"pg_recvlogical did not attach: {process.stderr.read() if process.stderr else ''}")
+                complaint = process.stderr.read() if process.stderr and process.poll() is not None else ""
+                raise AssertionError(f"pg_recvlogical did not attach: {complaint!r}")
             time.sleep(0.05)
         yield LiveConnector(process, output, server, database, slot)
     finally:
