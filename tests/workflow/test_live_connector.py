@@ -11,10 +11,11 @@ import boto3
 import pytest
 
 from lambdas.logic import verify as verify_module
-from local.workflow_runner import Execution
+from local.workflow_runner import Execution, LocalWorkflow
 from tests.live_connector import LiveConnector, live_connector, slot_state
 from tests.snapshots import everything
 from tests.workflow.conftest import INSTANCE, Stack
+from tests.workflow.test_teardown import TEARDOWN_ASL
 
 pytestmark = pytest.mark.workflow
 
@@ -96,3 +97,74 @@ def test_a_live_connector_that_never_confirms_is_verification_failed_and_only_th
     assert everything(stack.server, "orders") == before
     assert stack.sql("SELECT ts FROM streamkap.streamkap_heartbeat") != heartbeat_before
     assert slot_state(stack.server, "orders", SLOT)[:2] == [True, pid]  # the connector was left alone
+
+
+@pytest.fixture
+def teardown(streaming) -> Iterator[tuple[Stack, LiveConnector, LocalWorkflow]]:
+    with LocalWorkflow(asl_file=TEARDOWN_ASL) as workflow:
+        yield *streaming, workflow
+
+
+def run_teardown(workflow: LocalWorkflow, **parts) -> Execution:
+    return workflow.run({"db_instance_identifier": INSTANCE, **parts})
+
+
+@pytest.mark.parametrize(("part", "what"), [("drop_publication", "publication streamkap_pub"), ("drop_user", "user")])
+def test_dropping_what_a_live_connector_uses_is_refused_and_nothing_changes(teardown, part, what):
+    stack, connector, workflow = teardown
+    pid = connector.pid
+    before = everything(stack.server, "orders")
+
+    execution = run_teardown(workflow, **{part: True})
+
+    assert execution.status == "FAILED"
+    assert execution.error == "SlotInUse"
+    assert f"slot {SLOT} is being read by process {pid}" in execution.cause
+    assert f"dropping {what}" in execution.cause and "force" in execution.cause
+    assert everything(stack.server, "orders") == before
+    assert connector.process.poll() is None and connector.pid == pid  # still streaming
+
+
+def test_a_dry_run_lists_the_refusal_and_with_force_the_session_it_ends(teardown):
+    stack, connector, workflow = teardown
+    pid = connector.pid
+    before = everything(stack.server, "orders")
+
+    refused = run_teardown(workflow, drop_publication=True, drop_user=True, dry_run=True)
+    forced = run_teardown(workflow, drop_publication=True, drop_user=True, dry_run=True, force=True)
+
+    assert refused.status == "SUCCEEDED", refused.cause
+    assert [line for line in refused.output["plan"] if line.startswith("refused")] == [
+        f"refused (a real run stops here): Replication slot {SLOT} is being read by process {pid} (a connector is "
+        f"streaming from it); dropping {what} would cut that connector off. Stop the connector first, or pass "
+        "force to end that session and drop it"
+        for what in ("publication streamkap_pub", "user streamkap_user")
+    ]
+    plan = forced.output["plan"]
+    assert plan[:2] == [f"end the session reading slot {SLOT} (pid {pid})", "drop publication streamkap_pub"]
+    assert plan.count(f"end the session reading slot {SLOT} (pid {pid})") == 1
+    assert "drop role streamkap_user" in plan
+    assert everything(stack.server, "orders") == before
+    assert connector.process.poll() is None
+
+
+@pytest.mark.parametrize(
+    ("part", "removed"),
+    [
+        ("drop_publication", "drop publication streamkap_pub"),
+        ("drop_user", "drop role streamkap_user"),
+    ],
+)
+def test_with_force_the_connectors_session_is_ended_first(teardown, part, removed):
+    stack, connector, workflow = teardown
+    pid = connector.pid
+
+    execution = run_teardown(workflow, **{part: True}, force=True)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    changes = execution.output["changes"]
+    assert changes[0] == f"end the session reading slot {SLOT} (pid {pid})"
+    assert removed in changes
+    assert connector.ended()  # its session was terminated: pg_recvlogical --no-loop exits
+    assert connector.process.returncode != 0
+    assert slot_state(stack.server, "orders", SLOT)[0] is False  # the slot itself is kept, idle
