@@ -554,12 +554,58 @@ def published_tables(db: Database, publication: str) -> set[str]:
     )
 
 
-def write_heartbeat(db: Database, schema: str) -> int:
-    """Upsert the one heartbeat row; returns the table's oid, to find the change in the peek."""
+@dataclass(frozen=True)
+class Heartbeat:
+    table_oid: int  # to find the change in a peek
+    lsn: str  # WAL position inside the heartbeat's transaction: its commit ends past it
+
+
+def write_heartbeat(db: Database, schema: str) -> Heartbeat:
+    """Upsert the one heartbeat row (one committed transaction)."""
     table = qualified(schema, HEARTBEAT_TABLE)
-    return db.value(
+    row = db.row(
         f"INSERT INTO {table} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = now() "
-        "RETURNING tableoid::int"
+        "RETURNING tableoid::int, pg_current_wal_insert_lsn()::text"
+    )
+    assert row is not None
+    return Heartbeat(*row)
+
+
+def current_wal_lsn(db: Database) -> str:
+    return db.value("SELECT pg_current_wal_insert_lsn()::text")
+
+
+@dataclass(frozen=True)
+class SlotProgress:
+    """Where a slot's reader stands against a WAL position (pg_replication_slots, read live)."""
+
+    active: bool
+    pid: int | None
+    confirmed_flush_lsn: str | None
+    lag_bytes: int | None  # from confirmed_flush_lsn up to the position; <= 0 once confirmed past it
+
+    @property
+    def confirmed(self) -> bool:
+        return self.lag_bytes is not None and self.lag_bytes <= 0
+
+
+def slot_progress(db: Database, name: str, lsn: str) -> SlotProgress | None:
+    row = db.row(
+        """SELECT active, active_pid, confirmed_flush_lsn::text,
+                  pg_wal_lsn_diff(CAST(:lsn AS pg_lsn), confirmed_flush_lsn)::bigint
+           FROM pg_replication_slots WHERE slot_name = :s""",
+        s=name,
+        lsn=lsn,
+    )
+    return SlotProgress(*row) if row else None
+
+
+def slot_reader(db: Database, name: str) -> int | None:
+    """The process streaming from the slot of this name in this database, if one is."""
+    return db.value(
+        """SELECT active_pid FROM pg_replication_slots
+           WHERE slot_name = :s AND active AND database = current_database()""",
+        s=name,
     )
 
 

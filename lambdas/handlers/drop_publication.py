@@ -16,6 +16,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = TeardownState.model_validate(event)
     state.require("target")
     with connections.as_master(state.target, Secrets()) as db:
-        changes = teardown.drop_publication(db, state.input)
+        changes = teardown.drop_publication(db, state.input, state.target)
     logger.info("publication removed", extra={"changes": changes})
     return TeardownChanges(changes=changes).model_dump(mode="json")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets
-from lambdas.logic.database_setup import plan_database
+from lambdas.logic.database_setup import Change, plan_database
 from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
     CapacityExhausted,
@@ -92,6 +93,30 @@ def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.Serve
     return [f"create replication slot {setup.slot_name} (pgoutput)"]
 
 
+def with_live_notes(changes: list[Change], setup: SetupInput, reader_pid: int | None) -> list[str]:
+    """The plan's lines; while a connector streams the slot (reader_pid), each change to what it
+    receives is followed by a line saying so."""
+    plan = []
+    for change in changes:
+        plan.append(change.description)
+        if reader_pid is None:
+            continue
+        live = f"read by an active slot {setup.slot_name} (pid {reader_pid})"
+        if any(s.startswith("ALTER PUBLICATION") for s in change.statements):
+            added = re.match(r"add (\d+) tables", change.description)
+            plan.append(
+                f"publication {setup.publication_name} is {live}: adding {added[1] if added else 'some'} "
+                "table(s) changes what the running connector receives"
+            )
+        identity = [s for s in change.statements if s.endswith("REPLICA IDENTITY FULL")]
+        if identity:
+            plan.append(
+                f"publication {setup.publication_name} is {live}: with REPLICA IDENTITY FULL on {len(identity)} "
+                "table(s), their UPDATE and DELETE carry whole old rows to the running connector"
+            )
+    return plan
+
+
 def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> PreflightResult:
     from lambdas.logic.configure import secret_changes, secret_name  # configure imports this module
 
@@ -117,12 +142,13 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
 
     plan += refusable(lambda: secret_changes(secret, setup, name))
     plan += refusable(
-        lambda: [
-            change.description
-            for change in plan_database(
+        lambda: with_live_notes(
+            plan_database(
                 state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
-            )
-        ]
+            ),
+            setup,
+            sql.slot_reader(db, setup.slot_name),
+        )
     )
     plan += refusable(lambda: slot_plan(db, setup, target, server))
     return PreflightResult(

@@ -4,6 +4,8 @@ functions without applying."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pg8000.exceptions import DatabaseError
 
 from lambdas.dal import sql
@@ -51,6 +53,27 @@ def slot_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target)
         )
     terminate = [f"end the session reading slot {t.slot_name} (pid {catalog.slot_pid})"] if slot.active else []
     return [*terminate, f"drop replication slot {t.slot_name}"]
+
+
+def reader_changes(catalog: sql.TeardownCatalog, t: TeardownInput, target: Target, what: str) -> list[str]:
+    """While a connector streams the slot of this setup (in this database), dropping `what` (the
+    publication it reads, the user it logs in as) would cut it off: refused unless forced, and
+    forced, its session is ended first, as drop_slot does."""
+    slot = catalog.slot
+    if slot is None or not slot.active or slot.database != target.database:
+        return []
+    if not t.force:
+        raise SlotInUse(
+            f"Replication slot {t.slot_name} is being read by process {catalog.slot_pid} (a connector is "
+            f"streaming from it); dropping {what} would cut that connector off. Stop the connector first, or pass "
+            "force to end that session and drop it"
+        )
+    return [f"end the session reading slot {t.slot_name} (pid {catalog.slot_pid})"]
+
+
+def end_reader(db: Database, catalog: sql.TeardownCatalog, ending: list[str]) -> None:
+    if ending and catalog.slot_pid is not None:
+        sql.terminate_slot_reader(db, catalog.slot_pid)
 
 
 def publication_changes(catalog: sql.TeardownCatalog, t: TeardownInput) -> list[Change]:
@@ -148,14 +171,31 @@ def plan_teardown(db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, ta
     """Every change the chosen parts would make, in order; raises what the run would raise."""
     catalog = inspect(db, t)
     plan: list[str] = []
+
+    def refusable(planned: Callable[[], list[str]]) -> list[str]:
+        """A real run stops at a live connector; a dry run lists the refusal and goes on."""
+        try:
+            return planned()
+        except SlotInUse as refused:
+            if not t.dry_run:
+                raise
+            return [f"refused (a real run stops here): {refused}"]
+
+    def live(what: str, descriptions: list[str]) -> list[str]:
+        """The reader's session is ended once, by the first step that cuts it off."""
+        if not descriptions:
+            return []
+        ending = [] if t.drop_slot else refusable(lambda: reader_changes(catalog, t, target, what))
+        return [line for line in ending if line not in plan] + descriptions
+
     if t.drop_slot:
-        plan += slot_changes(catalog, t, target)
+        plan += refusable(lambda: slot_changes(catalog, t, target))
     if t.drop_publication:
-        plan += [c.description for c in publication_changes(catalog, t)]
+        plan += live(f"publication {t.publication_name}", [c.description for c in publication_changes(catalog, t)])
     if t.drop_tables:
         plan += [c.description for c in table_changes(catalog, t)]
     if t.drop_user:
-        plan += [c.description for c in user_changes(catalog, t, target)]
+        plan += live(f"user {t.user_name}", [c.description for c in user_changes(catalog, t, target)])
         secret = user_secret(secrets, t, target)
         plan += [f"delete secret {secret}"] if secret else []
     if t.revert_parameter_group:
@@ -210,8 +250,14 @@ def forget_slot(db: Database, t: TeardownInput, target: Target) -> None:
         db.execute(sql.comment_on("ROLE", t.user_name, user_marker(slots - {(target.database, t.slot_name)})))
 
 
-def drop_publication(db: Database, t: TeardownInput) -> list[str]:
-    return _apply(db, publication_changes(inspect(db, t), t))
+def drop_publication(db: Database, t: TeardownInput, target: Target) -> list[str]:
+    catalog = inspect(db, t)
+    changes = publication_changes(catalog, t)
+    if not changes:
+        return []
+    ending = reader_changes(catalog, t, target, f"publication {t.publication_name}")
+    end_reader(db, catalog, ending)
+    return ending + _apply(db, changes)
 
 
 def drop_tables(db: Database, t: TeardownInput) -> list[str]:
@@ -234,7 +280,9 @@ def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) 
     catalog = inspect(db, t)
     changes = user_changes(catalog, t, target)
     secret = user_secret(secrets, t, target)  # refused before any role is dropped
-    changes = _apply(db, changes)
+    ending = reader_changes(catalog, t, target, f"user {t.user_name}") if changes else []
+    end_reader(db, catalog, ending)
+    changes = ending + _apply(db, changes)
     if secret:
         secrets.delete_secret(secret)
         changes.append(f"delete secret {secret}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 
 from pg8000.exceptions import DatabaseError
 
@@ -13,6 +14,11 @@ from lambdas.shared.models import ConfigureResult, SetupInput, VerifyResult
 
 PEEK_MAX_CHANGES = 256
 PEEK_TIMEOUT_MS = 30_000
+# A live connector (the slot is active) must confirm Verify's heartbeat within this, polled every
+# LIVE_POLL_SECONDS: well under the Lambda's timeout (infra/functions.py), each poll one short query.
+LIVE_CONFIRM_SECONDS = 20
+LIVE_POLL_SECONDS = 1.0
+OBJECT_IN_USE = "55006"  # a peek of a slot another process streams from
 
 
 def writes_to(changes: list[bytes], relation_oid: int) -> bool:
@@ -40,7 +46,17 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             f"ConfigureDatabase published {configured.published_tables}. Was a table dropped or removed from "
             "the publication meanwhile? Start the execution again"
         )
-    heartbeat_oid = sql.write_heartbeat(db, setup.signal_table_schema) if setup.heartbeat else None
+    heartbeat = sql.write_heartbeat(db, setup.signal_table_schema) if setup.heartbeat else None
+    live = VerifyResult(
+        wal_level=server.wal_level,
+        published_tables=len(published),
+        peek_ok=False,
+        peeked_changes=0,
+        heartbeat_seen=True if heartbeat is not None else None,
+        proof="live",
+    )
+    if sql.slot_reader(db, setup.slot_name) is not None and confirmed_live(db, setup, heartbeat):
+        return live
     try:
         changes = sql.peek_slot(
             db,
@@ -51,11 +67,14 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             timeout_ms=PEEK_TIMEOUT_MS,
         )
     except (WorkflowError, DatabaseError) as error:
-        detail = server_error(error)[1] if isinstance(error, DatabaseError) else str(error)
+        code, detail = server_error(error) if isinstance(error, DatabaseError) else (None, str(error))
+        # A connector attached between the check and the peek.
+        if code == OBJECT_IN_USE and confirmed_live(db, setup, heartbeat):
+            return live
         raise VerificationFailed(f"{setup.user_name} cannot read slot {setup.slot_name}: {detail}") from None
     heartbeat_seen = None
-    if heartbeat_oid is not None:
-        heartbeat_seen = writes_to(changes, heartbeat_oid)
+    if heartbeat is not None:
+        heartbeat_seen = writes_to(changes, heartbeat.table_oid)
         # A backlog larger than the bounded peek may hide the heartbeat; only a short stream must show it.
         if not heartbeat_seen and len(changes) < PEEK_MAX_CHANGES:
             raise VerificationFailed(
@@ -68,4 +87,31 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
         peek_ok=True,
         peeked_changes=len(changes),
         heartbeat_seen=heartbeat_seen,
+        proof="peek",
     )
+
+
+def confirmed_live(db: Database, setup: SetupInput, heartbeat: sql.Heartbeat | None) -> bool:
+    """A connector streams from the slot, so it cannot be peeked: readiness is the connector
+    confirming (confirmed_flush_lsn) the WAL past Verify's heartbeat, within a bounded wait well
+    under the Lambda's timeout. Each poll is one short query. False: the connector let go of the
+    slot meanwhile, so a peek can read it."""
+    lsn = heartbeat.lsn if heartbeat is not None else sql.current_wal_lsn(db)
+    deadline = time.monotonic() + LIVE_CONFIRM_SECONDS
+    while True:
+        progress = sql.slot_progress(db, setup.slot_name, lsn)
+        if progress is None:
+            raise VerificationFailed(f"Replication slot {setup.slot_name} disappeared while Verify waited on it")
+        if not progress.active:
+            return False
+        if progress.confirmed:
+            return True
+        if time.monotonic() >= deadline:
+            what = "the heartbeat" if heartbeat is not None else "the WAL"
+            raise VerificationFailed(
+                f"Replication slot {setup.slot_name} is streamed by process {progress.pid}, but that connector did "
+                f"not confirm {what} written at {lsn} within {LIVE_CONFIRM_SECONDS}s: it is {progress.lag_bytes} "
+                f"bytes behind (confirmed_flush_lsn {progress.confirmed_flush_lsn}). Check the connector is "
+                "running and keeping up, then start the execution again"
+            )
+        time.sleep(LIVE_POLL_SECONDS)

@@ -286,6 +286,9 @@ class VerifyResult(BaseModel):
     peek_ok: bool
     peeked_changes: int
     heartbeat_seen: bool | None = None
+    # peek: the slot was idle and a bounded peek read it; live: a connector streams from it (a peek
+    # would fail), and it confirmed the WAL past Verify's heartbeat (lambdas/logic/verify.py)
+    proof: Literal["peek", "live"] = "peek"
 
 
 class StepError(BaseModel):
