@@ -10,9 +10,9 @@ from lambdas.dal import sql
 from lambdas.dal.database import Database, server_error
 from lambdas.shared.errors import VerificationFailed, WorkflowError
 from lambdas.shared.models import ConfigureResult, SetupInput, VerifyResult
+from lambdas.shared.settings import environment
 
 PEEK_MAX_CHANGES = 256
-PEEK_TIMEOUT_MS = 30_000
 
 
 def writes_to(changes: list[bytes], relation_oid: int) -> bool:
@@ -48,7 +48,7 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             publication=setup.publication_name,
             proto_version=server.pgoutput_proto_version,
             max_changes=PEEK_MAX_CHANGES,
-            timeout_ms=PEEK_TIMEOUT_MS,
+            timeout_ms=environment().peek_timeout_ms,
         )
     except (WorkflowError, DatabaseError) as error:
         detail = server_error(error)[1] if isinstance(error, DatabaseError) else str(error)

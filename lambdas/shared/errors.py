@@ -87,5 +87,16 @@ class SlotInUse(WorkflowError):
     """Teardown: a connector is reading the slot; dropping it needs `force`."""
 
 
+class TransientFailure(WorkflowError):
+    """AWS throttled or failed on its side (5xx), or a connection was refused, reset or timed out:
+    likely gone on its own in seconds. Every Lambda task of the ASL retries it with jittered backoff;
+    it fails a run only once those retries are spent. `database_not_ready`: the database refused
+    connections while (re)starting, which CheckRebootStatus counts as a poll, not a failure."""
+
+    def __init__(self, message: str, *, database_not_ready: bool = False) -> None:
+        super().__init__(message)
+        self.database_not_ready = database_not_ready
+
+
 class DependentObjects(WorkflowError):
     """Teardown: the role still has privileges or objects the run may not remove."""
