@@ -1,5 +1,7 @@
 """Named errors. The class name is what Step Functions sees as the error name
-(Lambda reports it as errorType), so Catch/Fail and the console show it as is."""
+(Lambda reports it as errorType), so Catch/Fail and the console show it as is.
+TransientFailure is the one the ASL retries (jittered backoff) before its catch-all; every
+other named error fails the run at once."""
 
 
 def some(names: list[str], limit: int = 20) -> str:
