@@ -23,8 +23,9 @@ from bench.common import local_target, median, say, server, table, timed, verdic
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
 from lambdas.logic.configure import configure_database, create_slot
-from lambdas.logic.verify import PEEK_TIMEOUT_MS, verify
+from lambdas.logic.verify import verify
 from lambdas.shared.models import SetupInput
+from lambdas.shared.settings import environment
 
 MIB = 1024 * 1024
 DATABASE, SLOT, PUBLICATION = "backlog", "streamkap_pgoutput_slot", "streamkap_pub"
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ]
         )
         admin.close()
-    say(f"Verify under WAL backlog (Verify's peek: at most 256 changes, statement_timeout {PEEK_TIMEOUT_MS} ms):")
+    peek_ms = environment().peek_timeout_ms
+    say(f"Verify under WAL backlog (Verify's peek: at most 256 changes, statement_timeout {peek_ms} ms):")
     say(table(["backlog", "pending MiB", "changes (seed count)", "our Verify ms", "seed peek ms", "speedup"], rows))
     small, large = figures[f"{min(sizes)}MiB"], figures[f"{max(sizes)}MiB"]
     flatness = large["ours_s"] / small["ours_s"]

@@ -16,6 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.shared.settings import CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS, DATA_PLANE_LAMBDA_TIMEOUT_SECONDS
+
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
@@ -73,7 +75,8 @@ def task_function(
         code=code,
         handler=f"lambdas.handlers.{handler_module(task)}.handler",
         memory_size=256,
-        timeout=Duration.seconds(120 if in_vpc else 60),
+        # Named beside the database timeouts they must exceed (lambdas/shared/settings.py).
+        timeout=Duration.seconds(DATA_PLANE_LAMBDA_TIMEOUT_SECONDS if in_vpc else CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS),
         tracing=lambda_.Tracing.ACTIVE,
         role=role,
         log_group=log_group,

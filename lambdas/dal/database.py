@@ -1,11 +1,15 @@
 """The database port: a small wrapper over a pg8000 native connection.
 
-Errors are mapped to named workflow errors at connect time; statements run with named
-parameters (`:name`), identifiers are quoted by `lambdas.dal.sql` only."""
+Every error is named here: server errors by SQLSTATE, and the network's (refused, reset, no
+answer within the socket timeout) as TransientFailure, so no bare OSError or InterfaceError
+leaves a step. Statements run with named parameters (`:name`), identifiers are quoted by
+`lambdas.dal.sql` only. Timeouts: lambdas/shared/settings.py."""
 
 from __future__ import annotations
 
+import socket
 import ssl
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -21,6 +25,7 @@ from lambdas.shared.errors import (
     InsufficientPrivilege,
     InvalidInput,
     LongTransactionBlocking,
+    TransientFailure,
     WorkflowError,
 )
 from lambdas.shared.settings import environment
@@ -35,6 +40,19 @@ NAMED_SQLSTATES: dict[str, type[WorkflowError]] = {
     "55P03": LongTransactionBlocking,  # lock_not_available: lock_timeout expired
     "57014": LongTransactionBlocking,  # query_canceled: statement_timeout while waiting
 }
+
+
+# Connecting while the server (re)starts or stops: the database is not accepting connections yet.
+NOT_ACCEPTING_CONNECTIONS = "57P03"  # cannot_connect_now: "the database system is starting up" / "shutting down"
+REFUSED_OR_RESET = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
+def network_cause(error: BaseException) -> BaseException:
+    """The OSError under pg8000's InterfaceError ("network error", "Can't create a connection")."""
+    cause = error
+    while not isinstance(cause, OSError) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    return cause
 
 
 def server_error(error: DatabaseError) -> tuple[str | None, str]:
@@ -65,12 +83,56 @@ def _ssl_context() -> ssl.SSLContext | bool:
     return context
 
 
+def _set_read_timeout(connection: pg8000.native.Connection, seconds: float) -> None:
+    """pg8000 applies its one `timeout` to connecting and to every later read; after login, reads
+    get their own, longer timeout. The socket (TLS or not) is pg8000's `_usock`: pg8000 is pinned,
+    and tests/integration/test_timeouts.py fails if this stops taking effect."""
+    sock = getattr(connection, "_usock", None)
+    if isinstance(sock, socket.socket):
+        sock.settimeout(seconds)
+
+
 class Database:
-    def __init__(self, connection: pg8000.native.Connection) -> None:
+    def __init__(self, connection: pg8000.native.Connection, *, where: str = "the database") -> None:
         self._conn = connection
+        self._where = where
+        self._lost: str | None = None  # why the connection is unusable, once it is
+
+    @property
+    def usable(self) -> bool:
+        return self._lost is None
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of this session, from the BackendKeyData pg8000 kept at login."""
+        key_data = getattr(self._conn, "_backend_key_data", None)
+        return struct.unpack("!i", key_data[:4])[0] if key_data and len(key_data) >= 4 else None
+
+    def set_read_timeout(self, seconds: float) -> None:
+        _set_read_timeout(self._conn, seconds)
+
+    def _run(self, sql: str, **params: Any) -> Any:
+        context = " ".join(sql.split()[:3])
+        if self._lost is not None:
+            raise TransientFailure(f"{context}: the connection to {self._where} was already lost ({self._lost})")
+        try:
+            return self._conn.run(sql, **params)
+        except DatabaseError as error:
+            raise named(error, context) from None
+        except (InterfaceError, OSError) as error:
+            cause = network_cause(error)
+            if isinstance(cause, TimeoutError):
+                self._lost = f"no answer within {environment().db_socket_timeout_seconds}s"
+            else:
+                self._lost = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+            raise TransientFailure(
+                f"{context}: lost the connection to {self._where} ({self._lost}). The server may still be "
+                "running the statement; the workflow retries the step"
+            ) from None
 
     @classmethod
     def connect(cls, *, host: str, port: int, database: str, credentials: Credentials) -> Database:
+        settings = environment()
         try:
             connection = pg8000.native.Connection(
                 user=credentials.username,
@@ -79,29 +141,41 @@ class Database:
                 port=port,
                 database=database,
                 ssl_context=_ssl_context(),
-                timeout=environment().db_connect_timeout_seconds,
+                timeout=settings.db_connect_timeout_seconds,
                 application_name="rds-cdc-setup",
             )
         except DatabaseError as error:
             code, message = server_error(error)
+            if code == NOT_ACCEPTING_CONNECTIONS:
+                raise TransientFailure(
+                    f"Database at {host}:{port} is not accepting connections yet: {message}", database_not_ready=True
+                ) from None
             if code == "3D000":
                 raise InvalidInput(f"Database {database!r} does not exist on {host}:{port}: check `database`") from None
             raise DatabaseUnreachable(
                 f"Cannot log in to database {database!r} on {host}:{port} as {credentials.username!r}: "
                 f"{message}. Check the database name and that the secret's password is current"
             ) from None
-        except (InterfaceError, OSError, TimeoutError) as error:
+        except (InterfaceError, OSError) as error:
+            cause = network_cause(error)
+            if isinstance(cause, REFUSED_OR_RESET):
+                # Nothing listens (yet): the instance is rebooting, failing over or restarting.
+                raise TransientFailure(
+                    f"Database at {host}:{port} refused the connection ({type(cause).__name__}): not accepting "
+                    "connections yet. The workflow retries the step; if it keeps failing, check that the instance "
+                    "is available",
+                    database_not_ready=True,
+                ) from None
             raise DatabaseUnreachable(
-                f"Cannot reach {host}:{port} ({type(error).__name__}). Check that the Lambda's "
-                "security group may reach the database's port and that the instance is available"
+                f"Cannot reach {host}:{port} ({type(cause).__name__}, connect timeout "
+                f"{settings.db_connect_timeout_seconds}s). Check that the Lambda's security group may reach the "
+                "database's port and that the instance is available"
             ) from None
-        return cls(connection)
+        _set_read_timeout(connection, settings.db_socket_timeout_seconds)
+        return cls(connection, where=f"{host}:{port}")
 
     def rows(self, sql: str, **params: Any) -> list[list[Any]]:
-        try:
-            return self._conn.run(sql, **params) or []
-        except DatabaseError as error:
-            raise named(error, " ".join(sql.split()[:3])) from None
+        return self._run(sql, **params) or []
 
     def row(self, sql: str, **params: Any) -> list[Any] | None:
         found = self.rows(sql, **params)
@@ -116,14 +190,15 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        self._conn.run("BEGIN")
+        self._run("BEGIN")
         try:
             yield self
         except BaseException:
-            with suppress(DatabaseError, InterfaceError, OSError):  # a lost connection rolls back by itself
-                self._conn.run("ROLLBACK")
+            if self.usable:  # a lost connection rolls back by itself
+                with suppress(WorkflowError, DatabaseError):
+                    self._run("ROLLBACK")
             raise
-        self._conn.run("COMMIT")
+        self._run("COMMIT")
 
     def close(self) -> None:
         with suppress(InterfaceError, OSError):

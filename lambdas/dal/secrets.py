@@ -10,8 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.dal.clients import client
-from lambdas.shared.errors import InvalidInput, NotOwned
+from lambdas.dal.clients import client, is_transient
+from lambdas.shared.errors import InvalidInput, NotOwned, TransientFailure
 from lambdas.shared.ownership import OWNER_TAG, OWNER_TAG_KEY, OWNER_TAG_VALUE
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -65,6 +65,9 @@ class Secrets:
             return Credentials(username=value["username"], password=value["password"])
         except ClientError as error:
             code = error.response["Error"]["Code"]
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if is_transient(code, status):  # a client without the hooks of lambdas.dal.clients
+                raise TransientFailure(f"Secrets Manager answered {code} reading {secret_arn}; retry") from None
             raise InvalidInput(
                 f"Cannot read secret {secret_arn} ({code}); pass a master_secret_arn this workflow "
                 "may read, holding JSON with username and password"

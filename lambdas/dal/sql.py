@@ -523,6 +523,11 @@ def slot(db: Database, name: str) -> SlotInfo | None:
     return SlotInfo(*row) if row else None
 
 
+def slot_reader(db: Database, name: str) -> int | None:
+    """The pid of the session holding the slot (a reader, or the session still creating it)."""
+    return db.value("SELECT active_pid FROM pg_replication_slots WHERE slot_name = :s", s=name)
+
+
 def set_local_lock_timeout(db: Database, timeout_ms: int) -> None:
     db.execute(f"SET LOCAL lock_timeout = {int(timeout_ms)}")
 
@@ -537,8 +542,35 @@ def create_slot(db: Database, name: str, timeout_ms: int) -> None:
     try:
         db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput')", s=name)
     finally:
-        db.execute("RESET statement_timeout")
-        db.execute("RESET lock_timeout")
+        if db.usable:  # a lost connection keeps nothing to reset; trying would hide why it was lost
+            db.execute("RESET statement_timeout")
+            db.execute("RESET lock_timeout")
+
+
+def session_alive(db: Database, pid: int) -> bool:
+    return bool(db.value("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = :p)", p=pid))
+
+
+def end_own_session(db: Database, pid: int, wait_seconds: int = 3) -> bool:
+    """End a session of the current user (one whose client is gone, its statement still running)
+    and wait, bounded, until it has exited: a slot it was creating is then gone or complete.
+    False: no such session of ours (it had ended already)."""
+    ended = db.value(
+        """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE pid = :p AND usename = current_user AND pid <> pg_backend_pid()""",
+        p=pid,
+    )
+    if not ended:
+        return False
+    db.execute(
+        f"""DO $$ BEGIN
+              FOR i IN 1..{int(wait_seconds) * 20} LOOP
+                EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = {int(pid)});
+                PERFORM pg_sleep(0.05);
+              END LOOP;
+            END $$"""
+    )
+    return True
 
 
 # ---- verification (as the CDC user) ----------------------------------------------------------

@@ -16,7 +16,8 @@ from lambdas.shared.observability import logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     state.require("target")
-    with connections.as_master(state.target, Secrets()) as db:
-        result = create_slot(db, state.input, state.target)
+    secrets = Secrets()
+    with connections.as_master(state.target, secrets) as db:
+        result = create_slot(db, state.input, state.target, lambda: connections.as_master(state.target, secrets))
     logger.info("slot ensured", extra={"changes": result.changes})
     return result.model_dump(mode="json")

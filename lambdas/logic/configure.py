@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 
 from scramp import ScramMechanism
 
@@ -13,7 +14,13 @@ from lambdas.dal.secrets import Secrets, SecretState
 from lambdas.logic.database_setup import plan_database, published_names
 from lambdas.logic.preflight import check_blockers, check_server, check_slot, inspect
 from lambdas.logic.report import inline_tables_csv
-from lambdas.shared.errors import CapacityExhausted, LongTransactionBlocking, NotOwned
+from lambdas.shared.errors import (
+    CapacityExhausted,
+    LongTransactionBlocking,
+    NotOwned,
+    TransientFailure,
+    WorkflowError,
+)
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
 from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE, recorded_slots, user_marker
 from lambdas.shared.settings import environment
@@ -136,7 +143,10 @@ def record_slot(db: Database, setup: SetupInput, target: Target) -> None:
     db.execute(sql.comment_on("ROLE", setup.user_name, user_marker(slots)))
 
 
-def create_slot(db: Database, setup: SetupInput, target: Target) -> SlotResult:
+def create_slot(
+    db: Database, setup: SetupInput, target: Target, reconnect: Callable[[], Database] | None = None
+) -> SlotResult:
+    """`reconnect`: a new master connection, to look for the slot when this one was lost mid-creation."""
     existing = sql.slot(db, setup.slot_name)
     if existing is not None:
         check_slot(existing, setup.slot_name, target.database)
@@ -146,13 +156,72 @@ def create_slot(db: Database, setup: SetupInput, target: Target) -> SlotResult:
         return SlotResult(changes=adopted)
     timeout_ms = environment().slot_timeout_ms
     record_slot(db, setup, target)
+    creating_pid = db.backend_pid
     try:
         sql.create_slot(db, setup.slot_name, timeout_ms)
     except LongTransactionBlocking:
-        # Who held us up: every write transaction still open now.
-        check_blockers(sql.slot_blockers(db, 0), setup.slot_name)
+        outcome = after_failed_creation(db, reconnect, setup, target, creating_pid)
+        try:  # who held us up: every write transaction still open now
+            check_blockers(sql.slot_blockers(db, 0), setup.slot_name)
+        except LongTransactionBlocking as blocked:
+            raise LongTransactionBlocking(f"{blocked}. {outcome}") from None
         raise LongTransactionBlocking(
             f"Creating slot {setup.slot_name} waited {timeout_ms // 1000}s for running transactions to end; "
-            "end long-running or idle-in-transaction sessions (pg_stat_activity) and start the execution again"
+            f"end long-running or idle-in-transaction sessions (pg_stat_activity) and start the execution again. "
+            f"{outcome}"
         ) from None
+    except WorkflowError as error:
+        outcome = after_failed_creation(db, reconnect, setup, target, creating_pid)
+        failed = TransientFailure if isinstance(error, TransientFailure) else type(error)
+        raise failed(f"Creating slot {setup.slot_name} failed: {error}. {outcome}") from None
     return SlotResult(changes=[f"created replication slot {setup.slot_name} (pgoutput)"])
+
+
+def after_failed_creation(
+    db: Database,
+    reconnect: Callable[[], Database] | None,
+    setup: SetupInput,
+    target: Target,
+    creating_pid: int | None,
+) -> str:
+    """What became of the slot after its creation failed, said in one sentence for the error.
+
+    The server may go on creating a slot after its client gave up (a lost connection, a socket
+    timeout): a slot nobody knows of would retain WAL until the disk fills. So look, over a new
+    connection when this one is lost. First end the session that was creating it (ours, its client
+    gone): an unfinished slot then vanishes with it, a finished one stays. A slot found then did not
+    exist when this step began, so this step created it; when it is ours (pgoutput, this database)
+    and nobody reads it, drop it: the failed step leaves nothing behind, and its retry, or a re-run,
+    creates it again (the user's marker records it). One in use is left in place and named."""
+    name = setup.slot_name
+    look = db if db.usable else None
+    try:
+        if look is None:
+            if reconnect is None:
+                return f"Could not look for slot {name}: check pg_replication_slots, drop it if nothing reads it"
+            look = reconnect()
+        ended = look is not db and creating_pid is not None and sql.end_own_session(look, creating_pid)
+        ended_note = f" (ended the session still creating it, pid {creating_pid})" if ended else ""
+        found = sql.slot(look, name)
+        if found is None:
+            return f"No slot {name} was left behind{ended_note}"
+        reader = sql.slot_reader(look, name)
+        if found.plugin != "pgoutput" or found.database != target.database or reader is not None:
+            who = f"in use by pid {reader}" if reader is not None else f"{found.plugin} on {found.database}"
+            return (
+                f"Slot {name} exists, {who}: left in place. It retains WAL until dropped; if nothing should read "
+                f"it, SELECT pg_drop_replication_slot('{name}')"
+            )
+        sql.drop_slot(look, name)
+        return (
+            f"Slot {name} had been created by this step after all{ended_note}; nothing read it, so it was dropped "
+            "and retains no WAL. The workflow retries the step"
+        )
+    except WorkflowError as error:
+        return (
+            f"Could not look for slot {name} afterwards ({error}): check pg_replication_slots and drop it if "
+            "nothing reads it"
+        )
+    finally:
+        if look is not None and look is not db:
+            look.close()

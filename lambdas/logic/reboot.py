@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 
 from lambdas.dal.rds import Rds
-from lambdas.shared.errors import RebootTimeout
+from lambdas.shared.errors import RebootTimeout, TransientFailure
 from lambdas.shared.models import RebootStatus, SetupInput
 
 
@@ -39,11 +39,19 @@ def check_reboot(
     instance = rds.describe_instance(instance_id, cluster_id) if cluster_id else rds.describe_instance(instance_id)
     instance_id = instance.instance_id
     wal_level = None
+    not_accepting = None
     ready = False
     if instance.status == "available" and instance.parameter_apply_status == "pending-reboot":
         rds.reboot(instance_id)  # the first reboot was skipped or came too early: issue it again
     elif instance.status == "available" and instance.parameter_apply_status == "in-sync":
-        wal_level = read_wal_level()
+        try:
+            wal_level = read_wal_level()
+        except TransientFailure as error:
+            # RDS says available a moment before PostgreSQL accepts connections (refused, or 57P03
+            # "the database system is starting up"): not ready yet, the next poll asks again.
+            if not error.database_not_ready:
+                raise
+            not_accepting = str(error)
         ready = wal_level == "logical"
     status = RebootStatus(
         ready=ready,
@@ -56,6 +64,7 @@ def check_reboot(
         raise RebootTimeout(
             f"Instance {instance_id} not ready after {setup.max_wait_minutes} minutes: status "
             f"{instance.status!r}, parameter group {instance.parameter_apply_status!r}, wal_level "
-            f"{wal_level or 'unknown'}. Check the RDS events of the instance, then start the execution again"
+            f"{wal_level or 'unknown'}{f' ({not_accepting})' if not_accepting else ''}. Check the RDS events of the "
+            "instance, then start the execution again"
         )
     return status

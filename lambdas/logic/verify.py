@@ -11,9 +11,9 @@ from lambdas.dal import sql
 from lambdas.dal.database import Database, server_error
 from lambdas.shared.errors import VerificationFailed, WorkflowError
 from lambdas.shared.models import ConfigureResult, SetupInput, VerifyResult
+from lambdas.shared.settings import environment
 
 PEEK_MAX_CHANGES = 256
-PEEK_TIMEOUT_MS = 30_000
 # A live connector (the slot is active) must confirm Verify's heartbeat within this, polled every
 # LIVE_POLL_SECONDS: well under the Lambda's timeout (infra/functions.py), each poll one short query.
 LIVE_CONFIRM_SECONDS = 20
@@ -64,7 +64,7 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             publication=setup.publication_name,
             proto_version=server.pgoutput_proto_version,
             max_changes=PEEK_MAX_CHANGES,
-            timeout_ms=PEEK_TIMEOUT_MS,
+            timeout_ms=environment().peek_timeout_ms,
         )
     except (WorkflowError, DatabaseError) as error:
         code, detail = server_error(error) if isinstance(error, DatabaseError) else (None, str(error))

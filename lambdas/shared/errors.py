@@ -1,5 +1,7 @@
 """Named errors. The class name is what Step Functions sees as the error name
-(Lambda reports it as errorType), so Catch/Fail and the console show it as is."""
+(Lambda reports it as errorType), so Catch/Fail and the console show it as is.
+TransientFailure is the one the ASL retries (jittered backoff) before its catch-all; every
+other named error fails the run at once."""
 
 
 def some(names: list[str], limit: int = 20) -> str:
@@ -85,6 +87,17 @@ class NotOwned(WorkflowError):
 
 class SlotInUse(WorkflowError):
     """Teardown: a connector is reading the slot; dropping it needs `force`."""
+
+
+class TransientFailure(WorkflowError):
+    """AWS throttled or failed on its side (5xx), or a connection was refused, reset or timed out:
+    likely gone on its own in seconds. Every Lambda task of the ASL retries it with jittered backoff;
+    it fails a run only once those retries are spent. `database_not_ready`: the database refused
+    connections while (re)starting, which CheckRebootStatus counts as a poll, not a failure."""
+
+    def __init__(self, message: str, *, database_not_ready: bool = False) -> None:
+        super().__init__(message)
+        self.database_not_ready = database_not_ready
 
 
 class DependentObjects(WorkflowError):

@@ -1,9 +1,26 @@
-"""The Lambda environment, read once through one typed model."""
+"""The Lambda environment, read once through one typed model, and the timeouts, named here once.
+
+The timeouts nest, so that the innermost one always fires first and reports by name:
+  connect (DB_CONNECT_TIMEOUT_SECONDS: TCP + TLS + login)
+  < the server-side waits (LOCK_TIMEOUT_MS for DDL; SLOT_TIMEOUT_MS, PEEK_TIMEOUT_MS as
+    statement/lock timeouts of slot creation and Verify's peek): the server cancels the statement
+    and says so (LongTransactionBlocking), never leaving it running behind a client that gave up
+  < DB_SOCKET_TIMEOUT_SECONDS (every read from the server: only a lost network trips it)
+  < the Lambda timeout (DATA_PLANE_LAMBDA_TIMEOUT_SECONDS, set by infra/functions.py), with room
+    for CreateSlot's look for the slot over a new connection after a failure.
+tests/unit/test_timeouts.py checks the order on the deployed values."""
 
 import os
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# The Lambda timeouts infra/functions.py gives the functions: data plane (SQL, in the VPC) and control plane.
+DATA_PLANE_LAMBDA_TIMEOUT_SECONDS = 120
+CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS = 60
+# What a data-plane step may need after its longest read gave up: a new connection and a few short
+# statements (CreateSlot: end the stranded session, wait for it, look for the slot, drop it).
+RECOVERY_SECONDS = 15
 
 
 class Environment(BaseModel):
@@ -14,7 +31,9 @@ class Environment(BaseModel):
     secrets_kms_key_arn: str | None = Field(None, alias="SECRETS_KMS_KEY_ARN")
     # verify-full in AWS; "disable" only for the local emulated stack, whose server has no TLS.
     db_tls: Literal["verify-full", "disable"] = Field("verify-full", alias="DB_TLS")
-    db_connect_timeout_seconds: int = Field(10, alias="DB_CONNECT_TIMEOUT_SECONDS")
+    db_connect_timeout_seconds: int = Field(4, alias="DB_CONNECT_TIMEOUT_SECONDS", gt=0)
+    # Every later read from the server; above every server-side timeout below (checked here).
+    db_socket_timeout_seconds: int = Field(45, alias="DB_SOCKET_TIMEOUT_SECONDS", gt=0)
     # key=value an instance must carry for an EventBridge-started execution to set it up
     opt_in_tag: str = Field("streamkap:cdc=enabled", alias="OPT_IN_TAG")
     # "tagged": the deployment's IAM lets the workflow modify and reboot only targets carrying the
@@ -24,8 +43,26 @@ class Environment(BaseModel):
     # Write transactions open this long are reported as blocking slot creation.
     long_transaction_seconds: int = Field(60, alias="LONG_TRANSACTION_SECONDS")
     # How long DDL and slot creation wait for a lock before giving up (never queue behind production).
-    lock_timeout_ms: int = Field(5_000, alias="LOCK_TIMEOUT_MS")
-    slot_timeout_ms: int = Field(30_000, alias="SLOT_TIMEOUT_MS")
+    lock_timeout_ms: int = Field(5_000, alias="LOCK_TIMEOUT_MS", gt=0)
+    slot_timeout_ms: int = Field(30_000, alias="SLOT_TIMEOUT_MS", gt=0)
+    # Verify's bounded peek of the slot (statement_timeout).
+    peek_timeout_ms: int = Field(30_000, alias="PEEK_TIMEOUT_MS", gt=0)
+
+    @property
+    def longest_server_wait_ms(self) -> int:
+        return max(self.lock_timeout_ms, self.slot_timeout_ms, self.peek_timeout_ms)
+
+    @model_validator(mode="after")
+    def _server_gives_up_first(self) -> Self:
+        # A client that stops reading before the server cancels leaves the statement running
+        # (issue 13: a slot created two seconds after its run had failed).
+        socket_ms = self.db_socket_timeout_seconds * 1000
+        if not (self.db_connect_timeout_seconds * 1000 < socket_ms and self.longest_server_wait_ms < socket_ms):
+            raise ValueError(
+                f"DB_SOCKET_TIMEOUT_SECONDS ({self.db_socket_timeout_seconds}) must exceed DB_CONNECT_TIMEOUT_SECONDS "
+                f"({self.db_connect_timeout_seconds}) and every server-side timeout ({self.longest_server_wait_ms} ms)"
+            )
+        return self
 
 
 def environment() -> Environment:

@@ -65,7 +65,7 @@ class Harness:
 
     def create_slot(self) -> SlotResult:
         with self.master() as db:
-            return create_slot(db, self.setup, self.target)
+            return create_slot(db, self.setup, self.target, self.master)
 
     def user_credentials(self, secret_arn: str) -> Credentials:
         return Secrets().credentials(secret_arn)
