@@ -523,7 +523,7 @@ def slot(db: Database, name: str) -> SlotInfo | None:
     return SlotInfo(*row) if row else None
 
 
-def slot_reader(db: Database, name: str) -> int | None:
+def slot_holder(db: Database, name: str) -> int | None:
     """The pid of the session holding the slot (a reader, or the session still creating it)."""
     return db.value("SELECT active_pid FROM pg_replication_slots WHERE slot_name = :s", s=name)
 

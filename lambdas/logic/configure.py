@@ -205,7 +205,7 @@ def after_failed_creation(
         found = sql.slot(look, name)
         if found is None:
             return f"No slot {name} was left behind{ended_note}"
-        reader = sql.slot_reader(look, name)
+        reader = sql.slot_holder(look, name)
         if found.plugin != "pgoutput" or found.database != target.database or reader is not None:
             who = f"in use by pid {reader}" if reader is not None else f"{found.plugin} on {found.database}"
             return (
