@@ -325,10 +325,11 @@ class LocalPostgres:
         RDS patches PostgreSQL so that its members may create, peek and stream logical slots;
         vanilla PostgreSQL checks the REPLICATION attribute instead. So the login about to connect
         (`connecting_as`; None: every login) gets REPLICATION when it inherits `rds_replication`
-        (directly or through other roles), and the other roles this sync gave it to lose it: on
-        RDS they never hold the attribute, so the master may still ALTER them (PostgreSQL lets only
-        a superuser alter a role that has it). A session keeps what it was let in with: a running
-        walsender goes on. Run before the connections that RDS would let replicate:
+        (directly or through other roles), and so does every member of `rds_superuser` (the master
+        may always use slots); the other roles this sync gave it to lose it: on RDS they never hold
+        the attribute, so the master may still ALTER them (PostgreSQL lets only a superuser alter a
+        role that has it). A running walsender keeps streaming. The admin's ALTERs stay out of the
+        server log, as RDS's own doings do. Run before the connections that RDS would let replicate:
         LocalPostgres.connect, the local runner's connections to the emulated instance, and before
         starting pg_recvlogical as the CDC user."""
         if not self.rds_like:
@@ -337,12 +338,14 @@ class LocalPostgres:
 
         conn = self.connect_admin()
         try:
+            conn.run("SET log_statement = 'none'")
             rows = conn.run(
-                """SELECT rolname::text, rolreplication, pg_has_role(oid, 'rds_replication', 'USAGE')
+                """SELECT rolname::text, rolreplication, pg_has_role(oid, 'rds_replication', 'USAGE'),
+                          pg_has_role(oid, 'rds_superuser', 'USAGE')
                    FROM pg_roles WHERE rolcanlogin AND NOT rolsuper"""
             )
-            for role, has_attribute, is_member in rows:
-                wanted = is_member and connecting_as in (None, role)
+            for role, has_attribute, is_member, is_rds_superuser in rows:
+                wanted = is_member and (is_rds_superuser or connecting_as in (None, role))
                 if wanted and not has_attribute:
                     conn.run(f"ALTER ROLE {identifier(role)} REPLICATION")
                     self._replication_given.add(role)

@@ -89,7 +89,7 @@ def _sfn_normalise_response(
 _database_connect = Database.connect
 
 
-def _connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: Any) -> Database:
+def connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: Any) -> Database:
     """Database.connect, preceded by what RDS does implicitly on the emulated instance
     (rds_replication membership takes effect: LocalPostgres.sync_rds_replication)."""
     before_connect(host, port, kwargs["credentials"].username)
@@ -167,7 +167,7 @@ class LocalWorkflow:
 
         self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke))
         self._stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", short_wait))
-        self._stack.enter_context(mock.patch.object(Database, "connect", classmethod(_connect_as_on_rds)))
+        self._stack.enter_context(mock.patch.object(Database, "connect", classmethod(connect_as_on_rds)))
         for name, patched in (
             ("_normalise_parameters", _sfn_normalise_parameters),
             ("_normalise_response", _sfn_normalise_response),

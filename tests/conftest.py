@@ -27,6 +27,16 @@ from local.postgres_server import LocalPostgres, find_bin_dir
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def connections_as_on_rds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Database.connect to a local server first applies what RDS does implicitly (its
+    rds_replication membership takes effect), as the local runner does for the workflow."""
+    from lambdas.dal.database import Database
+    from local.workflow_runner import connect_as_on_rds
+
+    monkeypatch.setattr(Database, "connect", classmethod(connect_as_on_rds))
+
+
 def _ensure_postgres() -> None:
     try:
         find_bin_dir()
