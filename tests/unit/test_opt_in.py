@@ -9,6 +9,7 @@ from botocore.stub import Stubber
 
 from lambdas.dal.clients import client
 from lambdas.dal.tags import RdsTags
+from lambdas.handlers.validate_input import parse_input
 from lambdas.logic import opt_in
 from lambdas.logic.opt_in import TAG_SETTINGS, event_target, read_trigger, settings_from_tags
 from lambdas.shared.errors import InvalidInput, TargetNotAvailable, TargetNotFound
@@ -389,3 +390,15 @@ def test_an_event_naming_no_rds_arn_is_invalid_input_listing_its_resources():
         InvalidInput, match=r"names no RDS instance or Aurora cluster \(resources: \['arn:aws:s3:::bucket'\]\)"
     ):
         event_target(event)
+
+
+def test_tags_whose_wait_would_overflow_the_history_are_not_waited_on_but_left_to_validate_input():
+    # Given a cluster without a writer, tagged to poll every second for a day: 86,400 polls
+    tags = {"streamkap:cdc": "enabled", "streamkap:cdc/poll-seconds": "1", "streamkap:cdc/max-wait-minutes": "1440"}
+
+    result = read_trigger(FakeTags(tags, cluster_has_writer=False), cluster_created(), OPT_IN)
+
+    # Then the execution does not loop: ValidateInput refuses the pair by name
+    assert result.opted_in and not result.waiting_for_writer
+    with pytest.raises(InvalidInput, match="poll_seconds 1 with max_wait_minutes 1440"):
+        parse_input(result.input)
