@@ -35,7 +35,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         rebooted=bool(state.reboot and state.reboot.changes),
         previous_reboots=previous.reboots if previous else 0,
     )
-    if status.message:
-        logger.warning(status.message)
+    if status.waiting_because:
+        logger.warning(status.waiting_because)
     logger.info("reboot status", extra=status.model_dump())
     return status.model_dump(mode="json")

@@ -71,7 +71,7 @@ def check_reboot(
         parameter_apply_status=instance.parameter_apply_status,
         wal_level=wal_level,
         reboots=reboots,
-        message=message,
+        waiting_because=message,
     )
     if not ready and attempt >= max_polls(setup):
         raise RebootTimeout(

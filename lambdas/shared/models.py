@@ -306,7 +306,7 @@ class RebootStatus(BaseModel):
     parameter_apply_status: str
     wal_level: str | None = None
     reboots: int = 0  # reboots CheckRebootStatus issued in this run (at most one beyond the first)
-    message: str | None = None  # why it waits instead of rebooting again
+    waiting_because: str | None = None  # why it waits instead of rebooting again ("message" would clash in logs)
 
 
 class ConfigureResult(BaseModel):

@@ -274,10 +274,10 @@ def test_a_reboot_still_pending_is_reissued_once_per_run_then_waited_for_with_th
     setup = SetupInput(db_instance_identifier="orders-prod", poll_seconds=30, max_wait_minutes=60)
     rds = FakeRds(described=instance(apply="pending-reboot"))
     first = check_reboot(rds, setup, "orders-prod", 0, lambda: "replica", rebooted=True, previous_reboots=0)
-    assert rds.calls == [("reboot", "orders-prod")] and first.reboots == 1 and first.message is None
+    assert rds.calls == [("reboot", "orders-prod")] and first.reboots == 1 and first.waiting_because is None
     second = check_reboot(rds, setup, "orders-prod", 1, lambda: "replica", rebooted=True, previous_reboots=1)
     assert rds.calls == [("reboot", "orders-prod")] and second.reboots == 1
-    assert "not rebooting it again" in second.message and "2 reboots in this run" in second.message
+    assert "not rebooting it again" in second.waiting_because and "2 reboots in this run" in second.waiting_because
 
 
 def test_when_reboot_instance_deferred_the_check_issues_the_reboot_and_one_extra():

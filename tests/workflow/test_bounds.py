@@ -181,6 +181,6 @@ def test_a_reboot_that_leaves_the_group_pending_is_reissued_once_then_waited_for
     assert sorted(statuses) == list(range(1, 12))  # the twelfth poll raised RebootTimeout
     reboots = [statuses[attempt]["reboots"] for attempt in sorted(statuses)]
     assert reboots == sorted(reboots) and reboots[-1] == 1  # the checks issued one reboot in all
-    waiting = [s for s in statuses.values() if s["message"]]
-    assert len(waiting) >= 5 and all("2 reboots in this run" in s["message"] for s in waiting)
+    waiting = [s for s in statuses.values() if s["waiting_because"]]
+    assert len(waiting) >= 5 and all("2 reboots in this run" in s["waiting_because"] for s in waiting)
     assert stack.describe()["DBInstanceIdentifier"] == INSTANCE
