@@ -392,6 +392,7 @@ def teardown(
     parameter_group: Annotated[
         bool, typer.Option("--parameter-group", help="Re-attach the default parameter group setup replaced.")
     ] = False,
+    alarms: Annotated[bool, typer.Option("--alarms", help="Delete the CloudWatch alarms setup made.")] = False,
     everything: Annotated[bool, typer.Option("--all", help="All of the above.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Drop the slot even while a connector reads it.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed.")] = False,
@@ -414,6 +415,7 @@ def teardown(
         drop_tables=tables or everything,
         drop_user=user or everything,
         revert_parameter_group=parameter_group or everything,
+        drop_alarms=alarms or everything,
         force=force,
         dry_run=dry_run,
     )

@@ -26,6 +26,8 @@ OWNER_TAG_KEY = "created-by"
 OWNER_TAG_VALUE = "rds-cdc-setup"
 COPIED_FROM_TAG_KEY = "rds-cdc-setup:copied-from"  # as lambdas/dal/rds.py tags a copied parameter group
 SECRET_NAME_PREFIX = "rds-cdc-setup/"  # noqa: S105 - a name prefix, not a secret
+ALARM_NAME_PREFIX = "rds-cdc-setup-"  # as lambdas/logic/monitoring.py names the alarms
+OWN_ALARMS = f"alarm:{ALARM_NAME_PREFIX}*"
 
 DB, CLUSTER = "db:*", "cluster:*"
 PG, CLUSTER_PG = "pg:*", "cluster-pg:*"
@@ -350,6 +352,16 @@ def own_secret_delete() -> Grant:
                 conditions=OWNED_SECRET,
             )
         ],
+    )
+
+
+def own_alarms(actions: list[str]) -> Grant:
+    """CloudWatch actions on the workflow's alarms only (alarm ARNs carry the name: the prefix scopes them).
+    DeleteAlarms is granted only here, so the teardown can delete no other alarm; an alarm with our name
+    someone else made is refused in the code, by its AlarmDescription marker."""
+    return Grant(
+        [iam.PolicyStatement(actions=actions, resources=[arn("cloudwatch", OWN_ALARMS)])],
+        [("cloudwatch", OWN_ALARMS, f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.")],
     )
 
 

@@ -32,6 +32,7 @@ from infra.permissions import (
     Scope,
     managed_policy,
     master_secrets,
+    own_alarms,
     own_secret_delete,
     own_secret_describe,
     previous_parameter_groups,
@@ -51,17 +52,20 @@ class Access(Enum):
     FIND_SECRET = "FindSecret"  # noqa: S105 - see whether the user's secret exists (and whose it is)
     DELETE_SECRET = "DeleteSecret"  # noqa: S105 - a policy name: delete the user's secret the workflow created
     NOTIFY = "Notify"
+    FIND_ALARMS = "FindAlarms"  # see whether the alarms setup made exist (and carry its marker)
+    DELETE_ALARMS = "DeleteAlarms"  # delete them: only alarms named with the workflow's prefix
 
 
 TEARDOWN_STEPS: tuple[tuple[str, bool, tuple[Access, ...]], ...] = (  # (ASL task, in the VPC, access)
     ("ValidateTeardownInput", False, ()),
     ("DescribeTeardownTarget", False, (Access.DESCRIBE,)),
-    ("PlanTeardown", True, (Access.MASTER_SECRET, Access.DESCRIBE, Access.FIND_SECRET)),
+    ("PlanTeardown", True, (Access.MASTER_SECRET, Access.DESCRIBE, Access.FIND_SECRET, Access.FIND_ALARMS)),
     ("DropSlot", True, (Access.MASTER_SECRET,)),
     ("DropPublication", True, (Access.MASTER_SECRET,)),
     ("DropSignalTables", True, (Access.MASTER_SECRET,)),
     ("DropUser", True, (Access.MASTER_SECRET, Access.DELETE_SECRET)),
     ("RevertParameterGroup", True, (Access.MASTER_SECRET, Access.DESCRIBE, Access.REVERT)),
+    ("DropAlarms", False, (Access.DELETE_ALARMS,)),
     ("ReportTeardown", False, (Access.NOTIFY,)),
     ("NotifyTeardownFailure", False, (Access.NOTIFY,)),
 )
@@ -119,6 +123,11 @@ class CdcTeardownWorkflow(Construct):
             Access.MASTER_SECRET: ("connect to PostgreSQL with the master secret", master_secrets(scope)),
             Access.FIND_SECRET: ("find the CDC user's secret", own_secret_describe()),
             Access.DELETE_SECRET: ("delete the CDC user's secret the workflow created", own_secret_delete()),
+            Access.FIND_ALARMS: ("read the workflow's CloudWatch alarms", own_alarms(["cloudwatch:DescribeAlarms"])),
+            Access.DELETE_ALARMS: (
+                "delete the CloudWatch alarms setup made for the target",
+                own_alarms(["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]),
+            ),
             Access.NOTIFY: (
                 "publish to the notification topic",
                 Grant(

@@ -33,7 +33,7 @@ from infra.functions import (
 from infra.permissions import SECRET_NAME_PREFIX, Grant, Scope, managed_policy
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_setup.asl.json"
-ALARM_NAME_PREFIX = "rds-cdc-setup-"  # as lambdas/logic/monitoring.py names the alarms
+ALARM_NAME_PREFIX = permissions.ALARM_NAME_PREFIX  # as lambdas/logic/monitoring.py names the alarms
 STATE_MACHINE_NAME = "rds-cdc-setup"
 
 
@@ -235,24 +235,9 @@ class CdcSetupWorkflow(Construct):
                 ),
             )
         if access is Access.ALARMS:
-            alarms = f"alarm:{ALARM_NAME_PREFIX}*"
             return (
                 "create and read the workflow's CloudWatch alarms",
-                Grant(
-                    [
-                        iam.PolicyStatement(
-                            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"],
-                            resources=[arn("cloudwatch", alarms)],
-                        )
-                    ],
-                    [
-                        (
-                            "cloudwatch",
-                            alarms,
-                            f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.",
-                        )
-                    ],
-                ),
+                permissions.own_alarms(["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"]),
             )
         executions = f"execution:{STATE_MACHINE_NAME}:*"
         return (

@@ -19,3 +19,7 @@ class Alarms:
 
     def put(self, alarm: dict[str, Any]) -> None:
         self._cw.put_metric_alarm(**alarm)
+
+    def delete(self, names: list[str]) -> None:
+        """DeleteAlarms: at most 100 names a call (the workflow deletes three)."""
+        self._cw.delete_alarms(AlarmNames=list(names))

@@ -24,7 +24,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with connections.as_master(target, Secrets()) as db:
             return sql.wal_level(db)
 
-    previous = state.reboot_status.attempt if state.reboot_status else 0
-    status = check_reboot(Rds(), state.input, target.instance_id, previous, read_wal_level, target.cluster_id)
+    previous = state.reboot_status
+    status = check_reboot(
+        Rds(),
+        state.input,
+        target.instance_id,
+        previous.attempt if previous else 0,
+        read_wal_level,
+        target.cluster_id,
+        rebooted=bool(state.reboot and state.reboot.changes),
+        previous_reboots=previous.reboots if previous else 0,
+    )
+    if status.waiting_because:
+        logger.warning(status.waiting_because)
     logger.info("reboot status", extra=status.model_dump())
     return status.model_dump(mode="json")

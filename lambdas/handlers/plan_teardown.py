@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.dal.cloudwatch import Alarms
 from lambdas.dal.rds import Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic import connections, teardown
@@ -18,6 +19,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state.require("target")
     secrets = Secrets()
     with connections.as_master(state.target, secrets) as db:
-        plan = teardown.plan_teardown(db, Rds(), secrets, state.input, state.target)
+        plan = teardown.plan_teardown(
+            db, Rds(), secrets, state.input, state.target, Alarms() if state.input.drop_alarms else None
+        )
     logger.info("teardown planned", extra={"plan": plan})
     return TeardownPlan(plan=plan).model_dump(mode="json")

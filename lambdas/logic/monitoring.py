@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.dal.cloudwatch import Alarms
-from lambdas.shared.models import AlarmsResult, SetupInput
+from lambdas.shared.errors import NotOwned
+from lambdas.shared.models import AlarmsResult, SetupInput, Target
 
 ALARM_NAME_PREFIX = "rds-cdc-setup-"  # the IAM policy allows alarms named so (infra/workflow.py)
+METRICS = ("OldestReplicationSlotLag", "TransactionLogsDiskUsage", "FreeStorageSpace")
 GIB = 1024**3
 PERIOD_SECONDS = 300
 EVALUATION_PERIODS = 3  # 15 minutes: a connector restart does not page anyone
@@ -62,12 +64,17 @@ def alarm_name(instance_id: str, metric: str) -> str:
     return f"{ALARM_NAME_PREFIX}{instance_id}-{metric}"
 
 
+def alarm_marker(instance_id: str) -> str:
+    """How every alarm the workflow makes begins its AlarmDescription: its ownership marker."""
+    return f"rds-cdc-setup, instance {instance_id}: "
+
+
 def desired_alarm(spec: AlarmSpec, instance_id: str, topic_arn: str | None) -> dict[str, Any]:
     """PutMetricAlarm's arguments, which are also DescribeAlarms' field names."""
     actions = [topic_arn] if topic_arn else []
     return {
         "AlarmName": alarm_name(instance_id, spec.metric),
-        "AlarmDescription": f"rds-cdc-setup, instance {instance_id}: {spec.description}",
+        "AlarmDescription": f"{alarm_marker(instance_id)}{spec.description}",
         "Namespace": "AWS/RDS",
         "MetricName": spec.metric,
         "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
@@ -94,3 +101,31 @@ def ensure_alarms(alarms: Alarms, setup: SetupInput, instance_id: str, topic_arn
         verb = "created" if existing is None else "updated"
         changes.append(f"{verb} alarm {alarm['AlarmName']} ({specs[alarm['MetricName']].summary})")
     return AlarmsResult(alarms=[alarm["AlarmName"] for alarm in desired], changes=changes)
+
+
+def alarms_to_delete(alarms: Alarms, target: Target) -> list[str]:
+    """The alarms setup made for the target (Aurora: named after the writer it had then, which is the
+    target's instance); an alarm with one of those names that lacks the marker is refused (NotOwned)."""
+    if target.self_managed:
+        return []  # setup makes no alarms for a self-managed server
+    names = [alarm_name(target.instance_id, metric) for metric in METRICS]
+    found = alarms.describe(names)
+    foreign = [
+        name
+        for name, alarm in found.items()
+        if not str(alarm.get("AlarmDescription") or "").startswith(alarm_marker(target.instance_id))
+    ]
+    if foreign:
+        raise NotOwned(
+            f"CloudWatch alarm(s) {', '.join(sorted(foreign))} carry the workflow's names but not its marker "
+            f"(an AlarmDescription starting {alarm_marker(target.instance_id).strip()!r}): someone else made "
+            "them, so the teardown leaves them. Delete them yourself if they are no longer wanted; nothing was removed"
+        )
+    return [name for name in names if name in found]
+
+
+def delete_alarms(alarms: Alarms, target: Target) -> list[str]:
+    names = alarms_to_delete(alarms, target)
+    if names:
+        alarms.delete(names)
+    return [f"delete alarm {name}" for name in names]

@@ -4,19 +4,22 @@ functions without applying."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 from pg8000.exceptions import DatabaseError
 
 from lambdas.dal import sql
+from lambdas.dal.cloudwatch import Alarms
 from lambdas.dal.database import Database
 from lambdas.dal.rds import COPIED_FROM_TAG_KEY, Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.configure import secret_name
 from lambdas.logic.database_setup import Change
+from lambdas.logic.monitoring import alarms_to_delete
 from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.logic.parameter_group import holder, is_default_group, is_owned
-from lambdas.shared.errors import DependentObjects, NotOwned, SlotConflict, SlotInUse
+from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker
 from lambdas.shared.settings import environment
@@ -167,7 +170,9 @@ def parameter_group_changes(
     ], back
 
 
-def plan_teardown(db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:
+def plan_teardown(
+    db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target, alarms: Alarms | None = None
+) -> list[str]:
     """Every change the chosen parts would make, in order; raises what the run would raise."""
     catalog = inspect(db, t)
     plan: list[str] = []
@@ -200,13 +205,35 @@ def plan_teardown(db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, ta
         plan += [f"delete secret {secret}"] if secret else []
     if t.revert_parameter_group:
         plan += parameter_group_changes(rds, catalog, t, target, slot_dropped=t.drop_slot)[0]
+    if t.drop_alarms and alarms is not None:
+        plan += [f"delete alarm {name}" for name in alarms_to_delete(alarms, target)]
     return plan
 
 
-def _apply(db: Database, changes: list[Change]) -> list[str]:
-    """One transaction: a refused statement leaves everything as it was."""
+@contextmanager
+def lock_timeout(db: Database, step: str) -> Iterator[None]:
+    """The teardown's DDL waits at most lock_timeout_ms for a lock, then gives up naming who holds it,
+    instead of queueing the application's queries behind its own request (DROP takes ACCESS EXCLUSIVE)."""
+    timeout_ms = environment().lock_timeout_ms
+    db.execute(f"SET lock_timeout = {int(timeout_ms)}")
     try:
-        with db.transaction():
+        yield
+    except LongTransactionBlocking as error:
+        holders = "; ".join(sql.lock_holders(db)) or "none left"
+        raise LongTransactionBlocking(
+            f"{step} gave up after {timeout_ms} ms waiting for a lock ({error}) rather than queue application "
+            f"queries behind it; nothing was removed. Sessions holding table locks: {holders}. Let them finish, "
+            "then run the teardown again"
+        ) from None
+    finally:
+        with suppress(Exception):  # a lost connection has no setting left to reset; keep the first error
+            db.execute("RESET lock_timeout")
+
+
+def _apply(db: Database, changes: list[Change], step: str) -> list[str]:
+    """One transaction under lock_timeout: a refused statement leaves everything as it was."""
+    try:
+        with lock_timeout(db, step), db.transaction():
             for change in changes:
                 for statement in change.statements:
                     db.execute(statement)
@@ -228,16 +255,17 @@ def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
         return []
     if catalog.slot_pid is not None and catalog.slot is not None and catalog.slot.active:
         sql.terminate_slot_reader(db, catalog.slot_pid)
-    try:
-        sql.drop_slot(db, t.slot_name)
-    except DatabaseError as error:
-        if not (error.args and isinstance(error.args[0], dict) and error.args[0].get("C") == "55006"):
-            raise
-        raise SlotInUse(
-            f"Replication slot {t.slot_name} became active again while being dropped: a connector reconnects "
-            "to it. Stop the connector, then run the teardown again"
-        ) from None
-    forget_slot(db, t, target)
+    with lock_timeout(db, "DropSlot"):
+        try:
+            sql.drop_slot(db, t.slot_name)
+        except DatabaseError as error:
+            if not (error.args and isinstance(error.args[0], dict) and error.args[0].get("C") == "55006"):
+                raise
+            raise SlotInUse(
+                f"Replication slot {t.slot_name} became active again while being dropped: a connector reconnects "
+                "to it. Stop the connector, then run the teardown again"
+            ) from None
+        forget_slot(db, t, target)
     return changes
 
 
@@ -257,11 +285,11 @@ def drop_publication(db: Database, t: TeardownInput, target: Target) -> list[str
         return []
     ending = reader_changes(catalog, t, target, f"publication {t.publication_name}")
     end_reader(db, catalog, ending)
-    return ending + _apply(db, changes)
+    return ending + _apply(db, changes, "DropPublication")
 
 
 def drop_tables(db: Database, t: TeardownInput) -> list[str]:
-    return _apply(db, table_changes(inspect(db, t), t))
+    return _apply(db, table_changes(inspect(db, t), t), "DropSignalTables")
 
 
 def user_secret(secrets: Secrets, t: TeardownInput, target: Target) -> str | None:
@@ -282,7 +310,7 @@ def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) 
     secret = user_secret(secrets, t, target)  # refused before any role is dropped
     ending = reader_changes(catalog, t, target, f"user {t.user_name}") if changes else []
     end_reader(db, catalog, ending)
-    changes = ending + _apply(db, changes)
+    changes = ending + _apply(db, changes, "DropUser")
     if secret:
         secrets.delete_secret(secret)
         changes.append(f"delete secret {secret}")

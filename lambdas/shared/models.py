@@ -6,6 +6,7 @@ The state machine passes the whole state to every task; each task adds its own k
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Literal
 
@@ -24,6 +25,32 @@ HEARTBEAT_TABLE = "streamkap_heartbeat"
 STATE_LIMIT_BYTES = 256 * 1024
 TABLES_INPUT_LIMIT_BYTES = 80 * 1024  # the input's `tables` list, as JSON
 TABLES_CSV_INLINE_LIMIT_BYTES = 80 * 1024  # a larger tables CSV is left out of the state and output
+# Step Functions fails an execution whose history passes 25,000 events, and no Catch sees it (no
+# notification, no named error). poll_seconds x max_wait_minutes is bounded so that a run's worst
+# case stays within HISTORY_EVENT_BUDGET (a 20% margin, which also absorbs retried Lambda attempts,
+# 3 events each, and states added later). tests/workflow/test_bounds.py measures the figures below
+# on the real ASL and checks them.
+HISTORY_EVENT_LIMIT = 25_000
+HISTORY_EVENT_BUDGET = 20_000
+EVENTS_PER_POLL = 9  # Wait (entered, exited) + Lambda Task (entered, scheduled, started, succeeded, exited) + Choice
+POLL_LOOPS = 3  # WaitForClusterWriter, WaitForTarget, WaitForReboot: each runs up to max_wait_minutes on its own
+RUN_EVENTS = 400  # at least the longest path through the ASL without its loops (tests check it)
+
+
+def poll_count(poll_seconds: int, max_wait_minutes: int) -> int:
+    """How many times a wait loop polls before it gives up (RebootTimeout, TargetNotAvailable)."""
+    return max(1, math.ceil(max_wait_minutes * 60 / poll_seconds))
+
+
+def worst_case_history_events(poll_seconds: int, max_wait_minutes: int) -> int:
+    """Every loop polling to its limit (ReadTriggerTags polls once more than the others), then the rest."""
+    return RUN_EVENTS + POLL_LOOPS * (poll_count(poll_seconds, max_wait_minutes) + 1) * EVENTS_PER_POLL
+
+
+def largest_max_wait_minutes(poll_seconds: int) -> int:
+    """The largest max_wait_minutes whose worst case fits HISTORY_EVENT_BUDGET with this poll_seconds."""
+    polls = (HISTORY_EVENT_BUDGET - RUN_EVENTS) // (POLL_LOOPS * EVENTS_PER_POLL) - 1
+    return polls * poll_seconds // 60
 
 
 def check_identifier(value: str, what: str) -> str:
@@ -173,6 +200,20 @@ class SetupInput(BaseModel):
                 raise ValueError(f"tables {outside} are not in schemas {self.schemas}")
         return self
 
+    @model_validator(mode="after")
+    def _history_bound(self) -> SetupInput:
+        events = worst_case_history_events(self.poll_seconds, self.max_wait_minutes)
+        if events > HISTORY_EVENT_BUDGET:
+            largest = largest_max_wait_minutes(self.poll_seconds)
+            raise ValueError(
+                f"poll_seconds {self.poll_seconds} with max_wait_minutes {self.max_wait_minutes} could take "
+                f"{events} execution history events, past Step Functions' limit of {HISTORY_EVENT_LIMIT:,} "
+                f"(the workflow keeps {HISTORY_EVENT_BUDGET:,} for itself), which fails the run without a "
+                f"notification; with poll_seconds {self.poll_seconds}, max_wait_minutes is at most {largest} "
+                "(or poll less often)"
+            )
+        return self
+
     def _self_managed(self) -> None:
         if self.db_instance_identifier or self.db_cluster_identifier:
             raise ValueError(
@@ -264,6 +305,8 @@ class RebootStatus(BaseModel):
     status: str
     parameter_apply_status: str
     wal_level: str | None = None
+    reboots: int = 0  # reboots CheckRebootStatus issued in this run (at most one beyond the first)
+    waiting_because: str | None = None  # why it waits instead of rebooting again ("message" would clash in logs)
 
 
 class ConfigureResult(BaseModel):

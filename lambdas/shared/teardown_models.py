@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lambdas.shared.models import SetupInput, StepError, StepState, Target
 from lambdas.shared.ownership import AdoptKind
 
-PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group")
+PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group", "drop_alarms")
 
 
 class TeardownInput(BaseModel):
@@ -34,6 +34,7 @@ class TeardownInput(BaseModel):
     drop_tables: bool = False  # the signal and heartbeat tables (and their schema, once empty)
     drop_user: bool = False  # user, role, and the user's secret
     revert_parameter_group: bool = False  # re-attach the default group setup replaced
+    drop_alarms: bool = False  # the CloudWatch alarms setup made for the target (its marker checked)
     force: bool = False  # drop the slot even while a connector reads it
     # Objects of these kinds that rds-cdc-setup did not create (e.g. made by hand from Streamkap's
     # guide) are removed too instead of refused; the plan lists each one.
@@ -90,11 +91,12 @@ class TeardownState(StepState):
     tables: TeardownChanges | None = None
     user: TeardownChanges | None = None
     parameter_group: TeardownChanges | None = None
+    alarms: TeardownChanges | None = None
     error: StepError | None = None
 
     @property
     def changes(self) -> list[str]:
-        steps = (self.slot, self.publication, self.tables, self.user, self.parameter_group)
+        steps = (self.slot, self.publication, self.tables, self.user, self.parameter_group, self.alarms)
         return [change for step in steps if step is not None for change in step.changes]
 
 

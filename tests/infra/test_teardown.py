@@ -15,6 +15,7 @@ from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
 from infra.teardown import CdcTeardownWorkflow, handler_module
+from lambdas.logic.monitoring import ALARM_NAME_PREFIX
 from tests.infra.synth import VPC_CONTEXT, synthesize
 
 pytestmark = pytest.mark.infra
@@ -89,6 +90,26 @@ def test_only_drop_user_may_delete_secrets_and_only_revert_may_modify_the_instan
         assert ("sns:Publish" in granted) == (task in {"ReportTeardown", "NotifyTeardownFailure"}), task
         assert not any("*" in action for action in granted), task
         assert {"rds:RebootDBInstance", "secretsmanager:CreateSecret", "rds:ModifyDBParameterGroup"}.isdisjoint(granted)
+
+
+def test_only_drop_alarms_may_delete_alarms_and_only_those_named_with_the_workflows_prefix(template):
+    managed = template.find_resources("AWS::IAM::ManagedPolicy")
+    for task, props in functions(template).items():
+        granted = actions(template, props["Role"]["Fn::GetAtt"][0])
+        assert ("cloudwatch:DeleteAlarms" in granted) == (task == "DropAlarms"), task
+        assert ("cloudwatch:DescribeAlarms" in granted) == (task in {"DropAlarms", "PlanTeardown"}), task
+    statements = [
+        s
+        for policy in managed.values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(a.startswith("cloudwatch:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    ]
+    assert statements
+    for statement in statements:
+        assert statement["Resource"] == {
+            "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":",
+                              {"Ref": "AWS::AccountId"}, f":alarm:{ALARM_NAME_PREFIX}*"]]
+        }  # fmt: skip
 
 
 def test_the_template_passes_cfn_lint(template):

@@ -12,6 +12,7 @@ from cli.app import CliError, app, execution_input, print_output
 from cli.display import STREAMKAP_FORM, Progress
 from lambdas.logic.report import report
 from lambdas.shared.models import Connector, WorkflowState
+from lambdas.shared.teardown_models import PARTS
 
 runner = CliRunner()
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -266,7 +267,7 @@ def test_teardown_passes_the_cluster_or_host_and_its_secret_through(sfn):
     host = runner.invoke(app, ["teardown", "--host", "pg.internal", "--port", "6543", "--all", "--dry-run", *secret])
 
     assert (cluster.exit_code, host.exit_code) == (0, 0), cluster.output + host.output
-    parts = dict.fromkeys(("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group"), True)
+    parts = dict.fromkeys(PARTS, True)
     assert sfn.started == [
         {"db_cluster_identifier": "orders-aurora", "drop_slot": True},
         {"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET, **parts, "dry_run": True},

@@ -6,7 +6,12 @@ import pytest
 
 from lambdas.handlers.validate_input import parse_input
 from lambdas.shared.errors import InvalidInput
-from lambdas.shared.models import SetupInput
+from lambdas.shared.models import (
+    HISTORY_EVENT_BUDGET,
+    SetupInput,
+    largest_max_wait_minutes,
+    worst_case_history_events,
+)
 
 
 def test_defaults_are_the_seed_guides():
@@ -116,3 +121,28 @@ def test_a_self_managed_server_is_named_by_host_port_and_database():
 def test_bad_self_managed_input_is_invalid_input(given, complaint):
     with pytest.raises(InvalidInput, match=complaint):
         parse_input(given)
+
+
+def test_one_second_polls_for_a_day_are_refused_naming_both_values_and_the_largest_wait():
+    with pytest.raises(InvalidInput) as refused:
+        parse_input({"db_instance_identifier": "orders-prod", "poll_seconds": 1, "max_wait_minutes": 1440})
+    message = str(refused.value)
+    assert "poll_seconds 1 with max_wait_minutes 1440" in message
+    assert f"max_wait_minutes is at most {largest_max_wait_minutes(1)}" in message
+    assert "25,000" in message
+
+
+@pytest.mark.parametrize("poll_seconds", [1, 5, 7, 30, 59, 60, 61])
+def test_the_largest_allowed_wait_is_accepted_and_one_minute_more_is_refused(poll_seconds):
+    largest = largest_max_wait_minutes(poll_seconds)
+    if largest < 24 * 60:
+        parse_input({"db_instance_identifier": "a", "poll_seconds": poll_seconds, "max_wait_minutes": largest})
+        with pytest.raises(InvalidInput, match=f"at most {largest} "):
+            parse_input({"db_instance_identifier": "a", "poll_seconds": poll_seconds, "max_wait_minutes": largest + 1})
+    assert worst_case_history_events(poll_seconds, largest) <= HISTORY_EVENT_BUDGET
+    assert worst_case_history_events(poll_seconds, largest + 1) > HISTORY_EVENT_BUDGET
+
+
+def test_the_defaults_and_hourly_polls_for_a_day_fit_the_history():
+    assert worst_case_history_events(30, 60) <= HISTORY_EVENT_BUDGET
+    parse_input({"db_instance_identifier": "a", "poll_seconds": 120, "max_wait_minutes": 24 * 60})

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from lambdas.logic.monitoring import GIB, ensure_alarms
-from lambdas.shared.models import SetupInput
+from lambdas.logic.monitoring import GIB, METRICS, delete_alarms, ensure_alarms
+from lambdas.shared.errors import NotOwned
+from lambdas.shared.models import SetupInput, Target
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:rds-cdc-setup"
 
@@ -78,3 +79,48 @@ def test_without_a_topic_the_alarms_have_no_actions():
 def test_thresholds_must_be_positive_and_the_wal_guard_at_least_a_gib(bad: dict[str, Any]):
     with pytest.raises(ValidationError):
         setup(**bad)
+
+
+class DeletingAlarms(FakeAlarms):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: list[str] = []
+
+    def delete(self, names):
+        self.deleted += names
+        for name in names:
+            self.alarms.pop(name)
+
+
+def target(**kwargs: Any) -> Target:
+    values = dict(instance_id="orders-prod", engine="postgres", engine_version="15.4", major_version=15,
+                  status="available", parameter_group="g", parameter_group_family="postgres15",
+                  parameter_apply_status="in-sync", host="h", port=5432, database="orders",
+                  master_secret_arn="arn:secret")  # fmt: skip
+    return Target(**{**values, **kwargs})
+
+
+def test_teardown_deletes_the_alarms_setup_made_and_nothing_once_they_are_gone():
+    cloudwatch = DeletingAlarms()
+    ensure_alarms(cloudwatch, setup(), "orders-prod", TOPIC)
+    ensure_alarms(cloudwatch, setup(), "orders-prod-2", TOPIC)  # another instance, a longer name
+
+    changes = delete_alarms(cloudwatch, target())
+
+    assert sorted(changes) == sorted(f"delete alarm rds-cdc-setup-orders-prod-{m}" for m in METRICS)
+    assert all(name.startswith("rds-cdc-setup-orders-prod-2-") for name in cloudwatch.alarms)
+    assert delete_alarms(cloudwatch, target()) == []
+
+
+def test_an_alarm_with_our_name_without_our_marker_is_refused_before_any_is_deleted():
+    cloudwatch = DeletingAlarms()
+    ensure_alarms(cloudwatch, setup(), "orders-prod", TOPIC)
+    cloudwatch.alarms["rds-cdc-setup-orders-prod-FreeStorageSpace"]["AlarmDescription"] = "the DBA's own"
+
+    with pytest.raises(NotOwned, match="rds-cdc-setup-orders-prod-FreeStorageSpace"):
+        delete_alarms(cloudwatch, target())
+    assert cloudwatch.deleted == []
+
+
+def test_a_self_managed_server_has_no_alarms_to_delete():
+    assert delete_alarms(DeletingAlarms(), target(self_managed=True)) == []

@@ -9,6 +9,7 @@ from botocore.stub import Stubber
 
 from lambdas.dal.clients import client
 from lambdas.dal.tags import RdsTags
+from lambdas.handlers.validate_input import parse_input
 from lambdas.logic import opt_in
 from lambdas.logic.opt_in import TAG_SETTINGS, event_target, read_trigger, settings_from_tags
 from lambdas.shared.errors import InvalidInput, TargetNotAvailable, TargetNotFound
@@ -427,3 +428,15 @@ def test_a_skipped_instance_and_a_skipped_member_name_what_they_are():
 def test_an_opt_in_value_may_itself_contain_an_equals_sign():
     result = read_trigger(FakeTags({"streamkap:cdc": "on=yes"}), rds_event(), "streamkap:cdc=on=yes")
     assert result.opted_in
+
+
+def test_tags_whose_wait_would_overflow_the_history_are_not_waited_on_but_left_to_validate_input():
+    # Given a cluster without a writer, tagged to poll every second for a day: 86,400 polls
+    tags = {"streamkap:cdc": "enabled", "streamkap:cdc/poll-seconds": "1", "streamkap:cdc/max-wait-minutes": "1440"}
+
+    result = read_trigger(FakeTags(tags, cluster_has_writer=False), cluster_created(), OPT_IN)
+
+    # Then the execution does not loop: ValidateInput refuses the pair by name
+    assert result.opted_in and not result.waiting_for_writer
+    with pytest.raises(InvalidInput, match="poll_seconds 1 with max_wait_minutes 1440"):
+        parse_input(result.input)

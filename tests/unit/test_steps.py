@@ -268,3 +268,32 @@ def test_a_cluster_with_its_writer_is_read_from_the_rds_api_shape():
     assert InstanceInfo.from_cluster({**cluster, "Status": "modifying"}, {"DBInstanceStatus": "available"}).status == (
         "modifying"
     )
+
+
+def test_a_reboot_still_pending_is_reissued_once_per_run_then_waited_for_with_the_reason():
+    setup = SetupInput(db_instance_identifier="orders-prod", poll_seconds=30, max_wait_minutes=60)
+    rds = FakeRds(described=instance(apply="pending-reboot"))
+    first = check_reboot(rds, setup, "orders-prod", 0, lambda: "replica", rebooted=True, previous_reboots=0)
+    assert rds.calls == [("reboot", "orders-prod")] and first.reboots == 1 and first.waiting_because is None
+    second = check_reboot(rds, setup, "orders-prod", 1, lambda: "replica", rebooted=True, previous_reboots=1)
+    assert rds.calls == [("reboot", "orders-prod")] and second.reboots == 1
+    assert "not rebooting it again" in second.waiting_because and "2 reboots in this run" in second.waiting_because
+
+
+def test_when_reboot_instance_deferred_the_check_issues_the_reboot_and_one_extra():
+    setup = SetupInput(db_instance_identifier="orders-prod")
+    rds = FakeRds(described=instance(apply="pending-reboot"))
+    reboots = 0
+    for attempt in range(4):
+        status = check_reboot(rds, setup, "orders-prod", attempt, lambda: "replica", rebooted=False,
+                              previous_reboots=reboots)  # fmt: skip
+        reboots = status.reboots
+    assert rds.calls == [("reboot", "orders-prod")] * 2 and reboots == 2
+
+
+def test_the_reboot_timeout_says_why_it_stopped_rebooting():
+    setup = SetupInput(db_instance_identifier="orders-prod", poll_seconds=30, max_wait_minutes=1)
+    rds = FakeRds(described=instance(apply="pending-reboot"))
+    with pytest.raises(RebootTimeout, match="at most one extra reboot per run"):
+        check_reboot(rds, setup, "orders-prod", 1, lambda: "replica", rebooted=True, previous_reboots=1)
+    assert rds.calls == []

@@ -142,10 +142,10 @@ def test_a_tagged_instance_is_set_up_with_its_tagged_settings_and_gets_alarms(st
         guard = "set max_slot_wal_keep_size=4096 in parameter group orders-prod-streamkap-cdc"
         assert guard in execution.output["changes"]
         assert stack.sql("SHOW max_slot_wal_keep_size") == [["4GB"]]
-    # And CreateAlarms ran after Verify: three alarms on the instance, to the topic, tagged threshold used
+    # And CreateAlarms ran before CreateSlot: three alarms on the instance, to the topic, tagged threshold used
     entered = execution.states_entered
-    assert entered.index("CreateAlarms") == entered.index("Verify") + 2  # after the HasRdsMetrics choice
-    assert entered[entered.index("Verify") + 1] == "HasRdsMetrics"
+    assert entered.index("CreateSlot") == entered.index("CreateAlarms") + 1
+    assert entered[entered.index("CreateAlarms") - 1] == "HasRdsMetrics"
     created = alarms()
     assert created.keys() == METRICS
     for alarm in created.values():
