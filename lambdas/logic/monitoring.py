@@ -69,6 +69,15 @@ def alarm_marker(instance_id: str) -> str:
     return f"rds-cdc-setup, instance {instance_id}: "
 
 
+def foreign_alarms(found: dict[str, dict[str, Any]], instance_id: str) -> list[str]:
+    """The alarms among `found` (by name) whose description lacks the workflow's marker."""
+    return sorted(
+        name
+        for name, alarm in found.items()
+        if not str(alarm.get("AlarmDescription") or "").startswith(alarm_marker(instance_id))
+    )
+
+
 def desired_alarm(spec: AlarmSpec, instance_id: str, topic_arn: str | None) -> dict[str, Any]:
     """PutMetricAlarm's arguments, which are also DescribeAlarms' field names."""
     actions = [topic_arn] if topic_arn else []
@@ -92,6 +101,13 @@ def ensure_alarms(alarms: Alarms, setup: SetupInput, instance_id: str, topic_arn
     specs = {spec.metric: spec for spec in alarm_specs(setup)}
     desired = [desired_alarm(spec, instance_id, topic_arn) for spec in specs.values()]
     current = alarms.describe(alarm["AlarmName"] for alarm in desired)
+    foreign = foreign_alarms(current, instance_id)
+    if foreign:
+        raise NotOwned(
+            f"CloudWatch alarm(s) {', '.join(foreign)} carry the workflow's names but not its marker (an "
+            f"AlarmDescription starting {alarm_marker(instance_id).strip()!r}): someone else made them, and "
+            "PutMetricAlarm would overwrite them. Rename or delete them, then start the execution again"
+        )
     changes = []
     for alarm in desired:
         existing = current.get(alarm["AlarmName"])
@@ -110,11 +126,7 @@ def alarms_to_delete(alarms: Alarms, target: Target) -> list[str]:
         return []  # setup makes no alarms for a self-managed server
     names = [alarm_name(target.instance_id, metric) for metric in METRICS]
     found = alarms.describe(names)
-    foreign = [
-        name
-        for name, alarm in found.items()
-        if not str(alarm.get("AlarmDescription") or "").startswith(alarm_marker(target.instance_id))
-    ]
+    foreign = foreign_alarms(found, target.instance_id)
     if foreign:
         raise NotOwned(
             f"CloudWatch alarm(s) {', '.join(sorted(foreign))} carry the workflow's names but not its marker "

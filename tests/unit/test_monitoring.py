@@ -124,3 +124,16 @@ def test_an_alarm_with_our_name_without_our_marker_is_refused_before_any_is_dele
 
 def test_a_self_managed_server_has_no_alarms_to_delete():
     assert delete_alarms(DeletingAlarms(), target(self_managed=True)) == []
+
+
+def test_setup_refuses_to_overwrite_an_alarm_with_our_name_that_someone_else_made():
+    # Given the DBA's own alarm under the name CreateAlarms would use
+    cloudwatch = FakeAlarms()
+    theirs = {"AlarmName": "rds-cdc-setup-orders-prod-FreeStorageSpace", "AlarmDescription": "the DBA's own"}
+    cloudwatch.alarms[theirs["AlarmName"]] = dict(theirs)
+
+    # Then CreateAlarms puts none of the three (PutMetricAlarm would replace it) and names it
+    with pytest.raises(NotOwned, match="rds-cdc-setup-orders-prod-FreeStorageSpace"):
+        ensure_alarms(cloudwatch, setup(), "orders-prod", TOPIC)
+    assert cloudwatch.puts == []
+    assert cloudwatch.alarms == {theirs["AlarmName"]: theirs}
