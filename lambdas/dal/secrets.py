@@ -124,16 +124,6 @@ class Secrets:
         created = self._sm.create_secret(**kwargs)
         return UserSecret(arn=created["ARN"], credentials=Credentials(username, password), created=True)
 
-    def find_secret(self, name: str) -> str | None:
-        """The ARN of a live secret by name; None when absent or already scheduled for deletion."""
-        try:
-            described = self._sm.describe_secret(SecretId=name)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ResourceNotFoundException":
-                return None
-            raise
-        return None if described.get("DeletedDate") else described["ARN"]
-
     def delete_secret(self, arn: str) -> None:
         # Without a recovery window: the password is useless once its role is dropped, and a
         # secret pending deletion would block a later setup from creating one of the same name.

@@ -45,7 +45,8 @@ def test_a_role_with_privileges_in_another_database_is_refused_and_nothing_is_re
         with harness.master() as db, pytest.raises(DependentObjects, match=f"1 object in database {other}"):
             teardown.drop_user(db, Secrets(), teardown_input(harness, drop_user=True), harness.target)
         assert len(roles(harness)) == 2
-        assert Secrets().find_secret(configured.secret_arn) == configured.secret_arn  # kept with its role
+        kept = Secrets().inspect_user_secret(configured.secret_arn, kms_key_arn=None)
+        assert kept.arn == configured.secret_arn  # kept with its role
     finally:
         harness.server.drop_database(other)
 
@@ -74,4 +75,4 @@ def test_an_rds_like_master_takes_over_the_roles_and_keeps_what_the_user_created
     ]
     assert roles(harness) == []
     assert harness.sql("SELECT tableowner::text FROM pg_tables WHERE tablename = 'made_by_user'") == [[master]]
-    assert Secrets().find_secret(configured.secret_arn) is None
+    assert Secrets().inspect_user_secret(configured.secret_arn, kms_key_arn=None).arn is None
