@@ -16,6 +16,8 @@ exist, so the workflow takes the REPLICATION-attribute path."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import pwd
 import re
@@ -26,6 +28,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MASTER_USER = "master"
 ADMIN_USER = "rdsadmin"  # RDS's own superuser: customers never get it
@@ -90,6 +93,24 @@ def server_version(bin_dir: Path) -> str:
     return out.stdout.split()[-1]
 
 
+# initdb output per (binaries, rds_like), copied for each new server; removed at exit.
+_TEMPLATES: dict[tuple[Path, bool], Path] = {}
+
+
+def _write_rds_hba(hba: Path) -> None:
+    """The admin only through the socket (trust); everyone else over TCP with a password."""
+    hba.write_text(
+        f"local all {ADMIN_USER} trust\n"
+        f"local replication {ADMIN_USER} trust\n"
+        "local all all reject\n"
+        "local replication all reject\n"
+        f"host all {ADMIN_USER} all reject\n"
+        f"host replication {ADMIN_USER} all reject\n"
+        "host all all all scram-sha-256\n"
+        "host replication all all scram-sha-256\n"
+    )
+
+
 # Running servers by TCP port, so a connection hook can find the server behind an endpoint.
 _RUNNING: dict[int, LocalPostgres] = {}
 
@@ -126,6 +147,9 @@ class LocalPostgres:
     rds_like: bool = True
     # Roles sync_rds_replication gave REPLICATION to (and may take it back from).
     _replication_given: set[str] = field(default_factory=set, repr=False)
+    # Self-managed: the master (the superuser) still has the template's password until first start.
+    _password_pending: bool = field(default=False, repr=False)
+    _admin_session: Any = field(default=None, repr=False)
 
     @property
     def admin_user(self) -> str:
@@ -171,21 +195,40 @@ class LocalPostgres:
             raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
 
     def init(self) -> LocalPostgres:
+        """A new data dir: a copy of this process's initdb output for the same binaries and mode
+        (initdb is most of a server's start-up cost and every test wants a fresh server)."""
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             entry = pwd.getpwnam("postgres")
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        pwfile = self.root / "pwfile"
+        template = _TEMPLATES.get((self.bin_dir, self.rds_like))
+        if template is None:
+            template = self._make_template()
+            _TEMPLATES[(self.bin_dir, self.rds_like)] = template
+        # cp -a keeps the postgres user's ownership and the 0700 mode PostgreSQL insists on.
+        subprocess.run(["cp", "-a", str(template), str(self.data_dir)], check=True)
+        self._password_pending = not self.rds_like  # the template's superuser password is not ours
+        self._write_settings()
+        return self
+
+    def _make_template(self) -> Path:
+        root = Path(tempfile.mkdtemp(prefix="rds-cdc-pg-template-"))
+        atexit.register(shutil.rmtree, root, True)
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            entry = pwd.getpwnam("postgres")
+            os.chown(root, entry.pw_uid, entry.pw_gid)
+        data_dir = root / "data"
+        pwfile = root / "pwfile"
         # initdb needs a password for the bootstrap superuser to set up scram-sha-256 (and, on
-        # PG10-13, password_encryption); the RDS-like admin's is never used: pg_hba lets it in
-        # through the unix socket only.
-        pwfile.write_text(secrets.token_urlsafe(18) if self.rds_like else self.master_password)
+        # PG10-13, password_encryption); none is used: the RDS-like admin comes in through the
+        # unix socket only, and a self-managed master gets its own password at first start.
+        pwfile.write_text(secrets.token_urlsafe(18))
         if os.geteuid() == 0:
             os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
         pwfile.chmod(0o600)
         self._run(
             str(self.bin_dir / "initdb"),
             "-D",
-            str(self.data_dir),
+            str(data_dir),
             "-U",
             self.admin_user,
             f"--pwfile={pwfile}",
@@ -195,26 +238,11 @@ class LocalPostgres:
             "--no-sync",
         )
         pwfile.unlink()
-        with (self.data_dir / "postgresql.conf").open("a") as conf:
+        with (data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\ninclude_if_exists = 'emulated_parameters.conf'\n")
         if self.rds_like:
-            self._write_rds_hba()
-        self._write_settings()
-        return self
-
-    def _write_rds_hba(self) -> None:
-        """The admin only through the socket (trust); everyone else over TCP with a password."""
-        hba = self.data_dir / "pg_hba.conf"
-        hba.write_text(
-            f"local all {ADMIN_USER} trust\n"
-            f"local replication {ADMIN_USER} trust\n"
-            "local all all reject\n"
-            "local replication all reject\n"
-            f"host all {ADMIN_USER} all reject\n"
-            f"host replication {ADMIN_USER} all reject\n"
-            "host all all all scram-sha-256\n"
-            "host replication all all scram-sha-256\n"
-        )
+            _write_rds_hba(data_dir / "pg_hba.conf")
+        return data_dir
 
     def _bootstrap_rds(self) -> None:
         """Once, on a new data dir: the rds_* roles and the master user as RDS creates them."""
@@ -286,10 +314,24 @@ class LocalPostgres:
         _RUNNING[self.port] = self
         if self.rds_like:
             self._bootstrap_rds()
+        elif self._password_pending:
+            self._set_master_password()
         return self
+
+    def _set_master_password(self) -> None:
+        from pg8000.native import identifier, literal
+
+        conn = self.connect_admin()
+        try:
+            conn.run("SET log_statement = 'none'")  # the password stays out of the server log
+            conn.run(f"ALTER ROLE {identifier(self.master_user)} PASSWORD {literal(self.master_password)}")
+        finally:
+            conn.close()
+        self._password_pending = False
 
     def stop(self) -> None:
         _RUNNING.pop(self.port, None)
+        self._close_sync_connection()
         if (self.data_dir / "postmaster.pid").exists():
             self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
@@ -336,9 +378,8 @@ class LocalPostgres:
             return
         from pg8000.native import identifier
 
-        conn = self.connect_admin()
+        conn = self._sync_connection()
         try:
-            conn.run("SET log_statement = 'none'")
             rows = conn.run(
                 """SELECT rolname::text, rolreplication, pg_has_role(oid, 'rds_replication', 'USAGE'),
                           pg_has_role(oid, 'rds_superuser', 'USAGE')
@@ -352,8 +393,29 @@ class LocalPostgres:
                 elif has_attribute and not wanted and role in self._replication_given:
                     conn.run(f"ALTER ROLE {identifier(role)} NOREPLICATION")
                     self._replication_given.discard(role)
-        finally:
-            conn.close()
+        except Exception:
+            self._close_sync_connection()
+            raise
+
+    def _sync_connection(self):
+        """One admin session kept for the syncs (one runs before every connection): opening a
+        session per sync costs more than the work."""
+        if self._admin_session is not None:
+            try:
+                self._admin_session.run("SELECT 1")
+                return self._admin_session
+            except Exception:
+                self._close_sync_connection()
+        conn = self.connect_admin()
+        conn.run("SET log_statement = 'none'")
+        self._admin_session = conn
+        return conn
+
+    def _close_sync_connection(self) -> None:
+        conn, self._admin_session = self._admin_session, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # the server may already have ended it
+                conn.close()
 
     def connect(self, database: str = "postgres", user: str | None = None, password: str | None = None):
         """Over TCP with a password, as a client of RDS connects: the master unless `user`."""
