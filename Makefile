@@ -51,6 +51,7 @@ bench: venv cdk postgres ## benchmarks (bench/): each prints its figures side by
 	$(PY) -m bench.db_setup
 	$(PY) -m bench.wal_backlog
 	$(PY) -m bench.workflow_overhead
+	$(PY) -m bench.live_load
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.synth
 

@@ -184,12 +184,16 @@ def plan_database(
         for relation in leaf_tables(published, state):
             if relation.breaks_update_delete:
                 require(relation.owned, f"table {relation.qualified_name}")
-    changes.extend(identity_changes)
     if not state.publication_all_tables:  # adding a table to a publication needs its ownership
         for relation in published:
             if relation.qualified_name not in state.publication_tables:
                 require(relation.owned, f"table {relation.qualified_name}")
     changes.extend(_publication_changes(state, setup, server, published, own_tables, ownership))
+    # Last: ALTER TABLE takes ACCESS EXCLUSIVE, which stops the application's reads and writes of the table
+    # until ConfigureDatabase commits; here that is the ALTERs and the COMMIT, not also CREATE PUBLICATION
+    # over every table (bench/live_load.py: 2.1 s of blocked writes at 10,000 tables before). One
+    # transaction, so the publication never holds a table without its replica identity.
+    changes.extend(identity_changes)
     ownership.raise_if_foreign()
     if not_permitted:
         unique = list(dict.fromkeys(not_permitted))

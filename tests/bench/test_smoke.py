@@ -69,6 +69,20 @@ def test_workflow_overhead_bench_reads_transitions_and_invocations_from_the_hist
     assert sorted(r["polls"] for r in reboots) == [2, 3]
 
 
+@pytest.mark.workflow
+def test_live_load_bench_runs_pgbench_beside_the_workflow_and_judges_the_three_goals():
+    output, figures = run_bench(
+        "live_load", "--tables", "20", "--policies", "full", "--seconds", "4", "--lead", "0.5", "--harness-nice", "0"
+    )
+    assert "| tables x replica_identity |" in output and "| 20 x full " in output
+    assert len(goal_lines(output)) == 3
+    run = figures["20_full"]
+    # pgbench ran both times (at its fixed rate), the workflow inside the second run, and the waits were read.
+    assert run["baseline_tps"] > 0 and run["during_tps"] > 0 and run["during_transactions"] > 0
+    assert 0 < run["workflow_s"] < 4 and run["longest_app_ms"] > 0 and run["longest_lock_wait_ms"] >= 0
+    assert set(run["goals"]) == {"no_failed", "wait_within_lock_timeout", "p99_within_2x"}
+
+
 def test_cold_start_bench_times_handler_imports_in_fresh_interpreters():
     output, figures = run_bench("cold_start", "--handlers", "validate_input,verify", "--repeat", "1", "--no-asset")
     assert set(figures["import_ms"]) == {"lambdas.handlers.validate_input", "lambdas.handlers.verify"}

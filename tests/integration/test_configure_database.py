@@ -167,6 +167,36 @@ def test_replica_identity_full_policy_sets_it_on_tables_without_keys(harness):
     assert harness.sql("SELECT relreplident::text FROM pg_class WHERE relname = 'audit_log'") == [["f"]]
 
 
+def test_replica_identity_full_locks_the_application_out_only_after_the_publication_is_built(harness, monkeypatch):
+    """ALTER TABLE ... REPLICA IDENTITY FULL holds ACCESS EXCLUSIVE until ConfigureDatabase commits: run
+    last, the application's writes wait for the ALTERs and the COMMIT, not also for CREATE PUBLICATION
+    over every table (bench/live_load.py measured 2.1 s of blocked writes at 10,000 tables)."""
+    harness.sql("CREATE TABLE public.audit_log (at timestamptz, line text)")
+    app = harness.server.connect(harness.database)
+    seen: dict[str, list[list[object]]] = {}
+    execute = Database.execute
+
+    def watching(db: Database, sql: str, **params) -> None:
+        if "CREATE PUBLICATION" in sql:  # what an application writing to audit_log meets right now
+            app.run("BEGIN")
+            seen["app"] = app.run(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'public.audit_log'::regclass "
+                "AND mode = 'AccessExclusiveLock' AND pid <> pg_backend_pid()"
+            )
+            app.run("LOCK TABLE public.audit_log IN ROW EXCLUSIVE MODE NOWAIT")  # an INSERT's lock, or fail
+            app.run("ROLLBACK")
+        execute(db, sql, **params)
+
+    monkeypatch.setattr(Database, "execute", watching)
+    try:
+        configured = harness.configure(replica_identity="full")
+    finally:
+        app.close()
+    assert seen == {"app": [[0]]}
+    assert configured.changes[-1] == "set REPLICA IDENTITY FULL on public.audit_log"
+    assert harness.sql("SELECT relreplident::text FROM pg_class WHERE relname = 'audit_log'") == [["f"]]
+
+
 def test_replica_identity_ignore_policy_publishes_as_is(harness):
     harness.sql("CREATE TABLE public.audit_log (at timestamptz, line text)")
     configured = harness.configure(replica_identity="ignore")
