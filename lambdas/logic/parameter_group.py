@@ -357,6 +357,17 @@ def plan_parameter_group(
             **how,  # type: ignore[arg-type]
         )
 
+    def refused() -> ParameterPlan:
+        """The run stops at refusals[-1]: no group will hold the parameters, nothing to say about them."""
+        return ParameterPlan(
+            group=attached,
+            cluster=cluster,
+            parameters={},
+            pending_group=attached if foreign_pending else None,
+            reboots=reboots,
+            refusals=tuple(refusals),
+        )
+
     source: str | None = None
     reason = ""
     to_set: dict[str, tuple[str, str]] = {}
@@ -372,10 +383,10 @@ def plan_parameter_group(
         if attached.lower() == mine:  # named like the workflow's, but someone else's, or shared
             if others:
                 refusals.append(_shared_own(kind, attached, others))
-                return plan(attached, {})
+                return refused()
             if "parameter_group" not in adopt:
                 refusals.append(_not_ours(kind, attached, f"set {', '.join(to_set)} in it"))
-                return plan(attached, {})
+                return refused()
             return plan(attached, to_set, adopt_group=True)
         source = attached
         reason = f"shared with {', '.join(others)}" if others else f"{attached} is not the workflow's"
@@ -389,12 +400,12 @@ def plan_parameter_group(
     mine_others = [h for h in rds.parameter_group_holders(mine, cluster=cluster) if h != me]
     if mine_others:
         refusals.append(_shared_own(kind, mine, mine_others))
-        return plan(attached, {})
+        return refused()
     adopting = not is_owned(mine_tags)
     if adopting and "parameter_group" not in adopt:
         use = f"copy {source} to it" if source else "use it"
         refusals.append(_not_ours(kind, mine, f"{use} and attach it to {me}"))
-        return plan(attached, {})
+        return refused()
     return plan(mine, _missing(rds, mine, required, cluster, soft), adopt_group=adopting, attach_group=True)
 
 

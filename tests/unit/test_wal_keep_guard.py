@@ -238,3 +238,11 @@ def test_aurora_gets_no_default_and_the_plan_says_why():
         "for the slot is unbounded: a connector that never comes back holds WAL until the disk fills; the slot-lag "
         "alarm is the only guard; max_slot_wal_keep_size_mb sets a bound"
     ]
+
+
+def test_a_refused_plan_says_nothing_about_the_bound():
+    # the workflow's name taken by someone else's group: the run stops, no group will hold anything
+    rds = FakeRds(groups={MINE: {}})
+    plan = plan_parameter_group(rds, rds_instance())
+    assert plan.refusals and plan.wal_keep_note == ""
+    assert notes(rds, rds_instance()) == []
