@@ -142,10 +142,6 @@ def wal_keep(instance: InstanceInfo, requested_mb: int | None) -> WalKeep:
     )
 
 
-def required_parameters(instance: InstanceInfo, max_slot_wal_keep_size_mb: int | None) -> dict[str, tuple[str, str]]:
-    return {**REQUIRED_PARAMETERS, **wal_keep(instance, max_slot_wal_keep_size_mb).parameters}
-
-
 def is_default_group(name: str) -> bool:
     return name.startswith("default.")  # AWS refuses to modify these
 
@@ -203,8 +199,8 @@ class ParameterPlan:
         return lines
 
     def describe(self, attached_to: str, family: str) -> list[str]:
-        """The plan as DescribeTarget, Preflight and a dry run show it: actions, then what the reboot
-        brings along, then each refusal a real run would stop at."""
+        """The plan as DescribeTarget, Preflight and a dry run show it: actions, the line on
+        max_slot_wal_keep_size, then what the reboot brings along, then each refusal a real run would stop at."""
         lines = self.actions(attached_to, family)
         if self.wal_keep_note:
             lines.append(self.wal_keep_note)
@@ -293,7 +289,7 @@ def _wal_keep_note(
     where = (
         "on Aurora, whose storage is not allocated (the cluster volume grows as needed)"
         if cluster
-        else ("without the instance's allocated storage")
+        else "without the instance's allocated storage"
     )
     return f"max_slot_wal_keep_size: no default {where}: {unbounded}; max_slot_wal_keep_size_mb sets a bound"
 
