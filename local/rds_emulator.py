@@ -95,13 +95,17 @@ class RdsEmulator:
         rds_client: Any,
         secrets_client: Any,
         engine: str = "postgres",
+        allocated_storage: int = 20,
+        max_allocated_storage: int | None = None,
     ) -> EmulatedInstance:
+        """`allocated_storage` / `max_allocated_storage`: AllocatedStorage and (storage autoscaling)
+        MaxAllocatedStorage in GiB, as DescribeDBInstances reports them."""
         kwargs: dict[str, Any] = dict(
             DBInstanceIdentifier=instance_id,
             Engine=engine,
             EngineVersion=engine_version,
             DBInstanceClass="db.t4g.micro",
-            AllocatedStorage=20,
+            AllocatedStorage=allocated_storage,
             MasterUsername=server.master_user,
             ManageMasterUserPassword=True,
             Port=server.port,
@@ -109,6 +113,8 @@ class RdsEmulator:
         )
         if parameter_group:
             kwargs["DBParameterGroupName"] = parameter_group
+        if max_allocated_storage:
+            kwargs["MaxAllocatedStorage"] = max_allocated_storage
         raw = rds_client.create_db_instance(**kwargs)["DBInstance"]
         secret_arn = raw["MasterUserSecret"]["SecretArn"]
         secrets_client.put_secret_value(

@@ -42,6 +42,10 @@ class InstanceInfo:
     # is authorized by the writer's own tags).
     tags: dict[str, str] = field(default_factory=dict)
     writer_tags: dict[str, str] = field(default_factory=dict)
+    # RDS: AllocatedStorage and MaxAllocatedStorage (storage autoscaling's ceiling), GiB. Aurora:
+    # None (its AllocatedStorage is no allocation: the cluster volume grows as needed).
+    allocated_storage_gib: int | None = None
+    max_allocated_storage_gib: int | None = None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> InstanceInfo:
@@ -61,6 +65,8 @@ class InstanceInfo:
             master_secret_arn=(raw.get("MasterUserSecret") or {}).get("SecretArn"),
             replica_source=raw.get("ReadReplicaSourceDBInstanceIdentifier"),
             tags=tag_dict(raw),
+            allocated_storage_gib=raw.get("AllocatedStorage"),
+            max_allocated_storage_gib=raw.get("MaxAllocatedStorage"),
         )
 
     @classmethod

@@ -11,6 +11,16 @@ and only when no other instance or cluster uses them:
   "parameter_group": then it is tagged as the workflow's and used.
 A group that already holds the required values is left as it is, whoever owns it.
 
+max_slot_wal_keep_size (PostgreSQL 13+, MB, dynamic: no reboot) bounds the WAL a slot holds back:
+a connector away for longer than that much WAL loses its slot and needs a new snapshot, instead of
+filling the disk. `wal_keep` decides it: the input's value wins (-1: unbounded); unset, a value the
+group to be used (the attached one, its copy, or the workflow's own) already holds is kept; else,
+on RDS, the default from the allocated storage (lambdas/shared/settings.py). The default is set only
+where the workflow creates, copies or owns the group anyway: it is never the reason to copy someone
+else's group and attach (and reboot into) the copy. Aurora gets no default: its storage is not
+allocated (AllocatedStorage is always 1), the cluster volume grows as needed. Below 13 there is no
+such parameter: WAL is unbounded and the slot-lag alarm is the guard. The plan says which applies.
+
 The reboot applies every static change pending on the attached group. Pending changes on a group
 that is not the workflow's were made by someone else: the plan says so, and the run refuses
 (before any change) unless `adopt` lists "pending_changes".
@@ -27,7 +37,9 @@ from dataclasses import dataclass
 
 from lambdas.dal.rds import InstanceInfo, Rds
 from lambdas.shared.errors import InvalidInput, NotOwned
+from lambdas.shared.models import WAL_KEEP_UNBOUNDED
 from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE
+from lambdas.shared.settings import WAL_KEEP_DEFAULT_MAX_MB, WAL_KEEP_DEFAULT_MIN_MB, WAL_KEEP_DEFAULT_PERCENT
 
 # name -> (value, apply method). rds.logical_replication is static: it needs a reboot.
 REQUIRED_PARAMETERS = {
@@ -35,22 +47,99 @@ REQUIRED_PARAMETERS = {
     "wal_sender_timeout": ("0", "immediate"),
 }
 STATIC_PARAMETERS = {"rds.logical_replication"}
-# The optional guard: a slot holding back more WAL (MB) than this is invalidated. PG13+, dynamic.
+# The WAL guard: a slot holding back more WAL (MB) than this is invalidated. PG13+, dynamic.
 WAL_KEEP_PARAMETER = "max_slot_wal_keep_size"
 WAL_KEEP_MIN_MAJOR = 13
+# What a group without a user-set value means (the engine default): such a group needs no change.
+ENGINE_DEFAULTS = {WAL_KEEP_PARAMETER: str(WAL_KEEP_UNBOUNDED)}
 OWNER = f"{OWNER_TAG_KEY}={OWNER_TAG_VALUE}"
 
 
-def required_parameters(instance: InstanceInfo, max_slot_wal_keep_size_mb: int | None) -> dict[str, tuple[str, str]]:
-    if max_slot_wal_keep_size_mb is None:
-        return REQUIRED_PARAMETERS
+def default_wal_keep_mb(allocated_gib: int) -> int:
+    """The default max_slot_wal_keep_size (MB) for an instance with this much allocated storage."""
+    share = allocated_gib * 1024 * WAL_KEEP_DEFAULT_PERCENT // 100
+    return min(max(share, WAL_KEEP_DEFAULT_MIN_MB), WAL_KEEP_DEFAULT_MAX_MB)
+
+
+def size(mb: int) -> str:
+    return f"{mb // 1024} GiB" if mb % 1024 == 0 else f"{mb} MB"
+
+
+@dataclass(frozen=True)
+class WalKeep:
+    """What the run does with max_slot_wal_keep_size, and why."""
+
+    origin: str  # "input" (a value or -1), "default", "none" (no default: Aurora, storage unknown), "absent" (< 13)
+    value_mb: int | None = None  # to hold in the group (origin input or default)
+    allocated_gib: int | None = None
+    max_allocated_gib: int | None = None
+    major: int = WAL_KEEP_MIN_MAJOR
+
+    @property
+    def parameters(self) -> dict[str, tuple[str, str]]:
+        return {} if self.value_mb is None else {WAL_KEEP_PARAMETER: (str(self.value_mb), "immediate")}
+
+    @property
+    def soft(self) -> set[str]:
+        """Parameters a group's own value wins over: the default."""
+        return {WAL_KEEP_PARAMETER} if self.origin == "default" else set()
+
+    @property
+    def source(self) -> str:
+        """Where a value to set comes from, as the change line says it."""
+        if self.origin == "input":
+            return "from max_slot_wal_keep_size_mb"
+        return f"the default for {self.allocated_gib} GiB of allocated storage"
+
+    def why(self) -> str:
+        if self.origin == "input":
+            return self.source
+        autoscaling = (
+            f"; storage autoscaling may grow it to {self.max_allocated_gib} GiB, the bound stays"
+            if self.max_allocated_gib and self.allocated_gib and self.max_allocated_gib > self.allocated_gib
+            else ""
+        )
+        return (
+            f"{self.source}: {WAL_KEEP_DEFAULT_PERCENT} %, at least "
+            f"{size(WAL_KEEP_DEFAULT_MIN_MB)}, at most {size(WAL_KEEP_DEFAULT_MAX_MB)}{autoscaling}; "
+            "max_slot_wal_keep_size_mb overrides it, -1 keeps WAL unbounded"
+        )
+
+
+def meaning(value: str) -> str:
+    if value == str(WAL_KEEP_UNBOUNDED):
+        return (
+            "WAL for the slot is unbounded: a connector that never comes back holds WAL until the disk fills; "
+            "the slot-lag alarm is the only guard"
+        )
+    return (
+        f"a connector that stays away longer than {size(int(value))} of WAL loses its slot and needs a new "
+        "snapshot; the disk stays safe"
+    )
+
+
+def wal_keep(instance: InstanceInfo, requested_mb: int | None) -> WalKeep:
+    """The input's max_slot_wal_keep_size_mb (None: unset) on this instance. InvalidInput: a bound
+    asked for on PostgreSQL < 13, which has no such parameter."""
     major = int(instance.engine_version.partition(".")[0])  # DescribeTarget has checked it parses
     if major < WAL_KEEP_MIN_MAJOR:
-        raise InvalidInput(
-            f"max_slot_wal_keep_size_mb needs PostgreSQL {WAL_KEEP_MIN_MAJOR}+; instance {instance.instance_id} "
-            f"runs {instance.engine_version}: leave it null"
-        )
-    return {**REQUIRED_PARAMETERS, WAL_KEEP_PARAMETER: (str(max_slot_wal_keep_size_mb), "immediate")}
+        if requested_mb is not None and requested_mb != WAL_KEEP_UNBOUNDED:
+            raise InvalidInput(
+                f"max_slot_wal_keep_size_mb needs PostgreSQL {WAL_KEEP_MIN_MAJOR}+; instance {instance.instance_id} "
+                f"runs {instance.engine_version}: leave it null"
+            )
+        return WalKeep("absent", major=major)
+    if requested_mb is not None:
+        return WalKeep("input", requested_mb, major=major)
+    if instance.cluster_id is not None or not instance.allocated_storage_gib:
+        return WalKeep("none", major=major)
+    return WalKeep(
+        "default",
+        default_wal_keep_mb(instance.allocated_storage_gib),
+        allocated_gib=instance.allocated_storage_gib,
+        max_allocated_gib=instance.max_allocated_storage_gib,
+        major=major,
+    )
 
 
 def is_default_group(name: str) -> bool:
@@ -89,6 +178,8 @@ class ParameterPlan:
     pending_group: str | None = None  # changes pending a reboot on this group were not made by the workflow
     reboots: bool = True  # the run may reboot (reboot != "never")
     refusals: tuple[str, ...] = ()  # why a run must stop before changing anything (NotOwned)
+    wal_keep_note: str = ""  # max_slot_wal_keep_size: the value, where it came from, what it means
+    wal_keep_reason: str = ""  # where a max_slot_wal_keep_size being set comes from, for its action line
 
     def actions(self, attached_to: str, family: str) -> list[str]:
         """What applying the plan changes. `attached_to`: holder(instance), e.g. "instance orders-prod"."""
@@ -100,15 +191,19 @@ class ParameterPlan:
             lines.append(f"copy {kind} {self.copy_from} to {self.group} ({self.copy_reason}; it stays as it is)")
         elif self.create_group:
             lines.append(f"create {kind} {self.group} (family {family})")
-        lines += [f"set {name}={value} in {kind} {self.group}" for name, (value, _) in self.parameters.items()]
+        for name, (value, _) in self.parameters.items():
+            why = f" (MB, {self.wal_keep_reason})" if name == WAL_KEEP_PARAMETER and self.wal_keep_reason else ""
+            lines.append(f"set {name}={value} in {kind} {self.group}{why}")
         if self.attach_group:
             lines.append(f"attach {kind} {self.group} to {attached_to}")
         return lines
 
     def describe(self, attached_to: str, family: str) -> list[str]:
-        """The plan as DescribeTarget, Preflight and a dry run show it: actions, then what the reboot
-        brings along, then each refusal a real run would stop at."""
+        """The plan as DescribeTarget, Preflight and a dry run show it: actions, the line on
+        max_slot_wal_keep_size, then what the reboot brings along, then each refusal a real run would stop at."""
         lines = self.actions(attached_to, family)
+        if self.wal_keep_note:
+            lines.append(self.wal_keep_note)
         if self.pending_group:
             kind = group_kind(self.cluster)
             lines.append(
@@ -129,9 +224,74 @@ class ParameterPlan:
         return self.attach_group or any(name in STATIC_PARAMETERS for name in self.parameters)
 
 
-def _missing(rds: Rds, group: str, required: dict[str, tuple[str, str]], cluster: bool) -> dict[str, tuple[str, str]]:
-    current = rds.user_parameters(group, set(required), cluster=cluster)
-    return {name: spec for name, spec in required.items() if current.get(name) != spec[0]}
+def _needed(
+    current: dict[str, str], required: dict[str, tuple[str, str]], soft: Collection[str] = ()
+) -> dict[str, tuple[str, str]]:
+    """The required parameters a group with these user-set values lacks. A parameter in `soft` (the
+    default max_slot_wal_keep_size) is never needed where the group has a value of its own."""
+    return {
+        name: spec
+        for name, spec in required.items()
+        if current.get(name, ENGINE_DEFAULTS.get(name)) != spec[0] and not (name in soft and name in current)
+    }
+
+
+def _missing(
+    rds: Rds, group: str, required: dict[str, tuple[str, str]], cluster: bool, soft: Collection[str] = ()
+) -> dict[str, tuple[str, str]]:
+    return _needed(rds.user_parameters(group, set(required), cluster=cluster), required, soft)
+
+
+def _wal_keep_note(
+    rds: Rds,
+    choice: WalKeep,
+    group: str,
+    parameters: dict[str, tuple[str, str]],
+    cluster: bool,
+    values_of: str | None,
+) -> str:
+    """The plan's line on max_slot_wal_keep_size for the group that will hold the parameters;
+    `values_of`: the existing group whose user-set values it has (None: a new group)."""
+    kind = group_kind(cluster)
+    if choice.origin == "absent":
+        return (
+            f"max_slot_wal_keep_size does not exist before PostgreSQL {WAL_KEEP_MIN_MAJOR} (this is "
+            f"{choice.major}): {meaning(str(WAL_KEEP_UNBOUNDED))} (OldestReplicationSlotLag, alarm_slot_lag_gib)"
+        )
+    if WAL_KEEP_PARAMETER in parameters:
+        value = parameters[WAL_KEEP_PARAMETER][0]
+        return f"max_slot_wal_keep_size={value} MB in {kind} {group} ({choice.why()}): {meaning(value)}"
+    current = None
+    if values_of is not None and not is_default_group(values_of):  # a default group holds no user value
+        current = rds.user_parameters(values_of, {WAL_KEEP_PARAMETER}, cluster=cluster).get(WAL_KEEP_PARAMETER)
+    if current is not None:
+        origin = (
+            ""
+            if choice.origin == "input"
+            else (
+                f", kept: the group's own value wins over the default of {choice.value_mb} MB"
+                if choice.origin == "default"
+                else ", kept"
+            )
+        )
+        mb = "" if current == str(WAL_KEEP_UNBOUNDED) else " MB"
+        copy = f" (its copy {group} keeps it)" if values_of != group else ""
+        return f"max_slot_wal_keep_size={current}{mb} already in {kind} {values_of}{copy}{origin}: {meaning(current)}"
+    unbounded = meaning(str(WAL_KEEP_UNBOUNDED))
+    if choice.origin == "input":  # -1, which the group already means
+        return f"max_slot_wal_keep_size unset in {kind} {group}, as max_slot_wal_keep_size_mb -1 asks: {unbounded}"
+    if choice.origin == "default":
+        return (
+            f"max_slot_wal_keep_size unset in {kind} {group}, which needs no other change and is not the "
+            f"workflow's alone: the default of {choice.value_mb} MB is not a reason to copy it. {unbounded}; "
+            "max_slot_wal_keep_size_mb sets a bound (in a copy of the group)"
+        )
+    where = (
+        "on Aurora, whose storage is not allocated (the cluster volume grows as needed)"
+        if cluster
+        else "without the instance's allocated storage"
+    )
+    return f"max_slot_wal_keep_size: no default {where}: {unbounded}; max_slot_wal_keep_size_mb sets a bound"
 
 
 def _not_ours(kind: str, group: str, use: str) -> str:
@@ -157,7 +317,9 @@ def plan_parameter_group(
     reboots: bool = True,
 ) -> ParameterPlan:
     """Reads only. `adopt`: the input's adopt kinds; `reboots`: the run may reboot the instance."""
-    required = required_parameters(instance, max_slot_wal_keep_size_mb)
+    choice = wal_keep(instance, max_slot_wal_keep_size_mb)
+    required = {**REQUIRED_PARAMETERS, **choice.parameters}
+    soft = choice.soft
     cluster = instance.cluster_id is not None
     kind = group_kind(cluster)
     me = holder(instance)
@@ -177,6 +339,8 @@ def plan_parameter_group(
         )
 
     def plan(group: str, parameters: dict[str, tuple[str, str]], **how: object) -> ParameterPlan:
+        # the group's values as they will be: a new group has none, a copy those of its source
+        values_of = None if how.get("create_group") else str(how.get("copy_from") or group)
         return ParameterPlan(
             group=group,
             cluster=cluster,
@@ -184,26 +348,41 @@ def plan_parameter_group(
             pending_group=attached if foreign_pending else None,
             reboots=reboots,
             refusals=tuple(refusals),
+            wal_keep_note=_wal_keep_note(rds, choice, group, parameters, cluster, values_of),
+            wal_keep_reason=choice.source,
             **how,  # type: ignore[arg-type]
+        )
+
+    def refused() -> ParameterPlan:
+        """The run stops at refusals[-1]: no group will hold the parameters, nothing to say about them."""
+        return ParameterPlan(
+            group=attached,
+            cluster=cluster,
+            parameters={},
+            pending_group=attached if foreign_pending else None,
+            reboots=reboots,
+            refusals=tuple(refusals),
         )
 
     source: str | None = None
     reason = ""
     to_set: dict[str, tuple[str, str]] = {}
     if not default:
-        to_set = _missing(rds, attached, required, cluster)
+        to_set = _missing(rds, attached, required, cluster, soft)
         if not to_set:
             return plan(attached, {})  # already set, whoever owns it: nothing to change
         others = [h for h in rds.parameter_group_holders(attached, cluster=cluster) if h != me]
         if attached_ours and not others:
             return plan(attached, to_set)
+        if set(to_set) <= soft:  # only the default is missing: not worth a copy, an attach and a reboot
+            return plan(attached, {})
         if attached.lower() == mine:  # named like the workflow's, but someone else's, or shared
             if others:
                 refusals.append(_shared_own(kind, attached, others))
-                return plan(attached, {})
+                return refused()
             if "parameter_group" not in adopt:
                 refusals.append(_not_ours(kind, attached, f"set {', '.join(to_set)} in it"))
-                return plan(attached, {})
+                return refused()
             return plan(attached, to_set, adopt_group=True)
         source = attached
         reason = f"shared with {', '.join(others)}" if others else f"{attached} is not the workflow's"
@@ -211,19 +390,19 @@ def plan_parameter_group(
     mine_tags = rds.parameter_group_tags(mine, cluster=cluster)
     if mine_tags is None:
         if source is None:
-            return plan(mine, dict(required), create_group=True, attach_group=True)
+            return plan(mine, _needed({}, required), create_group=True, attach_group=True)
         return plan(mine, to_set, copy_from=source, copy_reason=reason, attach_group=True)
     # it exists already: made by an earlier run that stopped before attaching it, or someone else's
     mine_others = [h for h in rds.parameter_group_holders(mine, cluster=cluster) if h != me]
     if mine_others:
         refusals.append(_shared_own(kind, mine, mine_others))
-        return plan(attached, {})
+        return refused()
     adopting = not is_owned(mine_tags)
     if adopting and "parameter_group" not in adopt:
         use = f"copy {source} to it" if source else "use it"
         refusals.append(_not_ours(kind, mine, f"{use} and attach it to {me}"))
-        return plan(attached, {})
-    return plan(mine, _missing(rds, mine, required, cluster), adopt_group=adopting, attach_group=True)
+        return refused()
+    return plan(mine, _missing(rds, mine, required, cluster, soft), adopt_group=adopting, attach_group=True)
 
 
 def ensure_parameter_group(

@@ -128,6 +128,11 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
     name = secret_name(setup, target)
     secret = secrets.inspect_user_secret(name, kms_key_arn=environment().secrets_kms_key_arn)
     plan = list(target.parameter_plan)
+    if target.self_managed:
+        plan.append(
+            "max_slot_wal_keep_size is not managed on self-managed PostgreSQL: the workflow leaves it as it is "
+            "(PostgreSQL 13+: ALTER SYSTEM SET max_slot_wal_keep_size = '<n>MB' bounds the WAL a slot may hold)"
+        )
     if target.parameter_reboot_needed or server.wal_level != "logical":
         plan.append(f"reboot instance {target.instance_id} so wal_level becomes logical")
 

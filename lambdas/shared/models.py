@@ -18,6 +18,7 @@ MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
 INSTANCE_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$")
 HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]{2,45}$")
 SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")  # PostgreSQL's own rule for slot names
+WAL_KEEP_UNBOUNDED = -1  # max_slot_wal_keep_size_mb: no bound, as PostgreSQL's own -1
 SIGNAL_TABLE = "streamkap_signal"  # the seed's name; the connector reads its signals there
 HEARTBEAT_TABLE = "streamkap_heartbeat"
 # Step Functions fails an execution whose state or output exceeds 256 KiB (States.DataLimitExceeded).
@@ -90,8 +91,10 @@ class SetupInput(BaseModel):
     alarm_slot_lag_gib: float = Field(5, gt=0)  # OldestReplicationSlotLag above
     alarm_wal_disk_usage_gib: float = Field(10, gt=0)  # TransactionLogsDiskUsage above
     alarm_free_storage_gib: float = Field(5, gt=0)  # FreeStorageSpace below
-    # PostgreSQL 13+: WAL a slot may hold back before it is invalidated; null leaves the group's value.
-    max_slot_wal_keep_size_mb: int | None = Field(None, ge=1024)
+    # PostgreSQL 13+: WAL (MB) a slot may hold back before it is invalidated. null: the group's own
+    # value, else on RDS a default from the allocated storage (lambdas/logic/parameter_group.py);
+    # -1: unbounded (PostgreSQL's own -1); otherwise at least 1024.
+    max_slot_wal_keep_size_mb: int | None = Field(None, le=2**31 - 1)
     # Existing objects of these kinds that the workflow did not create are taken over (marked as its
     # own) instead of refused; the plan lists each adoption (lambdas/shared/ownership.py).
     adopt: list[AdoptKind] = Field(default_factory=list)
@@ -169,6 +172,16 @@ class SetupInput(BaseModel):
     @classmethod
     def _adopt(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+    @field_validator("max_slot_wal_keep_size_mb")
+    @classmethod
+    def _wal_keep(cls, value: int | None) -> int | None:
+        if value is not None and value != WAL_KEEP_UNBOUNDED and value < 1024:
+            raise ValueError(
+                f"max_slot_wal_keep_size_mb {value} is too small: at least 1024 (MB), -1 for unbounded WAL, "
+                "or null for the default"
+            )
+        return value
 
     @field_validator("host")
     @classmethod

@@ -68,3 +68,17 @@ class Environment(BaseModel):
 def environment() -> Environment:
     """Read on each call (microseconds): tests and the local runner change the environment."""
     return Environment.model_validate({k: v for k, v in os.environ.items() if v != ""})
+
+
+# The default max_slot_wal_keep_size on RDS PostgreSQL 13+ when the input leaves it unset
+# (lambdas/logic/parameter_group.py): a tenth of the instance's AllocatedStorage, so that WAL held
+# for a connector that never comes back can take at most a tenth of the disk (the rest stays for
+# data growth and the FreeStorageSpace alarm); at least 2 GiB (a tenth of RDS's smallest 20 GiB
+# disk; 128 WAL segments, far more than a connector restart or redeploy lets pile up at ordinary
+# write rates); at most 100 GiB (a connector further behind than that takes about as long to catch
+# up as a new snapshot, and the bound stays predictable on multi-TiB disks). It follows the storage
+# allocated now, not MaxAllocatedStorage: storage autoscaling never shrinks, so a bound derived from
+# its ceiling would let an absent connector grow the disk (and the bill) for good.
+WAL_KEEP_DEFAULT_PERCENT = 10
+WAL_KEEP_DEFAULT_MIN_MB = 2 * 1024
+WAL_KEEP_DEFAULT_MAX_MB = 100 * 1024

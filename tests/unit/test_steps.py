@@ -109,7 +109,8 @@ def test_a_crash_after_creating_the_group_resumes_without_recreating_it():
 
 def test_a_custom_group_already_set_needs_no_change_and_no_reboot():
     rds = FakeRds(groups={"team": {"rds.logical_replication": "1", "wal_sender_timeout": "0"}})
-    assert plan_parameter_group(rds, instance("team")).describe("orders-prod", "postgres15") == []
+    plan = plan_parameter_group(rds, instance("team"))
+    assert plan.actions("orders-prod", "postgres15") == [] and not plan.needs_reboot
     changes, reboot = ensure_parameter_group(rds, instance("team"), "postgres15")
     assert (changes, reboot, rds.calls) == ([], False, [])
 

@@ -47,7 +47,11 @@ class Stack:
 
 
 def make_stack(
-    server: LocalPostgres, *, parameter_group: str | None = None, describes_per_reboot: int = 1
+    server: LocalPostgres,
+    *,
+    parameter_group: str | None = None,
+    describes_per_reboot: int = 1,
+    allocated_storage: int = 20,
 ) -> Iterator[Stack]:
     server.create_database("orders")
     run_script(server, "orders", SAMPLE_SCHEMA)
@@ -71,6 +75,7 @@ def make_stack(
             parameter_group=parameter_group,
             rds_client=rds,
             secrets_client=boto3.client("secretsmanager"),
+            allocated_storage=allocated_storage,
         )
         yield Stack(server, emulator, workflow, instance)
 

@@ -136,6 +136,7 @@ def test_a_dry_run_on_a_logical_server_plans_without_rds_steps_and_changes_nothi
     plan = execution.output["plan"]
     assert "create replication slot streamkap_pgoutput_slot (pgoutput)" in plan
     assert not [step for step in plan if "parameter group" in step or "reboot" in step]
+    assert next(step for step in plan if "max_slot_wal_keep_size" in step).endswith("bounds the WAL a slot may hold)")
     assert catalog(self_managed.server, "orders") == before and secrets() == secrets_before
 
 

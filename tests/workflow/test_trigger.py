@@ -139,7 +139,10 @@ def test_a_tagged_instance_is_set_up_with_its_tagged_settings_and_gets_alarms(st
     assert execution.output["status"] == "Ready"
     assert "inventory.stock" in execution.output["tables_csv"]
     if wal_guard:
-        guard = "set max_slot_wal_keep_size=4096 in parameter group orders-prod-streamkap-cdc"
+        guard = (
+            "set max_slot_wal_keep_size=4096 in parameter group orders-prod-streamkap-cdc "
+            "(MB, from max_slot_wal_keep_size_mb)"
+        )
         assert guard in execution.output["changes"]
         assert stack.sql("SHOW max_slot_wal_keep_size") == [["4GB"]]
     # And CreateAlarms ran before CreateSlot: three alarms on the instance, to the topic, tagged threshold used
