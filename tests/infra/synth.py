@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,13 @@ class Synth:
     report: dict[str, Any]
     config: CdcSetupConfig
 
+    @cached_property
+    def template_json(self) -> dict[str, Any]:
+        """The template as plain JSON, read once: each jsii call serializes the whole template."""
+        return self.template.to_json()
+
     def resources(self, type_: str) -> dict[str, Any]:
-        return self.template.find_resources(type_)
+        return {k: v for k, v in self.template_json["Resources"].items() if v["Type"] == type_}
 
     def workflow(self, type_: str) -> dict[str, Any]:
         """The setup workflow's resources of a type (the stack holds the teardown's too)."""
