@@ -25,6 +25,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,25 @@ def _write_rds_hba(hba: Path) -> None:
         "host all all all scram-sha-256\n"
         "host replication all all scram-sha-256\n"
     )
+
+
+_REAPER: subprocess.Popen | None = None
+
+
+def _tell_reaper(*fields: str) -> None:
+    """Registers with this process's reaper (local/reaper.py), started on first use: it stops the
+    servers and removes the folders of this process if it dies without doing so itself."""
+    global _REAPER
+    if _REAPER is None or _REAPER.poll() is not None:
+        _REAPER = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("reaper.py"))],
+            stdin=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # spared by signals sent to this process's group
+        )
+    assert _REAPER.stdin is not None
+    _REAPER.stdin.write("\t".join(fields) + "\n")
+    _REAPER.stdin.flush()
 
 
 # Running servers by TCP port, so a connection hook can find the server behind an endpoint.
@@ -213,6 +233,7 @@ class LocalPostgres:
     def _make_template(self) -> Path:
         root = Path(tempfile.mkdtemp(prefix="rds-cdc-pg-template-"))
         atexit.register(shutil.rmtree, root, True)
+        _tell_reaper("files", str(root))
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             entry = pwd.getpwnam("postgres")
             os.chown(root, entry.pw_uid, entry.pw_gid)
@@ -298,6 +319,7 @@ class LocalPostgres:
             "fsync": "off",
         }
         opts = " ".join(f"-c {name}={value}" for name, value in options.items())
+        _tell_reaper("server", str(self.root), str(self.bin_dir))
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
@@ -345,6 +367,7 @@ class LocalPostgres:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        _tell_reaper("gone", str(self.root))
 
     @property
     def socket_dir(self) -> Path:
