@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import boto3
 import pytest
 
+from lambdas.dal.locks import Locks
 from local.workflow_runner import ROOT, LocalWorkflow
 from tests.snapshots import everything
 from tests.workflow.conftest import INSTANCE, Stack
@@ -185,4 +186,26 @@ def test_a_running_holders_lock_is_kept_until_it_expires_then_taken_over(stack: 
         assert taken.status == "SUCCEEDED", taken.cause
     # the first one's release finds the lock no longer its own and leaves it as it is
     assert stack.workflow.wait(running).status == "SUCCEEDED"
+    assert lock_item() is None
+
+
+class LostRelease(Exception):
+    """Stands for a release step that never reached DynamoDB (killed, or its retries spent)."""
+
+
+def test_a_run_whose_release_was_lost_keeps_its_outcome_and_the_next_run_takes_over(stack: Stack, monkeypatch):
+    # Given a run whose release fails for good: the lock stays behind
+    def lost(self, target: str, holder: str) -> bool:
+        raise LostRelease("the release never reached DynamoDB")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Locks, "release", lost)
+        execution = stack.run(dry_run=True)
+    # Then the run's own outcome is kept: a lost release is no reason to fail a finished run
+    assert execution.status == "SUCCEEDED" and execution.output["status"] == "DryRun", execution.cause
+    assert "ReleaseLock" in execution.states_entered
+    assert lock_item()["holder"] == execution.arn  # type: ignore[index]
+    # And the next run takes the lock over, its holder having ended
+    again = stack.run(dry_run=True)
+    assert again.status == "SUCCEEDED", again.cause
     assert lock_item() is None
