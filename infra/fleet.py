@@ -1,7 +1,7 @@
 """Fleet mode: statemachine/cdc_fleet.asl.json, whose Map starts one execution of the setup state
 machine per selected instance (states:startExecution.sync:2), `max_concurrency` (input, default 4) at a time.
 
-Each instance keeps its own execution: its own history in the console, its own CheckConcurrency
+Each instance keeps its own execution: its own history in the console, its own per-target
 lock, its own named error. The fleet only resolves the selection (ResolveFleet) and reports
 (SummarizeFleet); its role may start the setup state machine and nothing else."""
 

@@ -13,6 +13,7 @@ from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
 from infra.network import ServiceEndpoints
 from infra.permissions import Scope
+from infra.target_lock import TargetLock
 from infra.teardown import CdcTeardownWorkflow
 from infra.trigger import CdcSetupTrigger
 from infra.workflow import STATE_MACHINE_NAME, CdcSetupWorkflow, DataPlaneNetwork
@@ -35,6 +36,8 @@ class CdcSetupStack(Stack):
         )
         if network and config.create_vpc_endpoints:
             ServiceEndpoints(self, "Endpoints", network=network)
+        # One lock per target, shared by the setup and teardown workflows (and so by fleet members).
+        lock = TargetLock(self, "TargetLock")
         workflow = CdcSetupWorkflow(
             self,
             "Workflow",
@@ -42,6 +45,7 @@ class CdcSetupStack(Stack):
             notification_email=config.notification_email,
             log_retention=config.log_retention,
             scope_of_access=scope_of_access,
+            lock=lock,
         )
         CdcSetupTrigger(self, "Trigger", state_machine=workflow.state_machine, opt_in_tag=config.opt_in_tag)
         CdcSetupMonitoring(self, "Monitoring", workflow=workflow)
@@ -61,6 +65,7 @@ class CdcSetupStack(Stack):
             key=workflow.key,
             topic=workflow.topic,
             log_retention=config.log_retention,
+            lock=lock,
             scope_of_access=scope_of_access,
         )
         CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)

@@ -38,6 +38,7 @@ from infra.permissions import (
     previous_parameter_groups,
     read_targets,
 )
+from infra.target_lock import TargetLock
 
 __all__ = ["STATE_MACHINE_NAME", "TEARDOWN_STEPS", "CdcTeardownWorkflow", "handler_module"]
 
@@ -54,10 +55,12 @@ class Access(Enum):
     NOTIFY = "Notify"
     FIND_ALARMS = "FindAlarms"  # see whether the alarms setup made exist (and carry its marker)
     DELETE_ALARMS = "DeleteAlarms"  # delete them: only alarms named with the workflow's prefix
+    LOCK = "Lock"  # the target's lock setup takes too (infra/target_lock.py)
 
 
 TEARDOWN_STEPS: tuple[tuple[str, bool, tuple[Access, ...]], ...] = (  # (ASL task, in the VPC, access)
     ("ValidateTeardownInput", False, ()),
+    ("AcquireTeardownLock", False, (Access.LOCK,)),
     ("DescribeTeardownTarget", False, (Access.DESCRIBE,)),
     ("PlanTeardown", True, (Access.MASTER_SECRET, Access.DESCRIBE, Access.FIND_SECRET, Access.FIND_ALARMS)),
     ("DropSlot", True, (Access.MASTER_SECRET,)),
@@ -66,6 +69,7 @@ TEARDOWN_STEPS: tuple[tuple[str, bool, tuple[Access, ...]], ...] = (  # (ASL tas
     ("DropUser", True, (Access.MASTER_SECRET, Access.DELETE_SECRET)),
     ("RevertParameterGroup", True, (Access.MASTER_SECRET, Access.DESCRIBE, Access.REVERT)),
     ("DropAlarms", False, (Access.DELETE_ALARMS,)),
+    ("ReleaseTeardownLock", False, (Access.LOCK,)),
     ("ReportTeardown", False, (Access.NOTIFY,)),
     ("NotifyTeardownFailure", False, (Access.NOTIFY,)),
 )
@@ -81,10 +85,11 @@ class CdcTeardownWorkflow(Construct):
         key: kms.IKey,
         topic: sns.ITopic,
         log_retention: logs.RetentionDays,
+        lock: TargetLock,
         scope_of_access: Scope | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        policies = self._policies(key, topic, scope_of_access or Scope())
+        policies = self._policies(key, topic, scope_of_access or Scope(), lock)
         vpc_policy = (
             vpc_access_policy(self, "rds-cdc-teardown: network interfaces for the functions in the VPC")
             if network
@@ -103,7 +108,8 @@ class CdcTeardownWorkflow(Construct):
                 description=f"rds-cdc-setup teardown step {task}",
                 in_vpc=in_vpc,
                 code=code,
-                environment=environment,
+                # Only the lock steps know the lock table.
+                environment={**environment, **(lock.environment() if Access.LOCK in access else {})},
                 managed_policies=[policies[a] for a in access] + ([vpc_policy] if in_vpc and vpc_policy else []),
                 network=network,
                 log_retention=log_retention,
@@ -112,7 +118,9 @@ class CdcTeardownWorkflow(Construct):
         }
         self.state_machine = self._state_machine(log_retention)
 
-    def _policies(self, key: kms.IKey, topic: sns.ITopic, scope: Scope) -> dict[Access, iam.ManagedPolicy]:
+    def _policies(
+        self, key: kms.IKey, topic: sns.ITopic, scope: Scope, lock: TargetLock
+    ) -> dict[Access, iam.ManagedPolicy]:
         grants = {
             # DescribeTeardownTarget describes the target as setup does: instance or cluster, its group.
             Access.DESCRIBE: ("describe the instance or Aurora cluster and its parameter groups", read_targets()),
@@ -128,6 +136,7 @@ class CdcTeardownWorkflow(Construct):
                 "delete the CloudWatch alarms setup made for the target",
                 own_alarms(["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]),
             ),
+            Access.LOCK: ("take and release the target's lock, see whether its holder still runs", lock.grant()),
             Access.NOTIFY: (
                 "publish to the notification topic",
                 Grant(

@@ -31,6 +31,7 @@ from infra.functions import (
     vpc_access_policy,
 )
 from infra.permissions import SECRET_NAME_PREFIX, Grant, Scope, managed_policy
+from infra.target_lock import TargetLock
 
 ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_setup.asl.json"
 ALARM_NAME_PREFIX = permissions.ALARM_NAME_PREFIX  # as lambdas/logic/monitoring.py names the alarms
@@ -51,7 +52,7 @@ class Access(Enum):
     USER_SECRET = "UserSecret"  # noqa: S105 - create the CDC user's secret, encrypted with the key
     NOTIFY = "Notify"  # publish to the notification topic
     ALARMS = "Alarms"  # the workflow's CloudWatch alarms
-    EXECUTIONS = "Executions"  # list and describe this state machine's executions
+    LOCK = "Lock"  # take and release the target's lock (infra/target_lock.py), see whether its holder runs
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Step:
 STEPS = (
     Step("ReadTriggerTags", False, (Access.TRIGGER_READ,)),
     Step("ValidateInput", False, ()),
-    Step("CheckConcurrency", False, (Access.EXECUTIONS,)),
+    Step("AcquireLock", False, (Access.LOCK,)),
     Step("DescribeTarget", False, (Access.RDS_READ,)),
     Step("DescribeSelfManagedTarget", False, ()),  # self-managed PostgreSQL: from the input alone
     Step("Preflight", True, (Access.MASTER_SECRET, Access.USER_SECRET_LOOKUP)),  # the plan says whose secret it is
@@ -76,6 +77,7 @@ STEPS = (
     Step("CreateSlot", True, (Access.MASTER_SECRET,)),
     Step("Verify", True, (Access.USER_SECRET_READ,)),  # connects as the CDC user: no master secret
     Step("CreateAlarms", False, (Access.ALARMS,)),
+    Step("ReleaseLock", False, (Access.LOCK,)),
     Step("Report", False, (Access.NOTIFY,)),
     Step("NotifyFailure", False, (Access.NOTIFY,)),
 )
@@ -91,9 +93,11 @@ class CdcSetupWorkflow(Construct):
         notification_email: str | None,
         log_retention: logs.RetentionDays,
         scope_of_access: Scope,
+        lock: TargetLock,
     ) -> None:
         super().__init__(scope, construct_id)
         self._scope = scope_of_access
+        self._lock = lock
         opt_in_tag = scope_of_access.opt_in_tag
         self.key = kms.Key(
             self,
@@ -148,7 +152,8 @@ class CdcSetupWorkflow(Construct):
                 description=f"rds-cdc-setup step {step.name}",
                 in_vpc=step.in_vpc,
                 code=code,
-                environment=environment,
+                # Only the lock steps know the lock table.
+                environment={**environment, **(lock.environment() if Access.LOCK in step.access else {})},
                 managed_policies=managed,
                 network=network,
                 log_retention=log_retention,
@@ -239,20 +244,7 @@ class CdcSetupWorkflow(Construct):
                 "create and read the workflow's CloudWatch alarms",
                 permissions.own_alarms(["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"]),
             )
-        executions = f"execution:{STATE_MACHINE_NAME}:*"
-        return (
-            "find running executions of the workflow",
-            Grant(
-                [
-                    iam.PolicyStatement(
-                        actions=["states:ListExecutions"],
-                        resources=[arn("states", f"stateMachine:{STATE_MACHINE_NAME}")],
-                    ),
-                    iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[arn("states", executions)]),
-                ],
-                [("states", executions, "Executions are named at start; any of this state machine's.")],
-            ),
-        )
+        return "take and release the target's lock, see whether its holder still runs", self._lock.grant()
 
     def _state_machine(self, definition: str, log_retention: logs.RetentionDays) -> sfn.StateMachine:
         state_machine = asl_state_machine(

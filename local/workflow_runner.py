@@ -44,6 +44,7 @@ LOCAL_ENVIRONMENT = {
     "SECRET_NAME_PREFIX": "rds-cdc-setup/",
     "DB_TLS": "disable",  # the local server has no TLS; AWS deployments verify the RDS CA
     "DB_CONNECT_TIMEOUT_SECONDS": "5",
+    "LOCK_TABLE_NAME": "rds-cdc-setup-locks",  # the per-target lock, shared by setup and teardown
 }
 
 
@@ -187,6 +188,7 @@ class LocalWorkflow:
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )
         self.topic_arn = boto3.client("sns").create_topic(Name="rds-cdc-setup-notifications")["TopicArn"]
+        create_lock_table()
         self._stack.enter_context(mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn}))
         definition = self.asl_file.read_text()
         arns = {}
@@ -251,6 +253,22 @@ class LocalWorkflow:
 
     def run(self, execution_input: dict[str, Any], timeout: float = 300) -> Execution:
         return self.wait(self.start(execution_input), timeout)
+
+
+def create_lock_table(name: str = LOCAL_ENVIRONMENT["LOCK_TABLE_NAME"]) -> None:
+    """The table infra/target_lock.py deploys, once per moto account: setup and teardown share it."""
+    dynamodb = boto3.client("dynamodb")
+    if name in dynamodb.list_tables()["TableNames"]:
+        return
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "target", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "target", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
 
 
 def oversized_payload(events: list[dict[str, Any]]) -> str | None:

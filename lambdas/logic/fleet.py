@@ -1,7 +1,7 @@
 """Fleet mode: expand the selector into one setup input per instance; summarise the results.
 
 Each instance runs as its own execution of the setup state machine (own history, own
-CheckConcurrency lock, own idempotent steps); this module only decides who and reports."""
+per-target lock (lambdas/logic/lock.py), own idempotent steps); this module only decides who and reports."""
 
 from __future__ import annotations
 

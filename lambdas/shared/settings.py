@@ -22,12 +22,32 @@ CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS = 60
 # statements (CreateSlot: end the stranded session, wait for it, look for the slot, drop it).
 RECOVERY_SECONDS = 15
 
+# The per-target lock (lambdas/logic/lock.py) is a lease that must outlast the longest run its holder
+# can make, so that it never expires under a running execution; a lost one (its holder ended without
+# releasing it) is taken over at once, since its holder is no longer running, and at the latest then.
+# Longest run: every Lambda task of the ASL once (ReleaseLock twice), each with all its ASL retries,
+# plus the poll loops that run under the lock (WaitForTarget, WaitForReboot; WaitForClusterWriter runs
+# before it), each at its limit. tests/unit/test_lock.py checks these against the ASL files.
+TASK_ATTEMPTS = 8  # the first + the ASL's Retry blocks: 3 Lambda.* and 4 TransientFailure retries
+TASK_RETRY_WAIT_SECONDS = 2 + 4 + 8 + 4 * 30  # their backoff; TransientFailure's capped by MaxDelaySeconds
+LONGEST_TASK_SECONDS = TASK_ATTEMPTS * DATA_PLANE_LAMBDA_TIMEOUT_SECONDS + TASK_RETRY_WAIT_SECONDS
+LOCKED_TASK_RUNS = 30  # at least the Lambda task states of either ASL, plus one (the second release)
+LOCKED_POLL_LOOPS = 2
+
+
+def lock_lease_seconds(polls_per_loop: int = 0, poll_seconds: int = 0) -> int:
+    """How long a lock is held at most: teardown (no poll loops) or setup (its input's poll bounds)."""
+    loops = LOCKED_POLL_LOOPS * polls_per_loop * (poll_seconds + LONGEST_TASK_SECONDS) if polls_per_loop else 0
+    return LOCKED_TASK_RUNS * LONGEST_TASK_SECONDS + loops
+
 
 class Environment(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     notification_topic_arn: str | None = Field(None, alias="NOTIFICATION_TOPIC_ARN")
     secret_name_prefix: str = Field("rds-cdc-setup/", alias="SECRET_NAME_PREFIX")
+    # The DynamoDB table of per-target locks (infra/target_lock.py); only the lock steps get it.
+    lock_table_name: str = Field("rds-cdc-setup-locks", alias="LOCK_TABLE_NAME")
     secrets_kms_key_arn: str | None = Field(None, alias="SECRETS_KMS_KEY_ARN")
     # verify-full in AWS; "disable" only for the local emulated stack, whose server has no TLS.
     db_tls: Literal["verify-full", "disable"] = Field("verify-full", alias="DB_TLS")

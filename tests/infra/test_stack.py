@@ -26,7 +26,6 @@ from tests.infra.synth import (
     resources_of,
     role_statements,
     step_statements,
-    synthesize,
 )
 
 pytestmark = pytest.mark.infra
@@ -47,10 +46,12 @@ USER_SECRET_READ = {"secretsmanager:GetSecretValue", "kms:Decrypt"}
 NOTIFY = {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey"}
 # ReadTriggerTags: tags of the event's instance or cluster, its cluster (Aurora member?), the writer.
 TRIGGER_READ = {"rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:DescribeDBClusters"}
+# The per-target lock: its table's items, and whether a holder execution still runs.
+LOCK = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "states:DescribeExecution"}
 STEP_ACTIONS = {
     "ReadTriggerTags": TRIGGER_READ,
     "ValidateInput": set(),
-    "CheckConcurrency": {"states:ListExecutions", "states:DescribeExecution"},
+    "AcquireLock": LOCK,
     "DescribeTarget": RDS_READ,
     "DescribeSelfManagedTarget": set(),  # self-managed PostgreSQL: from the input alone
     "Preflight": MASTER_SECRET | {"secretsmanager:DescribeSecret"},  # whose is the secret at the user's name
@@ -67,6 +68,7 @@ STEP_ACTIONS = {
     "CreateSlot": MASTER_SECRET,
     "Verify": USER_SECRET_READ,  # as the CDC user: never the master secret
     "CreateAlarms": {"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"},
+    "ReleaseLock": LOCK,
     "Report": NOTIFY,
     "NotifyFailure": NOTIFY,
 }
@@ -336,36 +338,46 @@ def test_cfn_lint_finds_no_errors(synth: Synth) -> None:
     assert [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")] == []
 
 
-def test_a_concurrency_check_step_may_list_only_this_state_machines_executions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a definition with CheckConcurrency after ValidateInput (its engineer's insertion, staged here)
-    asl = json.loads(json.dumps(ASL))
-    states = asl["States"]
-    if "CheckConcurrency" not in states:
-        states["CheckConcurrency"] = {
-            **states["DescribeTarget"],
-            "Resource": "${CheckConcurrencyFunctionArn}",
-            "ResultPath": "$.concurrency",
-            "Next": states["ValidateInput"]["Next"],
-        }
-        states["ValidateInput"]["Next"] = "CheckConcurrency"
-    staged = tmp_path / "cdc_setup.asl.json"
-    staged.write_text(json.dumps(asl))
-    monkeypatch.setattr(workflow, "ASL_FILE", staged)
-
-    synth = synthesize(tmp_path / "out")
-
-    # Then its function lists the named state machine's executions, by ARN text (no dependency cycle)
+def test_the_lock_steps_reach_only_the_lock_table_and_the_workflows_executions(synth: Synth) -> None:
+    # Given the stack's lock table
+    [table_id] = synth.resources("AWS::DynamoDB::Table")
     arn = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
-    granted = {
-        a: resources_of(s)
-        for s in step_statements(synth, "CheckConcurrency")
-        for a in actions_of(s)
-        if a.startswith("states:")
-    }
-    assert granted == {
-        "states:ListExecutions": [f"{arn}stateMachine:rds-cdc-setup"],
-        "states:DescribeExecution": [f"{arn}execution:rds-cdc-setup:*"],
-    }
-    assert synth.state_machine()[1]["StateMachineName"] == "rds-cdc-setup"
+    for task in ("AcquireLock", "ReleaseLock"):
+        granted: dict[str, list] = {}
+        for statement in step_statements(synth, task):
+            for action in actions_of(statement):
+                if action.split(":")[0] not in LOGS_AND_TRACES:
+                    granted.setdefault(action, []).extend(
+                        statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    )
+        # Then its items through the table's own ARN, nothing else of DynamoDB
+        for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"):
+            assert granted[action] == [{"Fn::GetAtt": [table_id, "Arn"]}], (task, action)
+        # And whether a holder runs: executions of the setup and teardown state machines only
+        assert sorted(rendered(r) for r in granted["states:DescribeExecution"]) == [
+            f"{arn}execution:rds-cdc-setup:*",
+            f"{arn}execution:rds-cdc-teardown:*",
+        ], task
+        # And only the lock steps know the table
+        assert synth.function(task)["Environment"]["Variables"]["LOCK_TABLE_NAME"] == {"Ref": table_id}
+    others = [t for t in synth.function_ids() if t not in ("AcquireLock", "ReleaseLock")]
+    assert others and all("LOCK_TABLE_NAME" not in synth.function(t)["Environment"]["Variables"] for t in others)
+
+
+def test_the_lock_table_keys_leases_by_target_expires_them_and_keeps_no_capacity(synth: Synth) -> None:
+    [table] = synth.resources("AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "target", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "target", "AttributeType": "S"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert table["DeletionPolicy"] == "Delete"  # only leases: nothing to keep
+
+
+def test_the_lock_holders_are_the_setup_and_teardown_state_machines() -> None:
+    from infra import teardown
+    from infra.target_lock import LOCK_HOLDERS
+
+    assert (workflow.STATE_MACHINE_NAME, teardown.STATE_MACHINE_NAME) == LOCK_HOLDERS

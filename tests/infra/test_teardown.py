@@ -14,6 +14,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
+from infra.target_lock import TargetLock
 from infra.teardown import CdcTeardownWorkflow, handler_module
 from lambdas.logic.monitoring import ALARM_NAME_PREFIX
 from tests.infra.synth import VPC_CONTEXT, synthesize
@@ -37,6 +38,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
         key=kms.Key(stack, "Key"),
         topic=sns.Topic(stack, "Topic"),
         log_retention=logs.RetentionDays.ONE_WEEK,
+        lock=TargetLock(stack, "Lock"),
     )
     return Template.from_stack(stack)
 
@@ -110,6 +112,16 @@ def test_only_drop_alarms_may_delete_alarms_and_only_those_named_with_the_workfl
             "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":cloudwatch:", {"Ref": "AWS::Region"}, ":",
                               {"Ref": "AWS::AccountId"}, f":alarm:{ALARM_NAME_PREFIX}*"]]
         }  # fmt: skip
+
+
+def test_only_the_lock_steps_reach_the_lock_table_and_ask_whether_an_execution_runs(template):
+    lock_steps = {"AcquireTeardownLock", "ReleaseTeardownLock"}
+    for task, props in functions(template).items():
+        granted = actions(template, props["Role"]["Fn::GetAtt"][0])
+        lock = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "states:DescribeExecution"}
+        assert (lock <= granted) == (task in lock_steps), task
+        assert not any(a.startswith(("dynamodb:", "states:")) for a in granted - lock), task
+        assert ("LOCK_TABLE_NAME" in props["Environment"]["Variables"]) == (task in lock_steps), task
 
 
 def test_the_template_passes_cfn_lint(template):

@@ -147,7 +147,7 @@ def test_a_wait_past_the_history_limit_is_refused_by_name_and_changes_nothing(st
     assert refused.error == "InvalidInput"
     assert f"poll_seconds 1 with max_wait_minutes {largest + 1}" in refused.cause
     assert f"max_wait_minutes is at most {largest}" in refused.cause
-    assert "ValidateInput" in refused.states_entered and "CheckConcurrency" not in refused.states_entered
+    assert "ValidateInput" in refused.states_entered and "AcquireLock" not in refused.states_entered
     assert everything(stack.server, "orders") == before
 
     accepted = stack.run(poll_seconds=1, max_wait_minutes=largest, dry_run=True)

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.workflow
 
 STEPS_WITH_EFFECTS = [
     "ValidateInput",
+    "AcquireLock",  # the lock written, the step lost: the failure path releases it (holder is this run)
     "DescribeTarget",
     "Preflight",
     "EnsureParameterGroup",

@@ -101,7 +101,13 @@ def test_drop_alarms_deletes_only_the_targets_alarms_and_a_rerun_finds_nothing(t
 
     assert removed.status == "SUCCEEDED", removed.cause
     assert sorted(removed.output["changes"]) == sorted(f"delete alarm {name}" for name in OURS)
-    assert removed.states_entered[-3:] == ["DropAlarmsChosen", "DropAlarms", "ReportTeardown"]
+    assert removed.states_entered[-5:] == [
+        "DropAlarmsChosen",
+        "DropAlarms",
+        "ReleaseTeardownLock",
+        "TeardownLockReleased",
+        "ReportTeardown",
+    ]
     assert alarm_names() == {neighbour, "team-cpu"}
     assert again.status == "SUCCEEDED" and again.output["changes"] == []
     assert slots(stack) == ["streamkap_pgoutput_slot"]  # only the chosen part went

@@ -1,0 +1,56 @@
+"""The per-target lock's table (lambdas/logic/lock.py): one item per RDS instance, Aurora cluster
+or self-managed server being worked on, written only under a condition by the lock steps of the
+setup and teardown workflows. It holds nothing but leases, so it goes with the stack."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.functions import arn
+from infra.permissions import Grant
+
+PARTITION_KEY = "target"  # as lambdas/dal/locks.py writes the items
+TTL_ATTRIBUTE = "expires_at"  # a lease's expiry (epoch seconds): DynamoDB removes expired leases
+# The state machines whose executions hold leases (infra/workflow.py, infra/teardown.py; tests check
+# they agree): the lock steps ask whether a holder still runs.
+LOCK_HOLDERS = ("rds-cdc-setup", "rds-cdc-teardown")
+ENVIRONMENT_VARIABLE = "LOCK_TABLE_NAME"  # as lambdas/shared/settings.py reads it
+
+
+class TargetLock(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def environment(self) -> dict[str, str]:
+        return {ENVIRONMENT_VARIABLE: self.table.table_name}
+
+    def grant(self) -> Grant:
+        """Take, read and release leases in this table only; ask whether a holder still runs."""
+        executions = [f"execution:{name}:*" for name in LOCK_HOLDERS]
+        return Grant(
+            [
+                iam.PolicyStatement(
+                    actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+                    resources=[self.table.table_arn],
+                ),
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution"], resources=[arn("states", e) for e in executions]
+                ),
+            ],
+            [("states", e, "A lease's holder: any execution of the workflows, named at start.") for e in executions],
+        )

@@ -1,0 +1,21 @@
+"""AcquireLock: take the target's lock before setup changes anything, or stop with
+ConcurrentExecution naming the execution that holds it (lambdas/logic/lock.py)."""
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.dal.locks import Executions, Locks
+from lambdas.logic.lock import take_for
+from lambdas.shared.models import SetupInput
+from lambdas.shared.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    setup = SetupInput.model_validate(event["input"])
+    lease = take_for(Locks(), Executions(), setup, event["execution_arn"], "setup", int(time.time()))
+    logger.info("lock acquired", extra={"target": lease.target, "expires_at": lease.expires_at})
+    return {"target": lease.target, "expires_at": lease.expires_at}
