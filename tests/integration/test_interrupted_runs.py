@@ -44,7 +44,9 @@ def test_a_killed_starter_leaves_no_server_and_no_folder(ending: signal.Signals)
         starter.send_signal(ending)
         starter.wait(timeout=30)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (accepts_connections(port) or Path(root).exists()):
+        while time.monotonic() < deadline and (
+            accepts_connections(port) or Path(root).exists() or Path(template).exists()
+        ):
             time.sleep(0.2)
         assert not accepts_connections(port)
         assert postmasters_of(root) == []

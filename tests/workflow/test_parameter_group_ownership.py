@@ -121,7 +121,7 @@ def test_a_foreign_group_with_the_workflows_name_is_refused_and_nothing_changes(
 
     assert execution.status == "FAILED" and execution.error == "NotOwned", execution.cause
     assert MINE in execution.cause and 'adopt: ["parameter_group"]' in execution.cause
-    assert execution.states_entered[-3:] == ["DescribeTarget", "NotifyFailure", "Failed"]
+    assert execution.states_entered[-5:] == ["DescribeTarget", "ReleaseLock", "LockReleased", "NotifyFailure", "Failed"]
     assert everything(default.server, "orders") == before
     assert default.instance.calls == []
 
