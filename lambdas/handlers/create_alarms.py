@@ -16,6 +16,8 @@ from lambdas.shared.settings import environment
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     state.require("target")
-    result = ensure_alarms(Alarms(), state.input, state.target.instance_id, environment().notification_topic_arn)
+    # EnsureParameterGroup's bound; None where it did not run (self-managed: no alarms anyway) or left WAL unbounded
+    bound = state.parameter_group.max_slot_wal_keep_size_mb if state.parameter_group else None
+    result = ensure_alarms(Alarms(), state.input, state.target.instance_id, environment().notification_topic_arn, bound)
     logger.info("alarms ensured", extra={"changes": result.changes})
     return result.model_dump(mode="json")

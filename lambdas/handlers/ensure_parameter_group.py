@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.dal.rds import Rds
-from lambdas.logic.parameter_group import ensure_parameter_group
+from lambdas.logic.parameter_group import ensure_parameter_group, wal_keep_bound
 from lambdas.shared.models import ParameterGroupResult, WorkflowState
 from lambdas.shared.observability import logger, tracer
 
@@ -33,7 +33,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         or instance.parameter_apply_status == "pending-reboot"
         or state.preflight.wal_level != "logical"
     )
-    logger.info("parameter group ensured", extra={"changes": changes, "reboot_required": reboot_required})
+    bound = wal_keep_bound(rds, instance)  # what the group holds now: set, kept or absent
+    logger.info(
+        "parameter group ensured",
+        extra={"changes": changes, "reboot_required": reboot_required, "max_slot_wal_keep_size_mb": bound},
+    )
     return ParameterGroupResult(
-        parameter_group=instance.parameter_group, changes=changes, reboot_required=reboot_required
+        parameter_group=instance.parameter_group,
+        changes=changes,
+        reboot_required=reboot_required,
+        max_slot_wal_keep_size_mb=bound,
     ).model_dump(mode="json")

@@ -33,13 +33,57 @@ class AlarmSpec:
         return f"{self.metric} {sign} {self.threshold_gib:g} GiB"
 
 
-def alarm_specs(setup: SetupInput) -> list[AlarmSpec]:
+def gib(mb: float) -> str:
+    return f"{mb / 1024:g} GiB"
+
+
+def slot_lag_threshold(setup: SetupInput, wal_keep_mb: int | None) -> tuple[float, str | None]:
+    """The OldestReplicationSlotLag threshold (GiB) and, when it is not alarm_slot_lag_gib, why.
+
+    `wal_keep_mb`: the max_slot_wal_keep_size the instance's group holds (EnsureParameterGroup's
+    result; None: unbounded). A slot further behind than the bound is invalidated (its WAL removed,
+    the connector needs a new snapshot), so an alarm at or above the bound fires only once the slot
+    is lost: the threshold becomes half the bound, which leaves the other half to act."""
+    asked = setup.alarm_slot_lag_gib
+    if wal_keep_mb is None or asked * 1024 < wal_keep_mb:
+        return asked, None
+    half_mb = wal_keep_mb // 2
+    # ValidateInput puts every field in the state, so past it model_fields_set names them all: a value
+    # equal to the default is worded as the default (which it is, whoever typed it)
+    default = SetupInput.model_fields["alarm_slot_lag_gib"].default
+    explicit = "alarm_slot_lag_gib" in setup.model_fields_set and asked != default
+    given = (
+        f"alarm_slot_lag_gib {asked:g}, as given, would fire only after the slot is lost; a value below "
+        f"{gib(wal_keep_mb)} is used as given"
+        if explicit
+        else f"alarm_slot_lag_gib {asked:g} would fire only after the slot is lost"
+    )
+    return half_mb / 1024, (
+        f"slot-lag alarm at {gib(half_mb)}, half the {gib(wal_keep_mb)} WAL bound (max_slot_wal_keep_size): {given}"
+    )
+
+
+def alarm_plan(setup: SetupInput, wal_keep_mb: int | None) -> list[str]:
+    """The dry run's line on the alarms: the slot-lag threshold, where it is not alarm_slot_lag_gib."""
+    _, note = slot_lag_threshold(setup, wal_keep_mb)
+    return [note] if note else []
+
+
+def alarm_specs(setup: SetupInput, wal_keep_mb: int | None = None) -> list[AlarmSpec]:
+    """`wal_keep_mb`: the WAL bound (max_slot_wal_keep_size, MB) the slot-lag threshold stays below.
+
+    TransactionLogsDiskUsage keeps alarm_wal_disk_usage_gib, bound or not: it is all WAL on disk,
+    not the slot's share. With a bound, WAL a slot holds stops there, so above it this alarm flags
+    WAL kept for other reasons (archiving behind, a write burst between checkpoints); lowered to the
+    bound it would page on the max_wal_size of WAL an idle slot leaves on disk anyway. The slot's
+    own guard is the slot-lag alarm."""
+    lag_gib, _ = slot_lag_threshold(setup, wal_keep_mb)
     return [
         AlarmSpec(
             "OldestReplicationSlotLag",
             "Maximum",
             "GreaterThanThreshold",
-            setup.alarm_slot_lag_gib,
+            lag_gib,
             f"WAL held back by the slowest replication slot ({setup.slot_name} if Streamkap's). Check the "
             "Streamkap connector; drop the slot if the connector is gone for good (README: Cleanup).",
         ),
@@ -97,8 +141,12 @@ def desired_alarm(spec: AlarmSpec, instance_id: str, topic_arn: str | None) -> d
     }
 
 
-def ensure_alarms(alarms: Alarms, setup: SetupInput, instance_id: str, topic_arn: str | None) -> AlarmsResult:
-    specs = {spec.metric: spec for spec in alarm_specs(setup)}
+def ensure_alarms(
+    alarms: Alarms, setup: SetupInput, instance_id: str, topic_arn: str | None, wal_keep_mb: int | None = None
+) -> AlarmsResult:
+    """`wal_keep_mb`: the instance's max_slot_wal_keep_size (MB; None: unbounded), see slot_lag_threshold."""
+    specs = {spec.metric: spec for spec in alarm_specs(setup, wal_keep_mb)}
+    _, lag_note = slot_lag_threshold(setup, wal_keep_mb)
     desired = [desired_alarm(spec, instance_id, topic_arn) for spec in specs.values()]
     current = alarms.describe(alarm["AlarmName"] for alarm in desired)
     foreign = foreign_alarms(current, instance_id)
@@ -116,6 +164,8 @@ def ensure_alarms(alarms: Alarms, setup: SetupInput, instance_id: str, topic_arn
         alarms.put(alarm)
         verb = "created" if existing is None else "updated"
         changes.append(f"{verb} alarm {alarm['AlarmName']} ({specs[alarm['MetricName']].summary})")
+        if alarm["MetricName"] == "OldestReplicationSlotLag" and lag_note:
+            changes.append(lag_note)
     return AlarmsResult(alarms=[alarm["AlarmName"] for alarm in desired], changes=changes)
 
 

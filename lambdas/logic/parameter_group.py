@@ -118,6 +118,27 @@ def meaning(value: str) -> str:
     )
 
 
+def bound_mb(value: str | None) -> int | None:
+    """A group's max_slot_wal_keep_size as a bound in MB; None: unbounded (unset, -1) or not a plain
+    number of MB (an RDS formula, which the workflow does not evaluate)."""
+    try:
+        mb = int(value) if value is not None else None
+    except ValueError:
+        return None
+    return mb if mb is not None and mb > 0 else None
+
+
+def wal_keep_bound(rds: Rds, instance: InstanceInfo) -> int | None:
+    """The bound (MB) the group attached to the instance (Aurora: the cluster's) holds now; None:
+    unbounded, or PostgreSQL < 13, which has no such parameter. Read from the group, not re-derived
+    from the input: a value the DBA set and the workflow kept counts as much as one it set."""
+    if int(instance.engine_version.partition(".")[0]) < WAL_KEEP_MIN_MAJOR:
+        return None
+    cluster = instance.cluster_id is not None
+    values = rds.user_parameters(instance.parameter_group, {WAL_KEEP_PARAMETER}, cluster=cluster)
+    return bound_mb(values.get(WAL_KEEP_PARAMETER))
+
+
 def wal_keep(instance: InstanceInfo, requested_mb: int | None) -> WalKeep:
     """The input's max_slot_wal_keep_size_mb (None: unset) on this instance. InvalidInput: a bound
     asked for on PostgreSQL < 13, which has no such parameter."""
@@ -180,6 +201,7 @@ class ParameterPlan:
     refusals: tuple[str, ...] = ()  # why a run must stop before changing anything (NotOwned)
     wal_keep_note: str = ""  # max_slot_wal_keep_size: the value, where it came from, what it means
     wal_keep_reason: str = ""  # where a max_slot_wal_keep_size being set comes from, for its action line
+    wal_keep_mb: int | None = None  # the bound the group holds once the plan is applied (None: unbounded)
 
     def actions(self, attached_to: str, family: str) -> list[str]:
         """What applying the plan changes. `attached_to`: holder(instance), e.g. "instance orders-prod"."""
@@ -242,16 +264,28 @@ def _missing(
     return _needed(rds.user_parameters(group, set(required), cluster=cluster), required, soft)
 
 
+def _wal_keep_current(
+    rds: Rds, choice: WalKeep, parameters: dict[str, tuple[str, str]], cluster: bool, values_of: str | None
+) -> str | None:
+    """The max_slot_wal_keep_size the group will hold without being set by the plan: that of
+    `values_of`, the existing group whose user-set values it has (None: a new group)."""
+    if choice.origin == "absent" or WAL_KEEP_PARAMETER in parameters:
+        return None
+    if values_of is None or is_default_group(values_of):  # a default group holds no user value
+        return None
+    return rds.user_parameters(values_of, {WAL_KEEP_PARAMETER}, cluster=cluster).get(WAL_KEEP_PARAMETER)
+
+
 def _wal_keep_note(
-    rds: Rds,
     choice: WalKeep,
     group: str,
     parameters: dict[str, tuple[str, str]],
     cluster: bool,
     values_of: str | None,
+    current: str | None,
 ) -> str:
     """The plan's line on max_slot_wal_keep_size for the group that will hold the parameters;
-    `values_of`: the existing group whose user-set values it has (None: a new group)."""
+    `values_of`: the existing group whose user-set values it has (None: a new group), `current`: its value."""
     kind = group_kind(cluster)
     if choice.origin == "absent":
         return (
@@ -261,9 +295,6 @@ def _wal_keep_note(
     if WAL_KEEP_PARAMETER in parameters:
         value = parameters[WAL_KEEP_PARAMETER][0]
         return f"max_slot_wal_keep_size={value} MB in {kind} {group} ({choice.why()}): {meaning(value)}"
-    current = None
-    if values_of is not None and not is_default_group(values_of):  # a default group holds no user value
-        current = rds.user_parameters(values_of, {WAL_KEEP_PARAMETER}, cluster=cluster).get(WAL_KEEP_PARAMETER)
     if current is not None:
         origin = (
             ""
@@ -341,6 +372,8 @@ def plan_parameter_group(
     def plan(group: str, parameters: dict[str, tuple[str, str]], **how: object) -> ParameterPlan:
         # the group's values as they will be: a new group has none, a copy those of its source
         values_of = None if how.get("create_group") else str(how.get("copy_from") or group)
+        current = _wal_keep_current(rds, choice, parameters, cluster, values_of)
+        after = parameters[WAL_KEEP_PARAMETER][0] if WAL_KEEP_PARAMETER in parameters else current
         return ParameterPlan(
             group=group,
             cluster=cluster,
@@ -348,8 +381,9 @@ def plan_parameter_group(
             pending_group=attached if foreign_pending else None,
             reboots=reboots,
             refusals=tuple(refusals),
-            wal_keep_note=_wal_keep_note(rds, choice, group, parameters, cluster, values_of),
+            wal_keep_note=_wal_keep_note(choice, group, parameters, cluster, values_of, current),
             wal_keep_reason=choice.source,
+            wal_keep_mb=bound_mb(after),
             **how,  # type: ignore[arg-type]
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lambdas.dal.rds import InstanceInfo, Rds
+from lambdas.logic.monitoring import alarm_plan
 from lambdas.logic.parameter_group import holder, plan_parameter_group
 from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import (
@@ -121,7 +122,7 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_param
         )
         if plan.refusals and not setup.dry_run:
             raise NotOwned(" ".join(plan.refusals))
-        parameter_plan = plan.describe(holder(instance), family)
+        parameter_plan = plan.describe(holder(instance), family) + alarm_plan(setup, plan.wal_keep_mb)
         reboot_needed |= plan.needs_reboot
         if refusals and not setup.dry_run:
             raise InsufficientPrivilege(" ".join(refusals))

@@ -306,6 +306,9 @@ class ParameterGroupResult(BaseModel):
     parameter_group: str
     changes: list[str]
     reboot_required: bool
+    # The bound (MB) the group holds after the step; None: unbounded, PostgreSQL < 13. CreateAlarms
+    # keeps the slot-lag alarm below it (lambdas/logic/monitoring.py).
+    max_slot_wal_keep_size_mb: int | None = None
 
 
 class RebootResult(BaseModel):

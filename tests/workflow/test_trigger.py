@@ -190,7 +190,8 @@ def test_the_plain_input_still_starts_at_validate_input_and_a_dry_run_creates_no
 def test_a_second_run_changes_no_alarm_and_new_thresholds_update_them(stack: Stack):
     first = stack.run()
     assert first.status == "SUCCEEDED", first.cause
-    assert len(state_output(first, "CreateAlarms")["alarms"]["changes"]) == 3
+    created = [c for c in state_output(first, "CreateAlarms")["alarms"]["changes"] if c.startswith("created alarm")]
+    assert len(created) == 3  # on 20 GiB and PostgreSQL 13+, a line on the lowered slot-lag alarm too (test_wal_keep)
 
     again = stack.run()
     changed = stack.run(alarm_free_storage_gib=20)

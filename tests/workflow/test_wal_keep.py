@@ -4,6 +4,8 @@ covers the rule)."""
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
@@ -63,6 +65,7 @@ def test_an_override_wins_and_minus_one_opts_out_without_a_reboot(new_server):
             f"set max_slot_wal_keep_size=4096 in parameter group {GROUP} (MB, from max_slot_wal_keep_size_mb)"
             in (first.output["changes"])
         )
+        assert lag_alarm()["Threshold"] == 2 * 1024**3  # half the 4 GiB bound
 
         # a later default run keeps the value the group holds
         again = stack.run()
@@ -73,7 +76,76 @@ def test_an_override_wins_and_minus_one_opts_out_without_a_reboot(new_server):
         opt_out = stack.run(max_slot_wal_keep_size_mb=-1)
         assert opt_out.status == "SUCCEEDED", opt_out.cause
         assert opt_out.output["changes"] == [
-            f"set max_slot_wal_keep_size=-1 in parameter group {GROUP} (MB, from max_slot_wal_keep_size_mb)"
+            f"set max_slot_wal_keep_size=-1 in parameter group {GROUP} (MB, from max_slot_wal_keep_size_mb)",
+            # the 4 GiB bound had the slot-lag alarm at 2 GiB; unbounded, alarm_slot_lag_gib stands again
+            "updated alarm rds-cdc-setup-orders-prod-OldestReplicationSlotLag (OldestReplicationSlotLag > 5 GiB)",
         ]
         assert group_value() == "-1" and stack.sql("SHOW max_slot_wal_keep_size") == [["-1"]]
         assert stack.instance.reboots == 1  # the first run's, for rds.logical_replication
+
+
+def lag_alarm() -> dict:
+    [alarm] = boto3.client("cloudwatch").describe_alarms(
+        AlarmNames=["rds-cdc-setup-orders-prod-OldestReplicationSlotLag"]
+    )["MetricAlarms"]
+    return alarm
+
+
+@pytest.mark.parametrize(("gib", "lag_gib"), [(20, 1), (1000, 5)])
+def test_the_slot_lag_alarm_fires_before_the_bound_invalidates_the_slot(new_server, gib, lag_gib):
+    # 20 GiB: a 2 GiB bound, below the 5 GiB default threshold: the alarm at half the bound.
+    # 1000 GiB: a 100 GiB bound, the 5 GiB default stands.
+    for stack in make_stack(new_server, allocated_storage=gib):
+        bounded = stack.server.major_version >= 13
+        note = (
+            "slot-lag alarm at 1 GiB, half the 2 GiB WAL bound (max_slot_wal_keep_size): alarm_slot_lag_gib 5 would "
+            "fire only after the slot is lost"
+        )
+        lowered = bounded and lag_gib != 5
+
+        dry = stack.run(dry_run=True)
+        assert dry.status == "SUCCEEDED", dry.cause
+        assert (note in dry.output["plan"]) == lowered
+        assert not any(line.startswith("slot-lag alarm") for line in dry.output["plan"] if line != note)
+
+        execution = stack.run()
+
+        assert execution.status == "SUCCEEDED", execution.cause
+        bound = next(
+            json.loads(e["stateExitedEventDetails"]["output"])["parameter_group"]["max_slot_wal_keep_size_mb"]
+            for e in execution.events
+            if e.get("stateExitedEventDetails", {}).get("name") == "EnsureParameterGroup"
+        )
+        assert bound == (min(gib * 1024 // 10, 102400) if bounded else None)
+        assert lag_alarm()["Threshold"] == (lag_gib if bounded else 5) * 1024**3
+        assert (note in execution.output["changes"]) == lowered
+        assert f"(OldestReplicationSlotLag > {lag_gib if bounded else 5} GiB)" in " ".join(execution.output["changes"])
+
+
+def test_an_explicit_threshold_above_the_bound_is_clamped_and_one_below_it_stands(new_server):
+    for stack in make_stack(new_server, allocated_storage=20):
+        if stack.server.major_version < 13:
+            return  # no bound: tests/workflow/test_trigger.py covers the thresholds as given
+        clamped = stack.run(alarm_slot_lag_gib=3)
+        assert clamped.status == "SUCCEEDED", clamped.cause
+        assert lag_alarm()["Threshold"] == 1024**3
+        assert (
+            "slot-lag alarm at 1 GiB, half the 2 GiB WAL bound (max_slot_wal_keep_size): alarm_slot_lag_gib 3, as "
+            "given, would fire only after the slot is lost; a value below 2 GiB is used as given"
+        ) in clamped.output["changes"]
+
+        below = stack.run(alarm_slot_lag_gib=1.5)
+        assert below.status == "SUCCEEDED", below.cause
+        assert lag_alarm()["Threshold"] == 1.5 * 1024**3
+        assert not any(line.startswith("slot-lag alarm") for line in below.output["changes"])
+
+        # the DBA raises the bound in the group: the next run's alarm follows it, the input's 3 GiB stands
+        boto3.client("rds").modify_db_parameter_group(
+            DBParameterGroupName=GROUP,
+            Parameters=[
+                {"ParameterName": "max_slot_wal_keep_size", "ParameterValue": "8192", "ApplyMethod": "immediate"}
+            ],
+        )
+        raised = stack.run(alarm_slot_lag_gib=3)
+        assert raised.status == "SUCCEEDED", raised.cause
+        assert lag_alarm()["Threshold"] == 3 * 1024**3
