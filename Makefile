@@ -65,13 +65,13 @@ synth: venv cdk ## synthesize the CloudFormation template (bundles the Lambda co
 define install-lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	@echo "Installing the $$(grep -c '^[A-Za-z].*==' $(1)) packages locked in $(1) into $(VENV) ($(2) on a first run; installed ones are skipped)"
+	@echo "Installing the $$(grep -o '^[A-Za-z][^=]*==' $(1) | sort -u | wc -l) packages locked in $(1) into $(VENV) ($(2) on a first run; installed ones are skipped)"
 	$(PY) -m pip install --disable-pip-version-check --require-hashes --no-deps -r $(1)
 endef
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
-	$(call install-lock,$<,~90 s)
+	$(call install-lock,$<,~2 min)
 	touch $(VENV)/.installed-local $@
 
 venv-local: $(VENV)/.installed-local
