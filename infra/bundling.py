@@ -26,10 +26,11 @@ CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.p
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 # The Lambda Python runtime ships boto3 and what it needs. Bundled (aws-xray-sdk pulls botocore in),
 # they would shadow the runtime's own consistent set and add ~23 MB to every function's package
-# (bench/cold_start.py). lambdas/requirements.txt still pins them: the versions the tests run with.
+# (bench/cold_start.py). lambdas/requirements.txt still locks them: the versions the tests run with.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil")
 # pip's index lookups and downloads are most of a bundling synth (~8 s), yet CDK bundles again on any
-# change to lambdas/: the installed wheels are cached, keyed by all that decides them. Bump the format
+# change to lambdas/: the installed wheels are cached, keyed by all that decides them (the lock's text,
+# so a regenerated lock is a miss). Bump the format
 # when what a cached tree holds changes, so older trees stop matching.
 CACHE_ENV = "RDS_CDC_SETUP_BUNDLE_CACHE"
 CACHE_FORMAT = 1
@@ -94,8 +95,9 @@ def check_ca_bundle(path: Path) -> int:
 
 @jsii.implements(ILocalBundling)
 class PipBundling:
-    """Copies the package directory into the asset and pip-installs its requirements.txt
-    as wheels for the target platform, so the asset runs on Lambda whatever builds it.
+    """Copies the package directory into the asset and pip-installs its requirements.txt, a lock
+    with hashes (`make lock`), as wheels for the target platform, so the asset runs on Lambda
+    whatever builds it, with exactly the locked files (--require-hashes: pip refuses any other).
     The installed wheels come from the dependency cache while requirements.txt is unchanged."""
 
     def __init__(self, *, source_dir: Path, python_version: str, platform: str, ca_bundle: Path | None = None) -> None:
@@ -135,6 +137,7 @@ class PipBundling:
                     *pip,
                     "--no-compile",  # bytecode for the build machine's Python would be useless
                     f"--requirement={requirements}",
+                    "--require-hashes",
                     f"--target={staging}",
                     f"--platform={self.platform}",
                     "--only-binary=:all:",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from infra import bundling
 from infra.bundling import CA_BUNDLE_URL, CaBundleError, PipBundling, check_ca_bundle, lambda_code
+from scripts.lock import ROOT, RUNTIME_LOCK
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +120,11 @@ def test_try_bundle_copies_the_package_and_installs_its_requirements_for_lambda(
     assert _option(cmd, "--implementation") == "cp"
     assert "--only-binary=:all:" in cmd
     assert "--no-compile" in cmd
+    assert "--require-hashes" in cmd  # exactly the locked files
+
+
+def test_the_asset_installs_the_runtime_lock() -> None:
+    assert bundling.LAMBDAS_DIR / "requirements.txt" == ROOT / RUNTIME_LOCK
 
 
 def test_a_cache_miss_runs_pip_and_keeps_the_installed_tree_without_the_runtime_provided_packages(
@@ -250,11 +257,17 @@ def test_a_synth_that_loses_the_race_for_a_key_uses_the_winners_tree(
     assert [p.name.startswith("tmp-") for p in dependency_cache.iterdir()] == [False]
 
 
+def locked(*names: str) -> str:
+    """These packages' entries, with their hashes, from the runtime lock."""
+    entries = re.split(r"\n(?=\S)", (ROOT / RUNTIME_LOCK).read_text())
+    return "".join(entry + "\n" for entry in entries if entry.split("==")[0] in names)
+
+
 def test_the_real_pip_fills_the_cache_and_a_hit_never_calls_pip(
     tmp_path: Path, dependency_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given small requirements, one of them runtime-provided (jmespath), and the real pip
-    source = make_package(tmp_path, requirements="six==1.17.0\njmespath==1.0.1\n")
+    # Given small locked requirements, one of them runtime-provided (jmespath), and the real pip
+    source = make_package(tmp_path, requirements=locked("six", "jmespath"))
 
     # When bundled twice, the second time with a Python that does not exist (pip cannot run)
     first = bundle(source, tmp_path / "first")
@@ -262,10 +275,20 @@ def test_the_real_pip_fills_the_cache_and_a_hit_never_calls_pip(
     second = bundle(source, tmp_path / "second")
 
     # Then pip installed six for Lambda, jmespath was left out, and the hit gave the same files
-    assert (first / "six.py").is_file() and list(first.glob("six-1.17.0.dist-info"))
+    assert (first / "six.py").is_file() and list(first.glob("six-*.dist-info"))
     assert not (first / "jmespath").exists() and not list(first.glob("jmespath-*.dist-info"))
     assert files(second) == files(first)
     assert len([p for p in dependency_cache.iterdir() if not p.name.startswith("tmp-")]) == 1
+
+
+def test_the_real_pip_refuses_requirements_without_hashes(tmp_path: Path, dependency_cache: Path) -> None:
+    # Given requirements without hashes (pip checks hashes unasked only when some entry has one)
+    source = make_package(tmp_path, requirements="six==1.17.0\n")
+
+    # When / Then pip refuses to install anything, and nothing is cached
+    with pytest.raises(subprocess.CalledProcessError):
+        bundle(source, tmp_path / "asset")
+    assert [p for p in dependency_cache.iterdir() if not p.name.startswith("tmp-")] == []
 
 
 @pytest.mark.infra
