@@ -23,6 +23,7 @@ which is no lock wait.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -263,6 +264,32 @@ def scenario(bench: Bench, workflow: LocalWorkflow, template: str, n: int, polic
     }
 
 
+def split_cpus(pg: LocalPostgres) -> None:
+    """The server's processes (and the backends its postmaster forks later) on CPU 0; this process,
+    its in-process Lambdas and the pgbench it starts on the other CPUs. On RDS the Lambdas never share
+    the database's CPUs; on one host the harness would otherwise slow the server it measures."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        say("  one CPU: server and harness share it")
+        return
+    postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+    server_cpu, others = {cpus[0]}, set(cpus[1:])
+    for pid in [postmaster, *children_of(postmaster)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(pid, server_cpu)
+    os.sched_setaffinity(0, others)
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its closing parenthesis
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+    return found
+
+
 def warm_up(pg: LocalPostgres, workflow: LocalWorkflow) -> None:
     """One run on a tiny database: the instance moves to its own parameter group and reboots."""
     pg.create_database("warmup")
@@ -283,6 +310,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
         "--harness-nice", type=int, default=10, help="niceness of the runner and in-process Lambdas (0: none)"
+    )
+    parser.add_argument(
+        "--split-cpus",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the server on CPU 0, pgbench and the harness on the others (as in AWS: the database host is its own)",
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.tables.split(",")]
@@ -320,6 +353,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             # now on this process (the runner, moto, the in-process Lambdas) yields the CPU to the server
             # (started above, at normal priority: its backends still do the workflow's SQL) and to pgbench.
             os.nice(args.harness_nice)
+            if args.split_cpus:
+                split_cpus(pg)
             major = pg.major_version
             for n in sizes:
                 template = build_template(pg, n)
