@@ -7,11 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from pg8000.exceptions import DatabaseError
-
 from lambdas.dal import sql
 from lambdas.dal.cloudwatch import Alarms
-from lambdas.dal.database import Database
+from lambdas.dal.database import DEPENDENT_OBJECTS, OBJECT_IN_USE, Database, ServerError
 from lambdas.dal.rds import COPIED_FROM_TAG_KEY, Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.configure import secret_name
@@ -237,12 +235,11 @@ def _apply(db: Database, changes: list[Change], step: str) -> list[str]:
             for change in changes:
                 for statement in change.statements:
                     db.execute(statement)
-    except DatabaseError as error:
-        detail = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-        if detail.get("C") != "2BP01":  # dependent_objects_still_exist
+    except ServerError as error:
+        if error.sqlstate != DEPENDENT_OBJECTS:
             raise
         raise DependentObjects(
-            f"{detail.get('M')}: {detail.get('D', '').replace(chr(10), '; ')}. Nothing was removed; revoke or "
+            f"{error.server_message}: {error.detail.replace(chr(10), '; ')}. Nothing was removed; revoke or "
             "drop those (for another database, run the teardown with that database) and run it again"
         ) from None
     return [change.description for change in changes]
@@ -258,8 +255,8 @@ def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
     with lock_timeout(db, "DropSlot"):
         try:
             sql.drop_slot(db, t.slot_name)
-        except DatabaseError as error:
-            if not (error.args and isinstance(error.args[0], dict) and error.args[0].get("C") == "55006"):
+        except ServerError as error:
+            if error.sqlstate != OBJECT_IN_USE:
                 raise
             raise SlotInUse(
                 f"Replication slot {t.slot_name} became active again while being dropped: a connector reconnects "
