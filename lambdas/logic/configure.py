@@ -12,7 +12,7 @@ from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets, SecretState
 from lambdas.logic.database_setup import plan_database, published_names
-from lambdas.logic.preflight import check_blockers, check_server, check_slot, inspect
+from lambdas.logic.preflight import check_blockers, check_server, check_slot, setup_catalog
 from lambdas.logic.report import inline_tables_csv
 from lambdas.shared.errors import (
     CapacityExhausted,
@@ -82,7 +82,7 @@ def _configure(
     with db.transaction():
         # DDL never queues behind a production transaction (and so never blocks the queries behind it).
         sql.set_local_lock_timeout(db, settings.lock_timeout_ms)
-        state = inspect(db, setup, target, server)
+        state = setup_catalog(db, setup, target, server)
         secret = secrets.inspect_user_secret(name, kms_key_arn=settings.secrets_kms_key_arn)
         adopted_secret = secret_changes(secret, setup, name)
         # Named errors surface before anything, the secret included, changes.

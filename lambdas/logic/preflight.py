@@ -33,8 +33,8 @@ def check_server(server: sql.ServerInfo) -> None:
         )
 
 
-def inspect(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
-    return sql.inspect(
+def setup_catalog(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
+    return sql.read_setup_catalog(
         db,
         database=target.database,
         user=setup.user_name,
@@ -124,7 +124,7 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
     check_server(server)
     if target.self_managed and server.wal_level != "logical":
         raise InvalidInput(wal_level_fix(target, server.wal_level))
-    state = inspect(db, setup, target, server)
+    state = setup_catalog(db, setup, target, server)
     name = secret_name(setup, target)
     secret = secrets.inspect_user_secret(name, kms_key_arn=environment().secrets_kms_key_arn)
     plan = list(target.parameter_plan)

@@ -24,8 +24,8 @@ from lambdas.shared.settings import environment
 from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
 
 
-def inspect(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
-    return sql.inspect_teardown(
+def teardown_catalog(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
+    return sql.read_teardown_catalog(
         db,
         slot_name=t.slot_name,
         publication=t.publication_name,
@@ -172,7 +172,7 @@ def plan_teardown(
     db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target, alarms: Alarms | None = None
 ) -> list[str]:
     """Every change the chosen parts would make, in order; raises what the run would raise."""
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     plan: list[str] = []
 
     def refusable(planned: Callable[[], list[str]]) -> list[str]:
@@ -246,7 +246,7 @@ def _apply(db: Database, changes: list[Change], step: str) -> list[str]:
 
 
 def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes = slot_changes(catalog, t, target)
     if not changes:
         return []
@@ -276,7 +276,7 @@ def forget_slot(db: Database, t: TeardownInput, target: Target) -> None:
 
 
 def drop_publication(db: Database, t: TeardownInput, target: Target) -> list[str]:
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes = publication_changes(catalog, t)
     if not changes:
         return []
@@ -286,7 +286,7 @@ def drop_publication(db: Database, t: TeardownInput, target: Target) -> list[str
 
 
 def drop_tables(db: Database, t: TeardownInput) -> list[str]:
-    return _apply(db, table_changes(inspect(db, t), t), "DropSignalTables")
+    return _apply(db, table_changes(teardown_catalog(db, t), t), "DropSignalTables")
 
 
 def user_secret(secrets: Secrets, t: TeardownInput, target: Target) -> str | None:
@@ -302,7 +302,7 @@ def user_secret(secrets: Secrets, t: TeardownInput, target: Target) -> str | Non
 
 def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:
     """Roles first: their secret is deleted only once the password can no longer log in."""
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes = user_changes(catalog, t, target)
     secret = user_secret(secrets, t, target)  # refused before any role is dropped
     ending = reader_changes(catalog, t, target, f"user {t.user_name}") if changes else []
@@ -315,7 +315,7 @@ def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) 
 
 
 def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Target) -> list[str]:
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes, default = parameter_group_changes(rds, catalog, t, target, slot_dropped=False)
     if default:
         rds.attach_parameter_group(target.instance_id, default, cluster_id=target.cluster_id)
