@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
-from lambdas.logic.configure import create_slot
+from lambdas.logic.database_apply import create_slot
 from lambdas.shared.models import WorkflowState
 from lambdas.shared.observability import logger, tracer
 

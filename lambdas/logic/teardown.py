@@ -12,11 +12,11 @@ from lambdas.dal.cloudwatch import Alarms
 from lambdas.dal.database import DEPENDENT_OBJECTS, OBJECT_IN_USE, Database, ServerError
 from lambdas.dal.rds import COPIED_FROM_TAG_KEY, Rds
 from lambdas.dal.secrets import Secrets
-from lambdas.logic.configure import secret_name
-from lambdas.logic.database_setup import Change
+from lambdas.logic.database_plan import Change
 from lambdas.logic.monitoring import alarms_to_delete
 from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.logic.parameter_group import holder, is_default_group, is_owned
+from lambdas.logic.preflight import secret_name
 from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker

@@ -1,5 +1,5 @@
-"""ConfigureDatabase as a pure diff: from the catalog state and the input, the changes to
-make. The same function gives Preflight's plan and ConfigureDatabase's statements."""
+"""The database plan: ConfigureDatabase as a pure diff. From the catalog state and the input, the changes to
+make; the same function gives Preflight's plan and the statements database_apply.py runs."""
 
 from __future__ import annotations
 
