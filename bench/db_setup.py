@@ -26,7 +26,7 @@ from pg8000.native import identifier, literal
 from bench.common import local_target, median, say, server, table, timed, verdict
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
-from lambdas.logic.configure import configure_database, create_slot
+from lambdas.logic.database_apply import configure_database, create_slot
 from lambdas.logic.preflight import preflight
 from lambdas.logic.report import report
 from lambdas.logic.verify import verify

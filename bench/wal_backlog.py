@@ -22,7 +22,7 @@ from moto import mock_aws
 from bench.common import local_target, median, say, server, table, timed, verdict
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
-from lambdas.logic.configure import configure_database, create_slot
+from lambdas.logic.database_apply import configure_database, create_slot
 from lambdas.logic.verify import verify
 from lambdas.shared.models import SetupInput
 from lambdas.shared.settings import environment

@@ -30,7 +30,7 @@ from lambdas.shared.errors import (
 )
 from lambdas.shared.settings import environment
 
-# SQLSTATE -> the named error a DBA acts on; other server errors surface as they are.
+# SQLSTATE -> the named error a DBA acts on; other server errors surface as ServerError.
 NAMED_SQLSTATES: dict[str, type[WorkflowError]] = {
     "42501": InsufficientPrivilege,  # insufficient_privilege
     "53200": CapacityExhausted,  # out_of_memory: "out of shared memory", the lock table is full
@@ -40,6 +40,23 @@ NAMED_SQLSTATES: dict[str, type[WorkflowError]] = {
     "55P03": LongTransactionBlocking,  # lock_not_available: lock_timeout expired
     "57014": LongTransactionBlocking,  # query_canceled: statement_timeout while waiting
 }
+
+
+# SQLSTATEs logic decides on (as ServerError.sqlstate): what they mean depends on the statement.
+OBJECT_IN_USE = "55006"  # object_in_use: a slot another process streams from
+DEPENDENT_OBJECTS = "2BP01"  # dependent_objects_still_exist: DROP OWNED/ROLE with privileges elsewhere
+
+
+class ServerError(Exception):
+    """A server error with no named class: the driver's error, translated so logic never sees
+    pg8000. Its name is what Step Functions shows; the message carries the statement, the
+    server's message and the SQLSTATE."""
+
+    def __init__(self, message: str, *, sqlstate: str | None, server_message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.server_message = server_message
+        self.detail = detail  # the server's DETAIL line, e.g. which objects depend on a role
 
 
 # Connecting while the server (re)starts or stops: the database is not accepting connections yet.
@@ -62,11 +79,15 @@ def server_error(error: DatabaseError) -> tuple[str | None, str]:
 
 
 def named(error: DatabaseError, context: str) -> Exception:
+    """The named error of a server error, or a ServerError: never the driver's own."""
     code, message = server_error(error)
+    fields = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
     named_class = NAMED_SQLSTATES.get(code or "")
     if not named_class:
-        return error
-    hint = error.args[0].get("H") if isinstance(error.args[0], dict) else None  # e.g. which setting to raise
+        return ServerError(
+            f"{context}: {message} (SQLSTATE {code})", sqlstate=code, server_message=message, detail=fields.get("D", "")
+        )
+    hint = fields.get("H")  # e.g. which setting to raise
     return named_class(f"{context}: {message} (SQLSTATE {code})" + (f". {hint}" if hint else ""))
 
 
@@ -195,7 +216,7 @@ class Database:
             yield self
         except BaseException:
             if self.usable:  # a lost connection rolls back by itself
-                with suppress(WorkflowError, DatabaseError):
+                with suppress(WorkflowError, ServerError):
                     self._run("ROLLBACK")
             raise
         self._run("COMMIT")

@@ -155,7 +155,7 @@ class CatalogState:
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
 
 
-def inspect(
+def read_setup_catalog(
     db: Database,
     *,
     database: str,
@@ -686,7 +686,7 @@ class TeardownCatalog:
     signal_schema_marked: bool = False
 
 
-def inspect_teardown(
+def read_teardown_catalog(
     db: Database, *, slot_name: str, publication: str, signal_schema: str, user: str, role: str
 ) -> TeardownCatalog:
     current_user, is_superuser = db.row(

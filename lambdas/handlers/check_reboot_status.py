@@ -4,10 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.dal import sql
+from lambdas.dal import connections, sql
 from lambdas.dal.rds import Rds
 from lambdas.dal.secrets import Secrets
-from lambdas.logic import connections
 from lambdas.logic.reboot import check_reboot
 from lambdas.shared.models import WorkflowState
 from lambdas.shared.observability import logger, tracer

@@ -4,8 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
-from lambdas.logic import connections, teardown
+from lambdas.logic import teardown
 from lambdas.shared.observability import logger, tracer
 from lambdas.shared.teardown_models import TeardownChanges, TeardownState
 

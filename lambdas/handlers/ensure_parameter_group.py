@@ -5,8 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.dal.rds import Rds
-from lambdas.logic.parameter_group import ensure_parameter_group, wal_keep_bound
-from lambdas.shared.models import ParameterGroupResult, WorkflowState
+from lambdas.logic.parameter_group import ensure_logical_replication
+from lambdas.shared.models import WorkflowState
 from lambdas.shared.observability import logger, tracer
 
 
@@ -15,32 +15,13 @@ from lambdas.shared.observability import logger, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = WorkflowState.model_validate(event)
     state.require("target", "preflight")
-    rds = Rds()
-    target = state.target
-    instance = rds.describe_instance(target.instance_id, target.cluster_id)
-    setup = state.input
-    changes, reboot_for_changes = ensure_parameter_group(
-        rds,
-        instance,
-        target.parameter_group_family,
-        setup.max_slot_wal_keep_size_mb,
-        adopt=setup.adopt,
-        reboots=setup.reboot != "never",
-    )
-    instance = rds.describe_instance(target.instance_id, target.cluster_id)
-    reboot_required = (
-        reboot_for_changes
-        or instance.parameter_apply_status == "pending-reboot"
-        or state.preflight.wal_level != "logical"
-    )
-    bound = wal_keep_bound(rds, instance)  # what the group holds now: set, kept or absent
+    result = ensure_logical_replication(Rds(), state.target, state.input, state.preflight.wal_level)
     logger.info(
         "parameter group ensured",
-        extra={"changes": changes, "reboot_required": reboot_required, "max_slot_wal_keep_size_mb": bound},
+        extra={
+            "changes": result.changes,
+            "reboot_required": result.reboot_required,
+            "max_slot_wal_keep_size_mb": result.max_slot_wal_keep_size_mb,
+        },
     )
-    return ParameterGroupResult(
-        parameter_group=instance.parameter_group,
-        changes=changes,
-        reboot_required=reboot_required,
-        max_slot_wal_keep_size_mb=bound,
-    ).model_dump(mode="json")
+    return result.model_dump(mode="json")

@@ -4,8 +4,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
-from lambdas.logic import connections
 from lambdas.logic.verify import verify
 from lambdas.shared.models import WorkflowState
 from lambdas.shared.observability import logger, tracer

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from lambdas.dal.rds import InstanceInfo, Rds
 from lambdas.shared.errors import InvalidInput, NotOwned
-from lambdas.shared.models import WAL_KEEP_UNBOUNDED
+from lambdas.shared.models import WAL_KEEP_UNBOUNDED, ParameterGroupResult, SetupInput, Target
 from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE
 from lambdas.shared.settings import WAL_KEEP_DEFAULT_MAX_MB, WAL_KEEP_DEFAULT_MIN_MB, WAL_KEEP_DEFAULT_PERCENT
 
@@ -475,3 +475,31 @@ def ensure_parameter_group(
     if plan.attach_group:
         rds.attach_parameter_group(instance.instance_id, plan.group, cluster_id=instance.cluster_id)
     return changes, plan.needs_reboot
+
+
+def reboot_required(changes_need_reboot: bool, apply_status: str, wal_level: str) -> bool:
+    """Whether RebootInstance must run: for this step's static changes or attach, for changes
+    already pending on the attached group, or because the server (as Preflight read it) is not
+    at wal_level=logical yet, whatever the group says."""
+    return changes_need_reboot or apply_status == "pending-reboot" or wal_level != "logical"
+
+
+def ensure_logical_replication(rds: Rds, target: Target, setup: SetupInput, wal_level: str) -> ParameterGroupResult:
+    """EnsureParameterGroup: apply the plan to the target's group, then read back what the reboot
+    must apply and the WAL bound the group holds. `wal_level`: the server's, read by Preflight."""
+    instance = rds.describe_instance(target.instance_id, target.cluster_id)
+    changes, changes_need_reboot = ensure_parameter_group(
+        rds,
+        instance,
+        target.parameter_group_family,
+        setup.max_slot_wal_keep_size_mb,
+        adopt=setup.adopt,
+        reboots=setup.reboot != "never",
+    )
+    instance = rds.describe_instance(target.instance_id, target.cluster_id)  # attached, pending: after the changes
+    return ParameterGroupResult(
+        parameter_group=instance.parameter_group,
+        changes=changes,
+        reboot_required=reboot_required(changes_need_reboot, instance.parameter_apply_status, wal_level),
+        max_slot_wal_keep_size_mb=wal_keep_bound(rds, instance),  # what the group holds now: set, kept or absent
+    )

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
-from lambdas.dal.secrets import Secrets
-from lambdas.logic.database_setup import Change, plan_database
+from lambdas.dal.secrets import Secrets, SecretState
+from lambdas.logic.database_plan import Change, plan_database
 from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
     CapacityExhausted,
@@ -20,7 +20,39 @@ from lambdas.shared.errors import (
     UnsupportedVersion,
 )
 from lambdas.shared.models import PreflightResult, SetupInput, Target
+from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE, recorded_slots
 from lambdas.shared.settings import environment
+
+
+def secret_name(setup: SetupInput, target: Target) -> str:
+    # Aurora: named after the cluster, not its writer, which a failover may change.
+    # Self-managed targets are host:port/database; a secret name allows only [A-Za-z0-9/_+=.@-].
+    owner = re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", target.cluster_id or target.instance_id)
+    return f"{environment().secret_name_prefix}{owner}/{setup.user_name}"
+
+
+def secret_changes(secret: SecretState, setup: SetupInput, name: str) -> list[str]:
+    """What the run does with the CDC user's secret; someone else's is refused unless adopted."""
+    if secret.arn is None or secret.owned:
+        return []
+    if "secret" not in setup.adopt:
+        raise NotOwned(secret.refusal(name))
+    return [f"adopt existing secret {name} (tag it {OWNER_TAG_KEY}={OWNER_TAG_VALUE}; its password becomes the user's)"]
+
+
+def slot_ownership(db: Database, setup: SetupInput, target: Target, existing: sql.SlotInfo) -> list[str]:
+    """An existing slot is the workflow's when its CDC user's marker records it; someone else's
+    is refused unless adopted (then recorded). Returns the adoption, if any."""
+    recorded = recorded_slots(sql.role_comment(db, setup.user_name))
+    if (target.database, setup.slot_name) in recorded:
+        return []
+    if "slot" not in setup.adopt:
+        raise NotOwned(
+            f"Replication slot {setup.slot_name} exists but was not created by rds-cdc-setup for user "
+            f"{setup.user_name} (no record of it in that user's rds-cdc-setup marker), so the workflow will not "
+            'use it. Choose another slot_name, drop it if nothing reads it, or take it over with adopt: ["slot"]'
+        )
+    return [f"adopt existing replication slot {setup.slot_name} (record it as rds-cdc-setup's)"]
 
 
 def check_server(server: sql.ServerInfo) -> None:
@@ -33,8 +65,8 @@ def check_server(server: sql.ServerInfo) -> None:
         )
 
 
-def inspect(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
-    return sql.inspect(
+def setup_catalog(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
+    return sql.read_setup_catalog(
         db,
         database=target.database,
         user=setup.user_name,
@@ -75,8 +107,6 @@ def check_blockers(blockers: list[sql.Blocker], slot_name: str) -> None:
 def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> list[str]:
     existing = sql.slot(db, setup.slot_name)
     if existing is not None:
-        from lambdas.logic.configure import slot_ownership  # configure imports this module
-
         check_slot(existing, setup.slot_name, target.database)
         return slot_ownership(db, setup, target, existing)
     if server.replication_slots_used >= server.max_replication_slots:
@@ -118,13 +148,11 @@ def with_live_notes(changes: list[Change], setup: SetupInput, reader_pid: int | 
 
 
 def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> PreflightResult:
-    from lambdas.logic.configure import secret_changes, secret_name  # configure imports this module
-
     server = sql.server_info(db)
     check_server(server)
     if target.self_managed and server.wal_level != "logical":
         raise InvalidInput(wal_level_fix(target, server.wal_level))
-    state = inspect(db, setup, target, server)
+    state = setup_catalog(db, setup, target, server)
     name = secret_name(setup, target)
     secret = secrets.inspect_user_secret(name, kms_key_arn=environment().secrets_kms_key_arn)
     plan = list(target.parameter_plan)

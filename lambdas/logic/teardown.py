@@ -7,18 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from pg8000.exceptions import DatabaseError
-
 from lambdas.dal import sql
 from lambdas.dal.cloudwatch import Alarms
-from lambdas.dal.database import Database
+from lambdas.dal.database import DEPENDENT_OBJECTS, OBJECT_IN_USE, Database, ServerError
 from lambdas.dal.rds import COPIED_FROM_TAG_KEY, Rds
 from lambdas.dal.secrets import Secrets
-from lambdas.logic.configure import secret_name
-from lambdas.logic.database_setup import Change
+from lambdas.logic.database_plan import Change
 from lambdas.logic.monitoring import alarms_to_delete
 from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.logic.parameter_group import holder, is_default_group, is_owned
+from lambdas.logic.preflight import secret_name
 from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker
@@ -26,8 +24,8 @@ from lambdas.shared.settings import environment
 from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
 
 
-def inspect(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
-    return sql.inspect_teardown(
+def teardown_catalog(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
+    return sql.read_teardown_catalog(
         db,
         slot_name=t.slot_name,
         publication=t.publication_name,
@@ -174,7 +172,7 @@ def plan_teardown(
     db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target, alarms: Alarms | None = None
 ) -> list[str]:
     """Every change the chosen parts would make, in order; raises what the run would raise."""
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     plan: list[str] = []
 
     def refusable(planned: Callable[[], list[str]]) -> list[str]:
@@ -237,19 +235,18 @@ def _apply(db: Database, changes: list[Change], step: str) -> list[str]:
             for change in changes:
                 for statement in change.statements:
                     db.execute(statement)
-    except DatabaseError as error:
-        detail = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-        if detail.get("C") != "2BP01":  # dependent_objects_still_exist
+    except ServerError as error:
+        if error.sqlstate != DEPENDENT_OBJECTS:
             raise
         raise DependentObjects(
-            f"{detail.get('M')}: {detail.get('D', '').replace(chr(10), '; ')}. Nothing was removed; revoke or "
+            f"{error.server_message}: {error.detail.replace(chr(10), '; ')}. Nothing was removed; revoke or "
             "drop those (for another database, run the teardown with that database) and run it again"
         ) from None
     return [change.description for change in changes]
 
 
 def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes = slot_changes(catalog, t, target)
     if not changes:
         return []
@@ -258,8 +255,8 @@ def drop_slot(db: Database, t: TeardownInput, target: Target) -> list[str]:
     with lock_timeout(db, "DropSlot"):
         try:
             sql.drop_slot(db, t.slot_name)
-        except DatabaseError as error:
-            if not (error.args and isinstance(error.args[0], dict) and error.args[0].get("C") == "55006"):
+        except ServerError as error:
+            if error.sqlstate != OBJECT_IN_USE:
                 raise
             raise SlotInUse(
                 f"Replication slot {t.slot_name} became active again while being dropped: a connector reconnects "
@@ -279,7 +276,7 @@ def forget_slot(db: Database, t: TeardownInput, target: Target) -> None:
 
 
 def drop_publication(db: Database, t: TeardownInput, target: Target) -> list[str]:
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes = publication_changes(catalog, t)
     if not changes:
         return []
@@ -289,7 +286,7 @@ def drop_publication(db: Database, t: TeardownInput, target: Target) -> list[str
 
 
 def drop_tables(db: Database, t: TeardownInput) -> list[str]:
-    return _apply(db, table_changes(inspect(db, t), t), "DropSignalTables")
+    return _apply(db, table_changes(teardown_catalog(db, t), t), "DropSignalTables")
 
 
 def user_secret(secrets: Secrets, t: TeardownInput, target: Target) -> str | None:
@@ -305,7 +302,7 @@ def user_secret(secrets: Secrets, t: TeardownInput, target: Target) -> str | Non
 
 def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) -> list[str]:
     """Roles first: their secret is deleted only once the password can no longer log in."""
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes = user_changes(catalog, t, target)
     secret = user_secret(secrets, t, target)  # refused before any role is dropped
     ending = reader_changes(catalog, t, target, f"user {t.user_name}") if changes else []
@@ -318,7 +315,7 @@ def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) 
 
 
 def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Target) -> list[str]:
-    catalog = inspect(db, t)
+    catalog = teardown_catalog(db, t)
     changes, default = parameter_group_changes(rds, catalog, t, target, slot_dropped=False)
     if default:
         rds.attach_parameter_group(target.instance_id, default, cluster_id=target.cluster_id)

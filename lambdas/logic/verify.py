@@ -5,10 +5,8 @@ from __future__ import annotations
 import struct
 import time
 
-from pg8000.exceptions import DatabaseError
-
 from lambdas.dal import sql
-from lambdas.dal.database import Database, server_error
+from lambdas.dal.database import OBJECT_IN_USE, Database, ServerError
 from lambdas.shared.errors import VerificationFailed, WorkflowError
 from lambdas.shared.models import ConfigureResult, SetupInput, VerifyResult
 from lambdas.shared.settings import environment
@@ -18,7 +16,6 @@ PEEK_MAX_CHANGES = 256
 # LIVE_POLL_SECONDS: well under the Lambda's timeout (infra/functions.py), each poll one short query.
 LIVE_CONFIRM_SECONDS = 20
 LIVE_POLL_SECONDS = 1.0
-OBJECT_IN_USE = "55006"  # a peek of a slot another process streams from
 
 
 def writes_to(changes: list[bytes], relation_oid: int) -> bool:
@@ -66,8 +63,8 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             max_changes=PEEK_MAX_CHANGES,
             timeout_ms=environment().peek_timeout_ms,
         )
-    except (WorkflowError, DatabaseError) as error:
-        code, detail = server_error(error) if isinstance(error, DatabaseError) else (None, str(error))
+    except (WorkflowError, ServerError) as error:
+        code, detail = (error.sqlstate, error.server_message) if isinstance(error, ServerError) else (None, str(error))
         # A connector attached between the check and the peek.
         if code == OBJECT_IN_USE and confirmed_live(db, setup, heartbeat):
             return live

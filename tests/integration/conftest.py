@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
-from lambdas.logic.configure import configure_database, create_slot
+from lambdas.logic.database_apply import configure_database, create_slot
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
 from local.postgres_server import LocalPostgres, for_major
 

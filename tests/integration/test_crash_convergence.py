@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials, Secrets
-from lambdas.logic.configure import configure_database, create_slot
+from lambdas.logic.database_apply import configure_database, create_slot
 from local.postgres_server import LocalPostgres
 from tests.integration.conftest import SAMPLE_SCHEMA, local_setup, run_script
 from tests.snapshots import catalog

@@ -10,7 +10,7 @@ import pytest
 
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Credentials
-from lambdas.logic.configure import create_slot
+from lambdas.logic.database_apply import create_slot
 from lambdas.shared.errors import DatabaseUnreachable, LongTransactionBlocking, TransientFailure
 
 

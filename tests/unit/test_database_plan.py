@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdas.dal.sql import CatalogState, Relation, RoleState, ServerInfo
-from lambdas.logic.database_setup import plan_database
+from lambdas.logic.database_plan import plan_database
 from lambdas.shared.errors import (
     InsufficientPrivilege,
     InvalidInput,

@@ -1,6 +1,6 @@
 """The plan's notes on live objects: which changes alter what a streaming connector receives."""
 
-from lambdas.logic.database_setup import Change
+from lambdas.logic.database_plan import Change
 from lambdas.logic.preflight import with_live_notes
 from lambdas.shared.models import SetupInput
 

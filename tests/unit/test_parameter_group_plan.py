@@ -246,3 +246,45 @@ def test_teardown_reverts_its_own_group_to_the_default_or_to_the_group_it_copied
     assert back == "team-pg" and "(the group it was copied from;" in changes[0]
     del copied.groups["team-pg"]  # the team deleted it since: back to the default
     assert revert(copied)[1] == "default.postgres15"
+
+
+# ---- the step: what the reboot must apply, read back after the changes --------------------------
+
+
+class AttachingRds(FakeRds):
+    """Describes the instance with the group last attached to it."""
+
+    def attach_parameter_group(self, instance_id, group, *, cluster_id=None):
+        super().attach_parameter_group(instance_id, group, cluster_id=cluster_id)
+        self.described = instance(group, apply="pending-reboot")
+
+
+def ensure_step(rds: FakeRds, wal_level: str = "replica", reboot: str = "immediate"):
+    from lambdas.logic.parameter_group import ensure_logical_replication
+    from lambdas.shared.models import SetupInput, Target
+
+    target = Target(
+        instance_id="orders-prod", engine="postgres", engine_version="15.4", major_version=15, status="available",
+        parameter_group=rds.described.parameter_group, parameter_group_family="postgres15",
+        parameter_apply_status="in-sync", host="h", port=5432, database="orders", master_secret_arn="arn:m",
+    )  # fmt: skip
+    setup = SetupInput(db_instance_identifier="orders-prod", reboot=reboot)
+    return ensure_logical_replication(rds, target, setup, wal_level)  # type: ignore[arg-type]
+
+
+def test_the_step_needs_a_reboot_for_its_own_changes():
+    result = ensure_step(AttachingRds(), wal_level="logical")
+    assert result.reboot_required and result.changes and result.parameter_group == MINE
+
+
+def test_a_ready_group_needs_no_reboot_on_a_logical_server_but_does_on_one_not_logical_yet():
+    ready = {MINE: dict(SET)}
+    assert not ensure_step(FakeRds(ready, instance(MINE), owned={MINE}), wal_level="logical").reboot_required
+    # The group holds the values but the server never rebooted into them (e.g. set by hand).
+    result = ensure_step(FakeRds(ready, instance(MINE), owned={MINE}), wal_level="replica")
+    assert result.reboot_required and result.changes == []
+
+
+def test_changes_pending_on_the_attached_group_need_the_reboot():
+    rds = FakeRds({MINE: dict(SET)}, instance(MINE, apply="pending-reboot"), owned={MINE})
+    assert ensure_step(rds, wal_level="logical").reboot_required

@@ -10,7 +10,7 @@ import pytest
 
 from lambdas.dal.rds import InstanceInfo
 from lambdas.dal.sql import ServerInfo
-from lambdas.logic.configure import scram_verifier
+from lambdas.logic.database_apply import scram_verifier
 from lambdas.logic.parameter_group import ensure_parameter_group, plan_parameter_group
 from lambdas.logic.reboot import check_reboot, max_polls
 from lambdas.logic.report import inline_tables_csv, report, tables_csv

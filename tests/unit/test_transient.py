@@ -127,6 +127,37 @@ def test_connecting_while_the_server_starts_or_stops_is_a_transient_not_ready(mo
     assert raised.value.database_not_ready
 
 
+class FailingRun:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def run(self, sql: str, **_: Any) -> Any:
+        raise self.error
+
+
+def test_a_server_error_without_a_name_leaves_the_port_as_server_error_not_the_drivers():
+    # Given the server refusing a DROP with dependent_objects_still_exist (no named class)
+    error = DatabaseError({"S": "ERROR", "C": "2BP01", "M": "role x cannot be dropped", "D": "privileges for t"})
+    db = Database(FailingRun(error))  # type: ignore[arg-type]
+    # Then logic gets the SQLSTATE, message and detail without importing pg8000
+    with pytest.raises(
+        database_module.ServerError, match=r"DROP ROLE x: role x cannot be dropped \(SQLSTATE 2BP01\)"
+    ) as raised:
+        db.execute("DROP ROLE x")
+    assert not isinstance(raised.value, DatabaseError)
+    assert (raised.value.sqlstate, raised.value.server_message, raised.value.detail) == (
+        database_module.DEPENDENT_OBJECTS,
+        "role x cannot be dropped",
+        "privileges for t",
+    )
+
+
+def test_a_server_error_with_a_name_keeps_it():
+    db = Database(FailingRun(DatabaseError({"S": "ERROR", "C": "42501", "M": "permission denied"})))  # type: ignore[arg-type]
+    with pytest.raises(InsufficientPrivilege, match="permission denied"):
+        db.execute("GRANT SELECT ON t TO r")
+
+
 # ---- CheckRebootStatus: not accepting connections yet is a poll ---------------------------------
 
 

@@ -1,5 +1,5 @@
-"""ConfigureDatabase as a pure diff: from the catalog state and the input, the changes to
-make. The same function gives Preflight's plan and ConfigureDatabase's statements."""
+"""The database plan: ConfigureDatabase as a pure diff. From the catalog state and the input, the changes to
+make; the same function gives Preflight's plan and the statements database_apply.py runs."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ class Change:
 def tables_to_publish(state: CatalogState, setup: SetupInput, server: ServerInfo) -> list[Relation]:
     """The user tables the publication holds. PG13+: roots (publish_via_partition_root);
     PG10-12 cannot publish a partitioned table, so its leaf partitions instead."""
-    by_oid = {r.oid: r for r in state.relations}
     by_name = {(r.schema, r.name): r for r in state.relations}
     own = {(setup.signal_table_schema, SIGNAL_TABLE), (setup.signal_table_schema, HEARTBEAT_TABLE)}
     if setup.table_pairs is None:
@@ -34,19 +33,12 @@ def tables_to_publish(state: CatalogState, setup: SetupInput, server: ServerInfo
         if missing:
             raise InvalidInput(f"Tables not found in database {state.database!r}: {some(missing)}")
         chosen = [by_name[pair] for pair in setup.table_pairs]
-    if server.supports_partition_root:
-        return chosen
-    expanded: list[Relation] = []
-    for relation in chosen:
-        if relation.kind == "p":
-            expanded.extend(by_oid[oid] for oid in state.partition_leaves.get(relation.oid, ()) if oid in by_oid)
-        else:
-            expanded.append(relation)
-    return expanded
+    return chosen if server.supports_partition_root else leaf_tables(chosen, state)
 
 
 def leaf_tables(relations: list[Relation], state: CatalogState) -> list[Relation]:
-    """Where rows really live: UPDATE/DELETE on these need a replica identity."""
+    """Where rows really live: each partitioned table replaced by its leaf partitions. UPDATE/DELETE
+    on these need a replica identity; PG10-12 publish these instead of the partitioned roots."""
     by_oid = {r.oid: r for r in state.relations}
     leaves: list[Relation] = []
     for relation in relations:

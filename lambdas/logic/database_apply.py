@@ -1,28 +1,34 @@
-"""ConfigureDatabase and CreateSlot: apply the plan, as the master user."""
+"""ConfigureDatabase and CreateSlot: apply the plan (lambdas/logic/database_plan.py), as the master user."""
 
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable
 
 from scramp import ScramMechanism
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
-from lambdas.dal.secrets import Secrets, SecretState
-from lambdas.logic.database_setup import plan_database, published_names
-from lambdas.logic.preflight import check_blockers, check_server, check_slot, inspect
+from lambdas.dal.secrets import Secrets
+from lambdas.logic.database_plan import plan_database, published_names
+from lambdas.logic.preflight import (
+    check_blockers,
+    check_server,
+    check_slot,
+    secret_changes,
+    secret_name,
+    setup_catalog,
+    slot_ownership,
+)
 from lambdas.logic.report import inline_tables_csv
 from lambdas.shared.errors import (
     CapacityExhausted,
     LongTransactionBlocking,
-    NotOwned,
     TransientFailure,
     WorkflowError,
 )
 from lambdas.shared.models import ConfigureResult, SetupInput, SlotResult, Target
-from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE, recorded_slots, user_marker
+from lambdas.shared.ownership import recorded_slots, user_marker
 from lambdas.shared.settings import environment
 
 
@@ -31,13 +37,6 @@ def scram_verifier(password: str) -> str:
     salt, stored_key, server_key, iterations = ScramMechanism("SCRAM-SHA-256").make_auth_info(password)
     b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
-
-
-def secret_name(setup: SetupInput, target: Target) -> str:
-    # Aurora: named after the cluster, not its writer, which a failover may change.
-    # Self-managed targets are host:port/database; a secret name allows only [A-Za-z0-9/_+=.@-].
-    owner = re.sub(r"[^A-Za-z0-9/_+=.@-]", "-", target.cluster_id or target.instance_id)
-    return f"{environment().secret_name_prefix}{owner}/{setup.user_name}"
 
 
 def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> ConfigureResult:
@@ -65,15 +64,6 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
         ) from None
 
 
-def secret_changes(secret: SecretState, setup: SetupInput, name: str) -> list[str]:
-    """What the run does with the CDC user's secret; someone else's is refused unless adopted."""
-    if secret.arn is None or secret.owned:
-        return []
-    if "secret" not in setup.adopt:
-        raise NotOwned(secret.refusal(name))
-    return [f"adopt existing secret {name} (tag it {OWNER_TAG_KEY}={OWNER_TAG_VALUE}; its password becomes the user's)"]
-
-
 def _configure(
     db: Database, secrets: Secrets, setup: SetupInput, target: Target, server: sql.ServerInfo
 ) -> ConfigureResult:
@@ -82,7 +72,7 @@ def _configure(
     with db.transaction():
         # DDL never queues behind a production transaction (and so never blocks the queries behind it).
         sql.set_local_lock_timeout(db, settings.lock_timeout_ms)
-        state = inspect(db, setup, target, server)
+        state = setup_catalog(db, setup, target, server)
         secret = secrets.inspect_user_secret(name, kms_key_arn=settings.secrets_kms_key_arn)
         adopted_secret = secret_changes(secret, setup, name)
         # Named errors surface before anything, the secret included, changes.
@@ -118,21 +108,6 @@ def _configure(
         published_tables=len(everything),
         tables_csv=inline_tables_csv(users),
     )
-
-
-def slot_ownership(db: Database, setup: SetupInput, target: Target, existing: sql.SlotInfo) -> list[str]:
-    """An existing slot is the workflow's when its CDC user's marker records it; someone else's
-    is refused unless adopted (then recorded). Returns the adoption, if any."""
-    recorded = recorded_slots(sql.role_comment(db, setup.user_name))
-    if (target.database, setup.slot_name) in recorded:
-        return []
-    if "slot" not in setup.adopt:
-        raise NotOwned(
-            f"Replication slot {setup.slot_name} exists but was not created by rds-cdc-setup for user "
-            f"{setup.user_name} (no record of it in that user's rds-cdc-setup marker), so the workflow will not "
-            'use it. Choose another slot_name, drop it if nothing reads it, or take it over with adopt: ["slot"]'
-        )
-    return [f"adopt existing replication slot {setup.slot_name} (record it as rds-cdc-setup's)"]
 
 
 def record_slot(db: Database, setup: SetupInput, target: Target) -> None:
