@@ -24,14 +24,15 @@ MATRIX_OLDEST_NEWEST := 10 17
 MATRIX_ALL := 10 11 12 13 14 15 16 17
 
 # `test` runs the oldest and newest majors (one at a time) beside the full suite on the default
-# server, which pytest-xdist spreads over two workers: a worker spends about half its time waiting
+# server, which pytest-xdist spreads over two workers (a file stays on one: module-scoped stacks
+# are shared in order): a worker spends about half its time waiting
 # on its servers, so three processes keep the two cores busy. The majors' report follows the main one.
 test: venv cdk postgres ## every test on the default server (+ ruff) and integration + core workflow on PG 10 and 17
 	$(VENV)/bin/ruff check --quiet .
 	@log=$$(mktemp); \
 	JOBS=1 PY=$(PY) scripts/test-majors.sh "$(MATRIX_OLDEST_NEWEST)" tests/integration tests/workflow/test_workflow.py \
 		>$$log 2>&1 & majors=$$!; \
-	$(PY) -m pytest -n 2; main=$$?; \
+	$(PY) -m pytest -n 2 --dist loadfile; main=$$?; \
 	wait $$majors; matrix=$$?; cat $$log; rm -f $$log; \
 	[ $$main -eq 0 ] && [ $$matrix -eq 0 ]
 

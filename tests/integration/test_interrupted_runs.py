@@ -30,7 +30,7 @@ def accepts_connections(port: int) -> bool:
 
 
 def postmasters_of(root: str) -> list[str]:
-    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     return [line for line in listing.splitlines() if f"-D {root}/data" in line]
 
 
