@@ -1,19 +1,14 @@
 """EnsureParameterGroup: a custom group with logical replication on, attached to the instance."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal.rds import Rds
 from lambdas.logic.parameter_group import ensure_parameter_group, wal_keep_bound
 from lambdas.shared.models import ParameterGroupResult, WorkflowState
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = WorkflowState.model_validate(event)
+@step(WorkflowState)
+def handler(state: WorkflowState) -> ParameterGroupResult:
     state.require("target", "preflight")
     rds = Rds()
     target = state.target
@@ -43,4 +38,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         changes=changes,
         reboot_required=reboot_required,
         max_slot_wal_keep_size_mb=bound,
-    ).model_dump(mode="json")
+    )

@@ -46,6 +46,8 @@ class Environment(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     notification_topic_arn: str | None = Field(None, alias="NOTIFICATION_TOPIC_ARN")
+    # The CloudWatch namespace of the steps' metrics (lambdas/shared/step.py); infra/functions.py sets it.
+    metrics_namespace: str = Field("RdsCdcSetup", alias="POWERTOOLS_METRICS_NAMESPACE")
     secret_name_prefix: str = Field("rds-cdc-setup/", alias="SECRET_NAME_PREFIX")
     # The DynamoDB table of per-target locks (infra/target_lock.py); only the lock steps get it.
     lock_table_name: str = Field("rds-cdc-setup-locks", alias="LOCK_TABLE_NAME")
