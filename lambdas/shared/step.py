@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -80,7 +81,7 @@ def execution_id(event: Any) -> str | None:
 
 def publish(step_name: str, values: Mapping[str, float]) -> None:
     """One EMF record of the step's metrics on stdout (CloudWatch Logs turns it into metrics); none if empty."""
-    if not values:
+    if not values or is_metrics_disabled():  # disabled: Powertools would keep them, never flushed
         return
     metrics.provider.namespace = environment().metrics_namespace
     metrics.add_dimension(name="step", value=step_name)

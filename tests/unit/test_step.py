@@ -151,3 +151,15 @@ def test_an_invalid_event_fails_as_validation_not_in_the_step():
     with pytest.raises(ValueError, match="name"):
         handler({"count": 2}, FakeContext())
     assert called == []
+
+
+def test_disabled_metrics_print_nothing_and_pile_up_nowhere(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")  # as the local runner sets it
+
+    @step()
+    def handler(event: dict) -> Made:
+        return Made(changes=["x"])
+
+    handler({}, FakeContext())
+    assert emf_records(capsys.readouterr().out) == []
+    assert observability.metrics.metric_set == {}
