@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -31,8 +31,6 @@ from pydantic import BaseModel
 from lambdas.shared.observability import logger, metrics, tracer
 from lambdas.shared.settings import environment
 
-Event = TypeVar("Event")
-Result = TypeVar("Result", bound=BaseModel | dict[str, Any])
 Handler = Callable[[Any, LambdaContext], Any]
 
 # The key the ASL passes the execution's ARN under ("execution_arn.$": "$$.Execution.Id").
