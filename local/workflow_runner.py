@@ -40,6 +40,7 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "RdsCdcSetup",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines between the runner's own (tests/unit/test_step.py)
     "SECRET_NAME_PREFIX": "rds-cdc-setup/",
     "DB_TLS": "disable",  # the local server has no TLS; AWS deployments verify the RDS CA
     "DB_CONNECT_TIMEOUT_SECONDS": "5",

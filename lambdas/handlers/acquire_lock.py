@@ -4,17 +4,15 @@ ConcurrentExecution naming the execution that holds it (lambdas/logic/lock.py)."
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal.locks import Executions, Locks
 from lambdas.logic.lock import take_for
 from lambdas.shared.models import SetupInput
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step()
+def handler(event: dict[str, Any]) -> dict[str, Any]:
     setup = SetupInput.model_validate(event["input"])
     lease = take_for(Locks(), Executions(), setup, event["execution_arn"], "setup", int(time.time()))
     logger.info("lock acquired", extra={"target": lease.target, "expires_at": lease.expires_at})

@@ -4,17 +4,15 @@ changes anything: setup and teardown never work on the same target at once."""
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal.locks import Executions, Locks
 from lambdas.logic.lock import take_for
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 from lambdas.shared.teardown_models import TeardownInput
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step()
+def handler(event: dict[str, Any]) -> dict[str, Any]:
     setup = TeardownInput.model_validate(event["input"]).setup_input()
     lease = take_for(Locks(), Executions(), setup, event["execution_arn"], "teardown", int(time.time()))
     logger.info("lock acquired", extra={"target": lease.target, "expires_at": lease.expires_at})

@@ -1,21 +1,17 @@
 """CheckRebootStatus: available, parameter group in-sync and wal_level=logical?"""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal import connections, sql
 from lambdas.dal.rds import Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.reboot import check_reboot
-from lambdas.shared.models import WorkflowState
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.models import RebootStatus, WorkflowState
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = WorkflowState.model_validate(event)
+# RebootWaitPolls: the status checks it took until the target was ready (none while it still waits)
+@step(WorkflowState, measure=lambda status: {"RebootWaitPolls": status.attempt} if status.ready else {})
+def handler(state: WorkflowState) -> RebootStatus:
     state.require("target")
     target = state.target
 
@@ -37,4 +33,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if status.waiting_because:
         logger.warning(status.waiting_because)
     logger.info("reboot status", extra=status.model_dump())
-    return status.model_dump(mode="json")
+    return status

@@ -1,23 +1,18 @@
 """CreateSlot: the pgoutput logical replication slot, unless it already exists."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_apply import create_slot
-from lambdas.shared.models import WorkflowState
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.models import SlotResult, WorkflowState
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = WorkflowState.model_validate(event)
+@step(WorkflowState)
+def handler(state: WorkflowState) -> SlotResult:
     state.require("target")
     secrets = Secrets()
     with connections.as_master(state.target, secrets) as db:
         result = create_slot(db, state.input, state.target, lambda: connections.as_master(state.target, secrets))
     logger.info("slot ensured", extra={"changes": result.changes})
-    return result.model_dump(mode="json")
+    return result

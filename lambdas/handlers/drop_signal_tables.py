@@ -1,22 +1,17 @@
 """DropSignalTables: streamkap_signal and streamkap_heartbeat, and their schema once empty."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
 from lambdas.logic import teardown
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 from lambdas.shared.teardown_models import TeardownChanges, TeardownState
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = TeardownState.model_validate(event)
+@step(TeardownState)
+def handler(state: TeardownState) -> TeardownChanges:
     state.require("target")
     with connections.as_master(state.target, Secrets()) as db:
         changes = teardown.drop_tables(db, state.input)
     logger.info("signal tables removed", extra={"changes": changes})
-    return TeardownChanges(changes=changes).model_dump(mode="json")
+    return TeardownChanges(changes=changes)

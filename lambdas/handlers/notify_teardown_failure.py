@@ -2,15 +2,13 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.logic.failure import report_failure
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step()
+def handler(event: dict[str, Any]) -> dict[str, Any]:
     failure = report_failure(event, "rds-cdc-teardown")
     logger.error("teardown failed", extra={"error": failure["error"], "error_message": failure["message"]})
     return failure

@@ -2,21 +2,17 @@
 settings. A setting tag outside the allow-list (lambdas/logic/opt_in.py TAG_SETTINGS) fails here as
 InvalidInput, before any state that describes or changes the target."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal.tags import RdsTags
 from lambdas.logic.opt_in import read_trigger
-from lambdas.shared.models import TriggerEvent
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.models import TriggerEvent, TriggerResult
+from lambdas.shared.observability import logger
 from lambdas.shared.settings import environment
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    trigger = TriggerEvent.model_validate(event)
+# exclude_none: the Skipped output names only the instance or the cluster, as the input would
+@step(TriggerEvent, exclude_none=True)
+def handler(trigger: TriggerEvent) -> TriggerResult:
     result = read_trigger(RdsTags(), trigger, environment().opt_in_tag)
     logger.info(
         "trigger read",
@@ -28,5 +24,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "waiting_for_writer": result.waiting_for_writer,
         },
     )
-    # exclude_none: the Skipped output names only the instance or the cluster, as the input would
-    return result.model_dump(mode="json", exclude_none=True)
+    return result

@@ -3,18 +3,17 @@ Only this execution's: after ConcurrentExecution the other execution's lock stay
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lambdas.dal.locks import Locks
 from lambdas.logic.lock import give_back_for
 from lambdas.shared.models import SetupInput
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step()
+def handler(event: dict[str, Any]) -> dict[str, Any]:
     # The whole state: a failure path may lack what the success path has.
     try:
         setup = SetupInput.model_validate((event.get("state") or {}).get("input"))

@@ -2,18 +2,17 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lambdas.dal.locks import Locks
 from lambdas.logic.lock import give_back_for
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 from lambdas.shared.teardown_models import TeardownInput
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step()
+def handler(event: dict[str, Any]) -> dict[str, Any]:
     try:
         setup = TeardownInput.model_validate((event.get("state") or {}).get("input")).setup_input()
     except ValidationError:

@@ -2,18 +2,15 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal.notifications import notify
 from lambdas.logic.report import report
 from lambdas.shared.models import WorkflowState
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = WorkflowState.model_validate(event)
+@step(WorkflowState)
+def handler(state: WorkflowState) -> dict[str, Any]:
     output = report(state).model_dump(mode="json", exclude_none=True)
     instance = state.input.target_id
     notify(f"rds-cdc-setup {output['status']}: {instance}", output)

@@ -2,15 +2,14 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.logic.fleet import summarize
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.fleet_models import FleetOutput
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step(exclude_none=True)
+def handler(event: dict[str, Any]) -> FleetOutput:
     output = summarize(event["results"])
     logger.info("fleet finished", extra={"status": output.status, "counts": output.counts})
-    return output.model_dump(mode="json", exclude_none=True)
+    return output

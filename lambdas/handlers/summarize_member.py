@@ -3,15 +3,14 @@ Map's results stay small (a setup's output may hold a tables CSV of up to 80 KiB
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.logic.fleet import member_result
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.fleet_models import MemberResult
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step(exclude_none=True)
+def handler(event: dict[str, Any]) -> MemberResult:
     result = member_result(event)
     logger.info("fleet member", extra={"instance": result.db_instance_identifier, "status": result.status})
-    return result.model_dump(mode="json", exclude_none=True)
+    return result

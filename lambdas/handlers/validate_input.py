@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.models import SetupInput
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
 def parse_input(event: dict[str, Any]) -> SetupInput:
@@ -18,9 +18,8 @@ def parse_input(event: dict[str, Any]) -> SetupInput:
         raise InvalidInput(f"Execution input rejected, nothing was changed. {problems}") from None
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@step()
+def handler(event: dict[str, Any]) -> dict[str, Any]:
     setup = parse_input(event if isinstance(event, dict) else {"input": event})
     logger.info("input accepted", extra={"instance": setup.db_instance_identifier, "dry_run": setup.dry_run})
     return {"input": setup.model_dump(mode="json")}

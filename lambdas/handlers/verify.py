@@ -1,22 +1,21 @@
 """Verify: log in as the new user, check the publication and peek the slot (bounded, never consuming)."""
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.verify import verify
-from lambdas.shared.models import WorkflowState
-from lambdas.shared.observability import logger, tracer
+from lambdas.shared.models import VerifyResult, WorkflowState
+from lambdas.shared.observability import logger
+from lambdas.shared.step import step
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    state = WorkflowState.model_validate(event)
+# How the slot was proven to stream: a bounded peek, or a live connector's progress (a failure raises: Failures)
+@step(
+    WorkflowState,
+    measure=lambda result: {"VerifiedByPeek": int(result.proof == "peek"), "VerifiedLive": int(result.proof == "live")},
+)
+def handler(state: WorkflowState) -> VerifyResult:
     state.require("target", "configure")
     with connections.as_user(state.target, Secrets(), state.configure.secret_arn) as db:
         result = verify(db, state.input, state.configure)
     logger.info("verified", extra=result.model_dump())
-    return result.model_dump(mode="json")
+    return result

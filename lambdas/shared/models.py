@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -60,6 +61,14 @@ def check_identifier(value: str, what: str) -> str:
     if len(value.encode()) > MAX_IDENTIFIER_BYTES:
         raise ValueError(f"{what} {value!r} is {len(value.encode())} bytes; PostgreSQL names are at most 63 bytes")
     return value
+
+
+def input_target_id(given: Mapping[str, Any]) -> str | None:
+    """The target an input names (SetupInput, TeardownInput, or a raw one that failed validation):
+    the Aurora cluster, the instance, or the self-managed server as host:port/database; None if none."""
+    if given.get("host"):
+        return f"{given['host']}:{given.get('port') or 5432}/{given.get('database') or 'postgres'}"
+    return given.get("db_cluster_identifier") or given.get("db_instance_identifier") or None
 
 
 class SetupInput(BaseModel):
@@ -255,10 +264,8 @@ class SetupInput(BaseModel):
     @property
     def target_id(self) -> str:
         """The instance, the Aurora cluster or the self-managed server (host:port/database) this
-        execution prepares (names its secrets, alarms, lock)."""
-        if self.host is not None:
-            return f"{self.host}:{self.server_port}/{self.database or 'postgres'}"
-        return self.db_cluster_identifier or self.db_instance_identifier or ""
+        execution prepares (names its secrets, alarms, lock, notifications)."""
+        return input_target_id(vars(self)) or ""
 
     @property
     def own_tables(self) -> list[str]:

@@ -10,6 +10,7 @@ The timeouts nest, so that the innermost one always fires first and reports by n
     for CreateSlot's look for the slot over a new connection after a failure.
 tests/unit/test_timeouts.py checks the order on the deployed values."""
 
+import functools
 import os
 from typing import Literal, Self
 
@@ -45,6 +46,8 @@ class Environment(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     notification_topic_arn: str | None = Field(None, alias="NOTIFICATION_TOPIC_ARN")
+    # The CloudWatch namespace of the steps' metrics (lambdas/shared/step.py); infra/functions.py sets it.
+    metrics_namespace: str = Field("RdsCdcSetup", alias="POWERTOOLS_METRICS_NAMESPACE")
     secret_name_prefix: str = Field("rds-cdc-setup/", alias="SECRET_NAME_PREFIX")
     # The DynamoDB table of per-target locks (infra/target_lock.py); only the lock steps get it.
     lock_table_name: str = Field("rds-cdc-setup-locks", alias="LOCK_TABLE_NAME")
@@ -85,9 +88,19 @@ class Environment(BaseModel):
         return self
 
 
+# The variables Environment reads: a change to any of them (tests, the local runner) is seen at the next call.
+_ALIASES = tuple(field.alias for field in Environment.model_fields.values() if field.alias)
+
+
 def environment() -> Environment:
-    """Read on each call (microseconds): tests and the local runner change the environment."""
-    return Environment.model_validate({k: v for k, v in os.environ.items() if v != ""})
+    """The Environment, parsed once per distinct set of its variables: a lookup of a dozen variables
+    per call, validation only when one of them changed (tests and the local runner change them)."""
+    return _parsed(tuple((name, os.environ.get(name) or None) for name in _ALIASES))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(values: tuple[tuple[str, str | None], ...]) -> Environment:
+    return Environment.model_validate({name: value for name, value in values if value is not None})
 
 
 # The default max_slot_wal_keep_size on RDS PostgreSQL 13+ when the input leaves it unset

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lambdas.shared.models import SetupInput, StepError, StepState, Target
+from lambdas.shared.models import SetupInput, StepError, StepState, Target, input_target_id
 from lambdas.shared.ownership import AdoptKind
 
 PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group", "drop_alarms")
@@ -55,6 +55,11 @@ class TeardownInput(BaseModel):
                 "wal_level back yourself (ALTER SYSTEM SET wal_level = 'replica', then restart it)"
             )
         return self
+
+    @property
+    def target_id(self) -> str:
+        """As SetupInput.target_id: the instance, the Aurora cluster or the self-managed server."""
+        return input_target_id(vars(self)) or ""
 
     def setup_input(self) -> SetupInput:
         """The setup input naming the same objects: reuses its rules, target lookup and secret name."""

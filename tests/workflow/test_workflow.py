@@ -217,3 +217,15 @@ def test_a_second_execution_for_the_same_instance_stops_before_changing_anything
         finished = stack.workflow.wait(first)
         assert finished.status == "SUCCEEDED" and finished.output["status"] == "Ready"
         assert stack.instance.reboots == 1
+
+
+def test_every_step_after_validation_is_given_the_execution_arn_for_its_log_lines(stack):
+    execution = stack.run()
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    entered = [e["stateEnteredEventDetails"] for e in execution.events if "stateEnteredEventDetails" in e]
+    after = [d for d in entered[[d["name"] for d in entered].index("ValidateInput") + 1 :] if d["name"] != "Report"]
+    assert after and {d["name"]: json.loads(d["input"]).get("execution_arn") for d in after} == {
+        d["name"]: execution.arn for d in after
+    }
+    assert "execution_arn" not in execution.output  # the output is Report's, as before
