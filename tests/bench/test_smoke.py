@@ -72,9 +72,22 @@ def test_workflow_overhead_bench_reads_transitions_and_invocations_from_the_hist
 @pytest.mark.workflow
 def test_live_load_bench_runs_pgbench_beside_the_workflow_and_judges_the_three_goals():
     output, figures = run_bench(
-        "live_load", "--tables", "20", "--policies", "full", "--seconds", "4", "--lead", "0.5", "--harness-nice", "0"
+        "live_load",
+        "--tables",
+        "20",
+        "--policies",
+        "full,guide",
+        "--seconds",
+        "4",
+        "--lead",
+        "0.5",
+        "--harness-nice",
+        "0",
     )
     assert "| tables x replica_identity |" in output and "| 20 x full " in output
+    # The guide's script ran under the same load, as a reference row that no goal judges.
+    assert "| 20 x guide " in output and "reference (no goals)" in output
+    assert figures["20_guide"]["during_transactions"] > 0 and figures["20_guide"]["failed"] == 0
     assert len(goal_lines(output)) == 3
     run = figures["20_full"]
     # pgbench ran both times (at its fixed rate), the workflow inside the second run, and the waits were read.
