@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.shared.names import HANDLERS_PACKAGE, handler_module
 from lambdas.shared.settings import CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS, DATA_PLANE_LAMBDA_TIMEOUT_SECONDS
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -36,11 +37,6 @@ def powertools_environment(service: str) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "RdsCdcSetup",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
-
-
-def handler_module(task: str) -> str:
-    """DropSlot -> drop_slot: the convention local/workflow_runner.py follows too."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", task).lower()
 
 
 def task_function(
@@ -73,7 +69,7 @@ def task_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         code=code,
-        handler=f"lambdas.handlers.{handler_module(task)}.handler",
+        handler=f"{HANDLERS_PACKAGE}.{handler_module(task)}.handler",
         memory_size=256,
         # Named beside the database timeouts they must exceed (lambdas/shared/settings.py).
         timeout=Duration.seconds(DATA_PLANE_LAMBDA_TIMEOUT_SECONDS if in_vpc else CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS),

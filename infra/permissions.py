@@ -20,13 +20,13 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.functions import acknowledge, acknowledge_wildcard, arn
+from lambdas.shared.names import ALARM_NAME_PREFIX, SECRET_NAME_PREFIX
 
 # As lambdas/shared/ownership.py marks what the workflow creates (tests/infra assert they agree).
 OWNER_TAG_KEY = "created-by"
 OWNER_TAG_VALUE = "rds-cdc-setup"
 COPIED_FROM_TAG_KEY = "rds-cdc-setup:copied-from"  # as lambdas/dal/rds.py tags a copied parameter group
-SECRET_NAME_PREFIX = "rds-cdc-setup/"  # noqa: S105 - a name prefix, not a secret
-ALARM_NAME_PREFIX = "rds-cdc-setup-"  # as lambdas/logic/monitoring.py names the alarms
+# SECRET_NAME_PREFIX and ALARM_NAME_PREFIX: as the steps name secrets and alarms (lambdas/shared/names.py).
 OWN_ALARMS = f"alarm:{ALARM_NAME_PREFIX}*"
 
 DB, CLUSTER = "db:*", "cluster:*"

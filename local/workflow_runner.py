@@ -29,7 +29,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from lambdas.dal.database import Database
+from lambdas.shared import names
 from lambdas.shared.models import STATE_LIMIT_BYTES
+from lambdas.shared.names import HANDLERS_PACKAGE, LOCK_TABLE_NAME, SECRET_NAME_PREFIX
 from local.postgres_server import before_connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +43,10 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "POWERTOOLS_METRICS_DISABLED": "true",  # no EMF lines between the runner's own (tests/unit/test_step.py)
-    "SECRET_NAME_PREFIX": "rds-cdc-setup/",
+    "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
     "DB_TLS": "disable",  # the local server has no TLS; AWS deployments verify the RDS CA
     "DB_CONNECT_TIMEOUT_SECONDS": "5",
-    "LOCK_TABLE_NAME": "rds-cdc-setup-locks",  # the per-target lock, shared by setup and teardown
+    "LOCK_TABLE_NAME": LOCK_TABLE_NAME,  # the per-target lock, shared by setup and teardown
 }
 
 
@@ -98,8 +100,8 @@ def connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: An
 
 
 def handler_module(step: str) -> str:
-    """ValidateInput -> lambdas.handlers.validate_input (the convention infra/ follows too)."""
-    return "lambdas.handlers." + re.sub(r"(?<!^)(?=[A-Z])", "_", step).lower()
+    """ValidateInput -> lambdas.handlers.validate_input, as infra/ names the deployed handlers."""
+    return f"{HANDLERS_PACKAGE}.{names.handler_module(step)}"
 
 
 @dataclass
@@ -187,14 +189,14 @@ class LocalWorkflow:
             RoleName=f"cdc-setup-{uuid.uuid4().hex[:8]}",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )
-        self.topic_arn = boto3.client("sns").create_topic(Name="rds-cdc-setup-notifications")["TopicArn"]
+        self.topic_arn = boto3.client("sns").create_topic(Name=f"{names.PROJECT}-notifications")["TopicArn"]
         create_lock_table()
         self._stack.enter_context(mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn}))
         definition = self.asl_file.read_text()
         arns = {}
         for step in sorted(set(PLACEHOLDER.findall(definition))):
             arns[step] = lam.create_function(
-                FunctionName=f"rds-cdc-setup-{step}",
+                FunctionName=f"{names.PROJECT}-{step}",
                 Runtime="python3.12",
                 Role=role["Role"]["Arn"],
                 Handler=f"{handler_module(step)}.handler",

@@ -11,8 +11,8 @@ from typing import Any
 from lambdas.dal.cloudwatch import Alarms
 from lambdas.shared.errors import NotOwned
 from lambdas.shared.models import AlarmsResult, SetupInput, Target
+from lambdas.shared.names import ALARM_NAME_PREFIX  # the IAM policy allows alarms named so (infra/permissions.py)
 
-ALARM_NAME_PREFIX = "rds-cdc-setup-"  # the IAM policy allows alarms named so (infra/workflow.py)
 METRICS = ("OldestReplicationSlotLag", "TransactionLogsDiskUsage", "FreeStorageSpace")
 GIB = 1024**3
 PERIOD_SECONDS = 300

@@ -16,6 +16,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lambdas.shared.names import LOCK_TABLE_NAME, SECRET_NAME_PREFIX
+
 # The Lambda timeouts infra/functions.py gives the functions: data plane (SQL, in the VPC) and control plane.
 DATA_PLANE_LAMBDA_TIMEOUT_SECONDS = 120
 CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS = 60
@@ -48,9 +50,9 @@ class Environment(BaseModel):
     notification_topic_arn: str | None = Field(None, alias="NOTIFICATION_TOPIC_ARN")
     # The CloudWatch namespace of the steps' metrics (lambdas/shared/step.py); infra/functions.py sets it.
     metrics_namespace: str = Field("RdsCdcSetup", alias="POWERTOOLS_METRICS_NAMESPACE")
-    secret_name_prefix: str = Field("rds-cdc-setup/", alias="SECRET_NAME_PREFIX")
+    secret_name_prefix: str = Field(SECRET_NAME_PREFIX, alias="SECRET_NAME_PREFIX")
     # The DynamoDB table of per-target locks (infra/target_lock.py); only the lock steps get it.
-    lock_table_name: str = Field("rds-cdc-setup-locks", alias="LOCK_TABLE_NAME")
+    lock_table_name: str = Field(LOCK_TABLE_NAME, alias="LOCK_TABLE_NAME")
     secrets_kms_key_arn: str | None = Field(None, alias="SECRETS_KMS_KEY_ARN")
     # verify-full in AWS; "disable" only for the local emulated stack, whose server has no TLS.
     db_tls: Literal["verify-full", "disable"] = Field("verify-full", alias="DB_TLS")
