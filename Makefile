@@ -13,7 +13,11 @@ export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-matrix test-fast lint format synth diagram bench postgres venv venv-local lock cdk clean mutate
+.PHONY: help demo test test-matrix test-fast lint format synth diagram bench postgres venv venv-local lock cdk clean mutate
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
+		awk -F'\t' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 
 # Only the local lock (runtime + moto, ~30 s on a first run): not the CDK, cfn-lint or the tools.
 demo: venv-local postgres ## the main job: the whole workflow on a local PostgreSQL + emulated RDS
@@ -42,11 +46,11 @@ test-matrix: venv postgres ## the integration and workflow suites on every Postg
 test-fast: venv postgres ## everything but the CDK synth tests
 	$(PY) -m pytest -m "not infra"
 
-lint: venv
+lint: venv ## ruff: lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: venv
+format: venv ## ruff: format and fix what it can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
@@ -100,7 +104,7 @@ diagram: venv ## docs/*.dot + docs/*.svg from statemachine/*.asl.json (Graphviz 
 cli: venv ## the CLI (requirements-cli.in, part of the dev lock): python -m cli --help
 	$(PY) -m cli --help
 
-clean:
+clean: ## remove .venv, node_modules, cdk.out and caches (the next command bootstraps again)
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .cache
 
 mutate: venv ## mutation testing (mutmut 3) of the rules that guard production; survivors name untested rules
