@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pg8000.native import identifier, literal
 
 from lambdas.dal.database import Database
+from lambdas.shared.errors import LongTransactionBlocking
 from lambdas.shared.models import HEARTBEAT_TABLE, SIGNAL_TABLE
 from lambdas.shared.ownership import is_marked, recorded_slots
 
@@ -483,6 +484,17 @@ def lock_holders(db: Database) -> list[str]:
                ORDER BY a.xact_start LIMIT 10"""
         )
     ]
+
+
+def gave_up_waiting(
+    db: Database, step: str, timeout_ms: int, cause: Exception, outcome: str
+) -> LongTransactionBlocking:
+    """The refusal after a lock_timeout: who held the locks, and what the step left (`outcome`)."""
+    holders = "; ".join(lock_holders(db)) or "none left"
+    return LongTransactionBlocking(
+        f"{step} gave up after {timeout_ms} ms waiting for a lock ({cause}) rather than queue production queries "
+        f"behind it; {outcome}. Sessions holding table locks: {holders}. Let them finish, then start it again"
+    )
 
 
 def slot_blockers(db: Database, min_age_seconds: int) -> list[Blocker]:

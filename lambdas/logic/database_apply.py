@@ -56,11 +56,8 @@ def configure_database(db: Database, secrets: Secrets, setup: SetupInput, target
             "it applies at the next reboot), or publish fewer tables per run; the database was left unchanged"
         ) from None
     except LongTransactionBlocking as error:
-        holders = "; ".join(sql.lock_holders(db)) or "none left"
-        raise LongTransactionBlocking(
-            f"ConfigureDatabase gave up after {settings.lock_timeout_ms} ms waiting for a lock ({error}) rather than "
-            f"queue production queries behind it. Sessions holding table locks: {holders}. Let them finish, then "
-            "start the execution again"
+        raise sql.gave_up_waiting(
+            db, "ConfigureDatabase", settings.lock_timeout_ms, error, "the database was left unchanged"
         ) from None
 
 

@@ -217,12 +217,7 @@ def lock_timeout(db: Database, step: str) -> Iterator[None]:
     try:
         yield
     except LongTransactionBlocking as error:
-        holders = "; ".join(sql.lock_holders(db)) or "none left"
-        raise LongTransactionBlocking(
-            f"{step} gave up after {timeout_ms} ms waiting for a lock ({error}) rather than queue application "
-            f"queries behind it; nothing was removed. Sessions holding table locks: {holders}. Let them finish, "
-            "then run the teardown again"
-        ) from None
+        raise sql.gave_up_waiting(db, step, timeout_ms, error, "nothing was removed") from None
     finally:
         with suppress(Exception):  # a lost connection has no setting left to reset; keep the first error
             db.execute("RESET lock_timeout")
