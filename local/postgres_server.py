@@ -401,13 +401,17 @@ class LocalPostgres:
             return
         from pg8000.native import identifier
 
+        logins = """SELECT rolname::text, rolreplication, pg_has_role(oid, 'rds_replication', 'USAGE'),
+                           pg_has_role(oid, 'rds_superuser', 'USAGE')
+                    FROM pg_roles WHERE rolcanlogin AND NOT rolsuper"""
         conn = self._sync_connection()
         try:
-            rows = conn.run(
-                """SELECT rolname::text, rolreplication, pg_has_role(oid, 'rds_replication', 'USAGE'),
-                          pg_has_role(oid, 'rds_superuser', 'USAGE')
-                   FROM pg_roles WHERE rolcanlogin AND NOT rolsuper"""
-            )
+            try:
+                rows = conn.run(logins)
+            except Exception:  # the kept session was ended (a restart, a test ending every session): anew, once
+                self._close_sync_connection()
+                conn = self._sync_connection()
+                rows = conn.run(logins)
             for role, has_attribute, is_member, is_rds_superuser in rows:
                 wanted = is_member and (is_rds_superuser or connecting_as in (None, role))
                 if wanted and not has_attribute:
@@ -424,11 +428,7 @@ class LocalPostgres:
         """One admin session kept for the syncs (one runs before every connection): opening a
         session per sync costs more than the work."""
         if self._admin_session is not None:
-            try:
-                self._admin_session.run("SELECT 1")
-                return self._admin_session
-            except Exception:
-                self._close_sync_connection()
+            return self._admin_session
         conn = self.connect_admin()
         conn.run("SET log_statement = 'none'")
         self._admin_session = conn
