@@ -7,27 +7,16 @@ lock, its own named error. The fleet only resolves the selection (ResolveFleet) 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.bundling import lambda_code
-from infra.functions import (
-    ARCHITECTURE,
-    RUNTIME,
-    acknowledge_wildcard,
-    arn,
-    asl_state_machine,
-    grant_invoke,
-    powertools_environment,
-    task_function,
-)
+from infra.functions import acknowledge_wildcard, arn
+from infra.permissions import Scope
+from infra.steps import Resources, workflow_functions, workflow_state_machine
+from lambdas.shared.steps import Workflow
 
-ASL_FILE = Path(__file__).resolve().parent.parent / "statemachine" / "cdc_fleet.asl.json"
 STATE_MACHINE_NAME = "rds-cdc-fleet"
 # What Step Functions uses to learn that a .sync child execution ended.
 SYNC_RULE = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
@@ -44,42 +33,23 @@ class CdcFleetWorkflow(Construct):
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
-        environment = {
-            **powertools_environment("rds-cdc-fleet"),
-        }
-        list_instances = iam.ManagedPolicy(
+        self.functions = workflow_functions(
             self,
-            "ListInstancesPolicy",
-            description="rds-cdc-fleet: list RDS instances and their tags to resolve the fleet",
-            statements=[iam.PolicyStatement(actions=["rds:DescribeDBInstances"], resources=[arn("rds", "db:*")])],
-        )
-        acknowledge_wildcard(list_instances, "rds", "db:*", "The fleet is selected by tag among every instance.")
-        self.functions: dict[str, lambda_.Function] = {
-            task: task_function(
-                self,
-                task,
-                description=f"rds-cdc-setup fleet step {task}",
-                in_vpc=False,
-                code=code,
-                environment=environment,
-                managed_policies=policies,
-                network=None,
-                log_retention=log_retention,
-            )
-            for task, policies in (("ResolveFleet", [list_instances]), ("SummarizeMember", []), ("SummarizeFleet", []))
-        }
-        self.state_machine = asl_state_machine(
-            self,
-            name=STATE_MACHINE_NAME,
-            definition=ASL_FILE.read_text(),
-            substitutions={
-                **{f"{task}FunctionArn": fn.function_arn for task, fn in self.functions.items()},
-                "SetupStateMachineArn": setup_state_machine.state_machine_arn,
-            },
+            Workflow.FLEET,
+            service=STATE_MACHINE_NAME,
+            resources=Resources(scope=Scope()),
+            environment={},
+            network=None,
             log_retention=log_retention,
         )
-        grant_invoke(self.state_machine, list(self.functions.values()))
+        self.state_machine = workflow_state_machine(
+            self,
+            Workflow.FLEET,
+            name=STATE_MACHINE_NAME,
+            functions=self.functions,
+            log_retention=log_retention,
+            substitutions={"SetupStateMachineArn": setup_state_machine.state_machine_arn},
+        )
         setup_executions = f"execution:{setup_state_machine_name}:*"
         for statement in (
             iam.PolicyStatement(actions=["states:StartExecution"], resources=[setup_state_machine.state_machine_arn]),

@@ -1,4 +1,4 @@
-"""What every workflow construct builds the same way: one Lambda function per ASL task (own role,
+"""What every workflow construct builds the same way: one Lambda function per registry step (own role,
 log group, customer-managed policies), the VPC access policy, the state machine that runs an ASL
 file with its placeholders substituted, and the cdk-nag acknowledgement helpers."""
 
@@ -16,8 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from lambdas.shared.names import HANDLERS_PACKAGE, handler_module
 from lambdas.shared.settings import CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS, DATA_PLANE_LAMBDA_TIMEOUT_SECONDS
+from lambdas.shared.steps import Step
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -41,18 +41,18 @@ def powertools_environment(service: str) -> dict[str, str]:
 
 def task_function(
     scope: Construct,
-    task: str,
+    step: Step,
     *,
     description: str,
-    in_vpc: bool,
     code: lambda_.Code,
     environment: Mapping[str, str],
     managed_policies: Sequence[iam.IManagedPolicy],
     network: DataPlaneNetwork | None,
     log_retention: logs.RetentionDays,
 ) -> lambda_.Function:
-    """The function serving ASL task `task` (handler lambdas.handlers.<snake_case task>), with its
-    own role holding `managed_policies`; in the VPC only when `in_vpc` and a network is given."""
+    """The function serving the registry's `step` (its handler), with its own role holding
+    `managed_policies`; in the VPC only when the step runs there and a network is given."""
+    task, in_vpc = step.name, step.in_vpc
     network = network if in_vpc else None
     role = iam.Role(
         scope,
@@ -69,7 +69,7 @@ def task_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         code=code,
-        handler=f"{HANDLERS_PACKAGE}.{handler_module(task)}.handler",
+        handler=step.handler,
         memory_size=256,
         # Named beside the database timeouts they must exceed (lambdas/shared/settings.py).
         timeout=Duration.seconds(DATA_PLANE_LAMBDA_TIMEOUT_SECONDS if in_vpc else CONTROL_PLANE_LAMBDA_TIMEOUT_SECONDS),

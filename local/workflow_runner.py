@@ -31,11 +31,12 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from lambdas.dal.database import Database
 from lambdas.shared import names
 from lambdas.shared.models import STATE_LIMIT_BYTES
-from lambdas.shared.names import HANDLERS_PACKAGE, LOCK_TABLE_NAME, SECRET_NAME_PREFIX
+from lambdas.shared.names import LOCK_TABLE_NAME, SECRET_NAME_PREFIX
+from lambdas.shared.steps import Workflow, steps_of
 from local.postgres_server import before_connect
 
 ROOT = Path(__file__).resolve().parent.parent
-ASL_FILE = ROOT / "statemachine" / "cdc_setup.asl.json"
+ASL_FILE = ROOT / "statemachine" / Workflow.SETUP.value
 PLACEHOLDER = re.compile(r"\$\{(\w+)FunctionArn\}")
 LOCAL_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "rds-cdc-setup",
@@ -97,11 +98,6 @@ def connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: An
     (rds_replication membership takes effect: LocalPostgres.sync_rds_replication)."""
     before_connect(host, port, kwargs["credentials"].username)
     return _database_connect(host=host, port=port, **kwargs)
-
-
-def handler_module(step: str) -> str:
-    """ValidateInput -> lambdas.handlers.validate_input, as infra/ names the deployed handlers."""
-    return f"{HANDLERS_PACKAGE}.{names.handler_module(step)}"
 
 
 @dataclass
@@ -193,13 +189,17 @@ class LocalWorkflow:
         create_lock_table()
         self._stack.enter_context(mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn}))
         definition = self.asl_file.read_text()
+        steps = steps_of(Workflow(self.asl_file.name))
+        # As infra/ builds them: one function per registry step, each placeholder a step's.
+        if set(PLACEHOLDER.findall(definition)) != {step.name for step in steps}:
+            raise ValueError(f"{self.asl_file.name}: its Lambda tasks are not the steps of lambdas/shared/steps.py")
         arns = {}
-        for step in sorted(set(PLACEHOLDER.findall(definition))):
-            arns[step] = lam.create_function(
-                FunctionName=f"{names.PROJECT}-{step}",
+        for step in steps:
+            arns[step.name] = lam.create_function(
+                FunctionName=f"{names.PROJECT}-{step.name}",
                 Runtime="python3.12",
                 Role=role["Role"]["Arn"],
-                Handler=f"{handler_module(step)}.handler",
+                Handler=step.handler,
                 Code={"ZipFile": _tiny_zip()},
             )["FunctionArn"]
         definition = PLACEHOLDER.sub(lambda m: arns[m.group(1)], definition)

@@ -14,6 +14,7 @@ from lambdas.shared.models import (
     SetupOutput,
     WorkflowState,
 )
+from lambdas.shared.steps import Workflow, change_keys
 
 
 def tables_csv(tables: list[str]) -> str:
@@ -51,8 +52,9 @@ def inline_tables_csv(tables: list[str]) -> str | None:
 
 
 def changes_made(state: WorkflowState) -> list[str]:
-    steps = (state.parameter_group, state.reboot, state.configure, state.slot, state.alarms)
-    return [change for step in steps if step is not None for change in step.changes]
+    """The changes of every step the registry marks as changing, in run order."""
+    results = (getattr(state, key) for key in change_keys(Workflow.SETUP))
+    return [change for result in results if result is not None for change in result.changes]
 
 
 def report(state: WorkflowState) -> SetupOutput:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lambdas.shared.models import SetupInput, StepError, StepState, Target, input_target_id
 from lambdas.shared.ownership import AdoptKind
+from lambdas.shared.steps import Workflow, change_keys
 
 PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group", "drop_alarms")
 
@@ -101,8 +102,9 @@ class TeardownState(StepState):
 
     @property
     def changes(self) -> list[str]:
-        steps = (self.slot, self.publication, self.tables, self.user, self.parameter_group, self.alarms)
-        return [change for step in steps if step is not None for change in step.changes]
+        """The changes of every step the registry marks as changing, in run order."""
+        results = (getattr(self, key) for key in change_keys(Workflow.TEARDOWN))
+        return [change for result in results if result is not None for change in result.changes]
 
 
 class TeardownOutput(BaseModel):

@@ -14,10 +14,10 @@ from aws_cdk.assertions import Annotations, Match, Template
 
 from infra import permissions
 from infra.config import CdcSetupConfig, ConfigError
-from infra.functions import handler_module
 from infra.permissions import Scope, managed_policy, master_secrets
 from lambdas.dal.rds import COPIED_FROM_TAG_KEY
 from lambdas.shared import ownership
+from lambdas.shared.names import handler_module
 from tests.infra.synth import OWN_MASTER_SECRET, Synth, actions_of, rendered, resources_of, role_statements, synthesize
 
 pytestmark = pytest.mark.infra

@@ -15,8 +15,9 @@ from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
 
 from infra.target_lock import TargetLock
-from infra.teardown import CdcTeardownWorkflow, handler_module
+from infra.teardown import CdcTeardownWorkflow
 from lambdas.logic.monitoring import ALARM_NAME_PREFIX
+from lambdas.shared.names import handler_module
 from tests.infra.synth import VPC_CONTEXT, synthesize
 
 pytestmark = pytest.mark.infra

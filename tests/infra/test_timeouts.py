@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from infra.functions import handler_module
-from infra.teardown import TEARDOWN_STEPS
-from infra.workflow import STEPS
+from lambdas.shared.names import handler_module
 from lambdas.shared.settings import RECOVERY_SECONDS, Environment
+from lambdas.shared.steps import STEPS
 from tests.infra.synth import Synth
 
-SPEAKS_SQL = {handler_module(step.name) for step in STEPS if step.in_vpc} | {
-    handler_module(task) for task, in_vpc, _ in TEARDOWN_STEPS if in_vpc
-}
+SPEAKS_SQL = {handler_module(step.name) for step in STEPS if step.in_vpc}
 
 
 def test_sql_steps_are_known():

@@ -5,9 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from infra.functions import handler_module as deployed_module
 from lambdas.shared import names
-from local.workflow_runner import handler_module as local_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p for folder in ("infra", "lambdas", "local", "cli") for p in (ROOT / folder).rglob("*.py")]
@@ -32,9 +30,3 @@ def test_the_finder_sees_a_spelled_prefix(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text('SECRET = f"rds-cdc-setup/{x}"\nOTHER = "rds-cdc-setup-locks"\nFINE = "rds-cdc-setup"\n')
     assert sorted(spelled_names(probe)) == ["rds-cdc-setup-locks", "rds-cdc-setup/"]
-
-
-def test_infra_and_the_local_runner_find_the_same_handler_module() -> None:
-    for step in ("ValidateInput", "DropSlot", "AcquireTeardownLock", "Verify"):
-        assert local_module(step) == f"{names.HANDLERS_PACKAGE}.{deployed_module(step)}"
-    assert deployed_module("DropSlot") == "drop_slot" and deployed_module("Verify") == "verify"

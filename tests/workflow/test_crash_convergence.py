@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import pytest
 
+from lambdas.shared.steps import Workflow, steps_of
 from local.postgres_server import LocalPostgres
 from tests.snapshots import everything
 from tests.workflow.conftest import make_stack
 
 pytestmark = pytest.mark.workflow
 
-STEPS_WITH_EFFECTS = [
-    "ValidateInput",
-    "AcquireLock",  # the lock written, the step lost: the failure path releases it (holder is this run)
-    "DescribeTarget",
-    "Preflight",
-    "EnsureParameterGroup",
-    "RebootInstance",
-    "CheckRebootStatus",
-    "ConfigureDatabase",
-    "CreateSlot",
-    "Verify",
-    "Report",
-]
+# The registry's setup steps a run on an RDS instance never meets, and why; every other step is
+# killed once below, so a step added to the registry is crash-tested without being listed here.
+OFF_THE_INSTANCE_PATH = {
+    "ReadTriggerTags": "runs an EventBridge event starts only (tests/workflow/test_trigger.py)",
+    "DescribeSelfManagedTarget": "self-managed servers only (tests/workflow/test_self_managed.py)",
+    "NotifyFailure": "the failure path: each crash below goes through it",
+}
+# Steps whose failure the ASL catches and goes on: the killed run still ends Ready.
+SURVIVED = {"ReleaseLock": "a lost release fails no run: the next run takes the ended holder's lock over"}
+STEPS_ON_THE_PATH = [step.name for step in steps_of(Workflow.SETUP) if step.name not in OFF_THE_INSTANCE_PATH]
 
 
 class SimulatedCrash(Exception):
@@ -41,13 +39,18 @@ def reference() -> dict:
     server = LocalPostgres().init().start()
     try:
         for stack in make_stack(server):
-            assert stack.run().output["status"] == "Ready"
-            return end_state(server)
+            execution = stack.run()
+            assert execution.output["status"] == "Ready"
+            return {"state": end_state(server), "steps": set(execution.states_entered)}
     finally:
         server.destroy()
 
 
-@pytest.mark.parametrize("step", STEPS_WITH_EFFECTS)
+def test_an_uninterrupted_run_meets_every_step_but_those_off_its_path(reference):
+    assert reference["steps"] & {step.name for step in steps_of(Workflow.SETUP)} == set(STEPS_ON_THE_PATH)
+
+
+@pytest.mark.parametrize("step", STEPS_ON_THE_PATH)
 def test_a_run_killed_after_any_step_converges_when_run_again(new_server, reference, step):
     for stack in make_stack(new_server):
         crashed: list[str] = []
@@ -59,10 +62,14 @@ def test_a_run_killed_after_any_step_converges_when_run_again(new_server, refere
 
         stack.workflow.after_step = crash_once
         first = stack.run()
-        assert first.status == "FAILED" and first.error == "SimulatedCrash" and crashed
+        assert crashed
+        if step in SURVIVED:
+            assert first.status == "SUCCEEDED" and first.output["status"] == "Ready", first.cause
+        else:
+            assert first.status == "FAILED" and first.error == "SimulatedCrash"
 
         second = stack.run()
         assert second.status == "SUCCEEDED", second.cause
         assert second.output["status"] == "Ready"
         assert stack.instance.reboots <= 2
-        assert end_state(new_server) == reference
+        assert end_state(new_server) == reference["state"]

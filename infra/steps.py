@@ -1,0 +1,218 @@
+"""The step registry (lambdas/shared/steps.py) as CDK resources: what each Access grants, the
+functions of one workflow (one per step, its role holding one customer-managed policy per access,
+each made once per workflow on first use: no unattached policies) and the state machine running the
+workflow's ASL file with their ARNs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra import permissions
+from infra.bundling import lambda_code
+from infra.functions import (
+    ARCHITECTURE,
+    RUNTIME,
+    DataPlaneNetwork,
+    arn,
+    asl_state_machine,
+    grant_invoke,
+    powertools_environment,
+    task_function,
+    vpc_access_policy,
+)
+from infra.permissions import Grant, Scope, managed_policy
+from infra.target_lock import TargetLock
+from lambdas.shared.steps import Access, Workflow, steps_of
+
+STATEMACHINE_DIR = Path(__file__).resolve().parent.parent / "statemachine"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """What the grants name; a workflow gives those its steps' accesses need."""
+
+    scope: Scope
+    key_arn: str | None = None  # the workflow's key: the CDC user's secret and the topic
+    topic_arn: str | None = None
+    lock: TargetLock | None = None
+
+
+def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
+    """(description, grant) of an access."""
+    scope = resources.scope
+    if access is Access.RDS_READ:
+        return "read RDS instances, Aurora clusters, their parameter groups and tags", permissions.read_targets()
+    if access is Access.INSTANCE_READ:
+        return "read the status of the instance, or the Aurora cluster and its writer", permissions.read_instances()
+    if access is Access.TRIGGER_READ:
+        return "read the tags of the instance or Aurora cluster an event names, its cluster or writer", trigger_read()
+    if access is Access.FLEET_LIST:
+        return "list RDS instances and their tags to resolve the fleet", fleet_list()
+    if access is Access.PARAMETER_GROUP:
+        return (
+            "create, copy and change its own (cluster) parameter groups, attach one to an opted-in target",
+            permissions.own_parameter_groups(scope),
+        )
+    if access is Access.PARAMETER_GROUP_REVERT:
+        return (
+            "attach the (cluster) parameter group setup replaced to the opted-in target again",
+            permissions.previous_parameter_groups(scope),
+        )
+    if access is Access.REBOOT:
+        return "reboot the opted-in instance (an Aurora cluster's writer)", permissions.reboot(scope)
+    if access is Access.MASTER_SECRET:
+        return "read the master user's secret", permissions.master_secrets(scope)
+    if access is Access.USER_SECRET_READ:
+        return "read the CDC user's secret the workflow created", permissions.own_secret_read(_key(resources))
+    if access is Access.USER_SECRET_LOOKUP:
+        return "see whether a secret at the CDC user's secret name is the workflow's", permissions.own_secret_describe()
+    if access is Access.USER_SECRET_CREATE:
+        return (
+            "create the CDC user's secret with the owner tag, encrypted with the workflow's key",
+            permissions.own_secret_create(_key(resources)),
+        )
+    if access is Access.USER_SECRET_DELETE:
+        return "delete the CDC user's secret the workflow created", permissions.own_secret_delete()
+    if access is Access.NOTIFY:
+        if resources.topic_arn is None:
+            raise ValueError("Access.NOTIFY needs the notification topic")
+        return (
+            "publish to the notification topic",
+            Grant(
+                [
+                    iam.PolicyStatement(actions=["sns:Publish"], resources=[resources.topic_arn]),
+                    # The topic is encrypted with the key.
+                    iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[_key(resources)]),
+                ]
+            ),
+        )
+    if access is Access.ALARMS:
+        return (
+            "create and read the workflow's CloudWatch alarms",
+            permissions.own_alarms(["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"]),
+        )
+    if access is Access.ALARMS_READ:
+        return "read the workflow's CloudWatch alarms", permissions.own_alarms(["cloudwatch:DescribeAlarms"])
+    if access is Access.ALARMS_DELETE:
+        return (
+            "delete the CloudWatch alarms setup made for the target",
+            permissions.own_alarms(["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]),
+        )
+    if access is Access.LOCK:
+        if resources.lock is None:
+            raise ValueError("Access.LOCK needs the lock table")
+        return "take and release the target's lock, see whether its holder still runs", resources.lock.grant()
+    raise ValueError(f"no grant for {access}")  # a new Access without its grant here
+
+
+def _key(resources: Resources) -> str:
+    if resources.key_arn is None:
+        raise ValueError("this access needs the workflow's key")
+    return resources.key_arn
+
+
+def trigger_read() -> Grant:
+    """ListTagsForResource on both ARN kinds an event names; DescribeDBInstances tells an Aurora
+    member (skipped), DescribeDBClusters whether a new cluster has its writer yet. Read only, on
+    any instance: it is what decides whether the event's target opted in."""
+    return Grant(
+        [
+            iam.PolicyStatement(
+                actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"],
+                resources=[arn("rds", permissions.DB)],
+            ),
+            iam.PolicyStatement(
+                actions=["rds:DescribeDBClusters", "rds:ListTagsForResource"],
+                resources=[arn("rds", permissions.CLUSTER)],
+            ),
+        ],
+        [
+            ("rds", permissions.DB, "The instance is named by the EventBridge event, unknown at deploy time."),
+            ("rds", permissions.CLUSTER, "The Aurora cluster is named by the event, unknown at deploy time."),
+        ],
+    )
+
+
+def fleet_list() -> Grant:
+    return Grant(
+        [iam.PolicyStatement(actions=["rds:DescribeDBInstances"], resources=[arn("rds", permissions.DB)])],
+        [("rds", permissions.DB, "The fleet is selected by tag among every instance.")],
+    )
+
+
+def workflow_functions(
+    scope: Construct,
+    workflow: Workflow,
+    *,
+    service: str,
+    resources: Resources,
+    environment: dict[str, str],
+    network: DataPlaneNetwork | None,
+    log_retention: logs.RetentionDays,
+) -> dict[str, lambda_.Function]:
+    """One function per registry step of `workflow`, by step name. Only the lock steps get the lock
+    table's environment."""
+    policies: dict[Access, iam.ManagedPolicy] = {}
+
+    def policy(access: Access) -> iam.ManagedPolicy:
+        if access not in policies:
+            description, granted = grant(access, resources)
+            policies[access] = managed_policy(scope, f"{access.value}Policy", f"{service}: {description}", granted)
+        return policies[access]
+
+    vpc_policy = (
+        vpc_access_policy(scope, f"{service}: network interfaces for the functions in the VPC") if network else None
+    )
+    code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
+    shared = {**powertools_environment(service), **environment}
+    functions = {}
+    for step in steps_of(workflow):
+        managed = [policy(access) for access in step.access]
+        if step.in_vpc and vpc_policy:
+            managed.append(vpc_policy)
+        lock_environment = resources.lock.environment() if resources.lock and Access.LOCK in step.access else {}
+        functions[step.name] = task_function(
+            scope,
+            step,
+            description=f"{service} step {step.name}",
+            code=code,
+            environment={**shared, **lock_environment},
+            managed_policies=managed,
+            network=network,
+            log_retention=log_retention,
+        )
+    return functions
+
+
+def workflow_state_machine(
+    scope: Construct,
+    workflow: Workflow,
+    *,
+    name: str,
+    functions: Mapping[str, lambda_.IFunction],
+    log_retention: logs.RetentionDays,
+    substitutions: Mapping[str, str] | None = None,
+) -> sfn.StateMachine:
+    """The state machine running the workflow's ASL file, its ${<step>FunctionArn} placeholders set to
+    `functions` (a placeholder without a step, or a step without its Task, fails the synth), allowed to
+    invoke exactly them. `substitutions`: its other placeholders."""
+    state_machine = asl_state_machine(
+        scope,
+        name=name,
+        definition=(STATEMACHINE_DIR / workflow.value).read_text(),
+        substitutions={
+            **{f"{step}FunctionArn": function.function_arn for step, function in functions.items()},
+            **(substitutions or {}),
+        },
+        log_retention=log_retention,
+    )
+    grant_invoke(state_machine, list(functions.values()))
+    return state_machine

@@ -1,0 +1,217 @@
+"""The step registry: every Lambda step of the three workflows, written down once.
+
+infra/ builds one function per step with the policies of its `access` (in the VPC when `in_vpc`),
+local/workflow_runner.py finds its handler, the reports collect `changes` from the result keys of
+the steps that make them, the crash-convergence test kills a run after each step, and
+tests/unit/test_registry.py checks each ASL file against it both ways (a Task per step, a step per
+Task, the ResultPath of each). Adding a step: its entry here, its Task in the ASL, its result (and
+input) model in lambdas/shared/*models.py, its handler, its logic.
+
+Pure data: no AWS or CDK imports, so infra/ (synth), lambdas/ (Lambda) and local/ all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from lambdas.shared.names import HANDLERS_PACKAGE, handler_module
+
+
+class Workflow(Enum):
+    """A state machine; the value is its ASL file in statemachine/."""
+
+    SETUP = "cdc_setup.asl.json"
+    TEARDOWN = "cdc_teardown.asl.json"
+    FLEET = "cdc_fleet.asl.json"
+
+
+class Access(Enum):
+    """What a step's function may touch. Each is one customer-managed policy, its grant in
+    infra/step_access.py; the value names the policy."""
+
+    RDS_READ = "RdsRead"  # describe instances, clusters, parameter groups; read their tags
+    INSTANCE_READ = "InstanceRead"  # the status of the instance, or of the cluster and its writer
+    TRIGGER_READ = "TriggerRead"  # the tags and cluster membership of an event's instance or cluster
+    FLEET_LIST = "ListInstances"  # list every instance and its tags: the fleet is selected by tag
+    PARAMETER_GROUP = "ParameterGroup"  # create/copy/change own parameter groups, attach one to the target
+    PARAMETER_GROUP_REVERT = "RevertParameterGroup"  # attach the group setup replaced to the target again
+    REBOOT = "Reboot"  # reboot the opted-in target
+    MASTER_SECRET = "MasterSecret"  # noqa: S105 - read the master user's secret
+    USER_SECRET_READ = "UserSecretRead"  # noqa: S105 - read the CDC user's secret (the workflow's own)
+    USER_SECRET_LOOKUP = "UserSecretLookup"  # noqa: S105 - whose is the secret at the CDC user's secret name
+    USER_SECRET_CREATE = "UserSecret"  # noqa: S105 - create the CDC user's secret, encrypted with the key
+    USER_SECRET_DELETE = "DeleteSecret"  # noqa: S105 - delete the CDC user's secret the workflow created
+    NOTIFY = "Notify"  # publish to the notification topic
+    ALARMS = "Alarms"  # create and read the workflow's CloudWatch alarms
+    ALARMS_READ = "FindAlarms"  # see whether the alarms setup made exist (and carry its marker)
+    ALARMS_DELETE = "DeleteAlarms"  # delete them: only alarms named with the workflow's prefix
+    LOCK = "Lock"  # take and release the target's lock (infra/target_lock.py)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    name: str  # the ASL Task's state name; its placeholder is ${<name>FunctionArn}
+    workflow: Workflow
+    # The Task's ResultPath: "$.<key>" adds the result under <key> (a field of the workflow's state
+    # model), "$" replaces the state, None discards the result.
+    result_path: str | None
+    in_vpc: bool = False  # data plane: speaks SQL to the database
+    access: tuple[Access, ...] = ()
+    changes: bool = False  # its result's `changes` list what it changed; the report collects them
+    undone_by: tuple[str, ...] = ()  # the teardown steps that remove what it creates
+
+    @property
+    def handler(self) -> str:
+        """The Lambda handler: DropSlot -> lambdas.handlers.drop_slot.handler."""
+        return f"{HANDLERS_PACKAGE}.{handler_module(self.name)}.handler"
+
+    @property
+    def result_key(self) -> str | None:
+        """The state key the result goes under; None where it replaces the state or is discarded."""
+        return self.result_path.removeprefix("$.") if self.result_path and self.result_path != "$" else None
+
+    @property
+    def placeholder(self) -> str:
+        return f"{self.name}FunctionArn"
+
+
+S, T, F = Workflow.SETUP, Workflow.TEARDOWN, Workflow.FLEET
+A = Access
+
+# In the order a run meets them (the reports list changes in this order).
+STEPS: tuple[Step, ...] = (
+    Step(name="ReadTriggerTags", workflow=S, result_path="$.trigger", access=(A.TRIGGER_READ,)),
+    Step(name="ValidateInput", workflow=S, result_path="$"),
+    Step(name="AcquireLock", workflow=S, result_path="$.lock", access=(A.LOCK,)),
+    Step(name="DescribeSelfManagedTarget", workflow=S, result_path="$.target"),  # from the input alone
+    Step(name="DescribeTarget", workflow=S, result_path="$.target", access=(A.RDS_READ,)),
+    # Preflight says in the plan whose secret is at the CDC user's secret name.
+    Step(
+        name="Preflight",
+        workflow=S,
+        result_path="$.preflight",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.USER_SECRET_LOOKUP),
+    ),
+    Step(
+        name="EnsureParameterGroup",
+        workflow=S,
+        result_path="$.parameter_group",
+        access=(A.RDS_READ, A.PARAMETER_GROUP),
+        changes=True,
+        undone_by=("RevertParameterGroup",),
+    ),
+    # A reboot is not undone: teardown's RevertParameterGroup leaves the next reboot to the DBA.
+    Step(
+        name="RebootInstance",
+        workflow=S,
+        result_path="$.reboot",
+        access=(A.INSTANCE_READ, A.REBOOT),
+        changes=True,
+    ),
+    Step(
+        name="CheckRebootStatus",
+        workflow=S,
+        result_path="$.reboot_status",
+        in_vpc=True,
+        access=(A.INSTANCE_READ, A.REBOOT, A.MASTER_SECRET),
+    ),
+    Step(
+        name="ConfigureDatabase",
+        workflow=S,
+        result_path="$.configure",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.USER_SECRET_READ, A.USER_SECRET_CREATE),
+        changes=True,
+        undone_by=("DropPublication", "DropSignalTables", "DropUser"),
+    ),
+    Step(
+        name="CreateAlarms",
+        workflow=S,
+        result_path="$.alarms",
+        access=(A.ALARMS,),
+        changes=True,
+        undone_by=("DropAlarms",),
+    ),
+    Step(
+        name="CreateSlot",
+        workflow=S,
+        result_path="$.slot",
+        in_vpc=True,
+        access=(A.MASTER_SECRET,),
+        changes=True,
+        undone_by=("DropSlot",),
+    ),
+    # Connects as the CDC user: no master secret.
+    Step(name="Verify", workflow=S, result_path="$.verification", in_vpc=True, access=(A.USER_SECRET_READ,)),
+    Step(name="ReleaseLock", workflow=S, result_path=None, access=(A.LOCK,)),
+    Step(name="Report", workflow=S, result_path="$", access=(A.NOTIFY,)),
+    Step(name="NotifyFailure", workflow=S, result_path="$.failure", access=(A.NOTIFY,)),
+    Step(name="ValidateTeardownInput", workflow=T, result_path="$"),
+    Step(name="AcquireTeardownLock", workflow=T, result_path="$.lock", access=(A.LOCK,)),
+    Step(name="DescribeTeardownTarget", workflow=T, result_path="$.target", access=(A.RDS_READ,)),
+    Step(
+        name="PlanTeardown",
+        workflow=T,
+        result_path="$.plan",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.RDS_READ, A.USER_SECRET_LOOKUP, A.ALARMS_READ),
+    ),
+    Step(name="DropSlot", workflow=T, result_path="$.slot", in_vpc=True, access=(A.MASTER_SECRET,), changes=True),
+    Step(
+        name="DropPublication",
+        workflow=T,
+        result_path="$.publication",
+        in_vpc=True,
+        access=(A.MASTER_SECRET,),
+        changes=True,
+    ),
+    Step(
+        name="DropSignalTables",
+        workflow=T,
+        result_path="$.tables",
+        in_vpc=True,
+        access=(A.MASTER_SECRET,),
+        changes=True,
+    ),
+    Step(
+        name="DropUser",
+        workflow=T,
+        result_path="$.user",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.USER_SECRET_DELETE),
+        changes=True,
+    ),
+    Step(
+        name="RevertParameterGroup",
+        workflow=T,
+        result_path="$.parameter_group",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.RDS_READ, A.PARAMETER_GROUP_REVERT),
+        changes=True,
+    ),
+    Step(name="DropAlarms", workflow=T, result_path="$.alarms", access=(A.ALARMS_DELETE,), changes=True),
+    Step(name="ReleaseTeardownLock", workflow=T, result_path=None, access=(A.LOCK,)),
+    Step(name="ReportTeardown", workflow=T, result_path="$", access=(A.NOTIFY,)),
+    Step(name="NotifyTeardownFailure", workflow=T, result_path="$.failure", access=(A.NOTIFY,)),
+    Step(name="ResolveFleet", workflow=F, result_path="$.fleet", access=(A.FLEET_LIST,)),
+    Step(name="SummarizeMember", workflow=F, result_path="$"),
+    Step(name="SummarizeFleet", workflow=F, result_path="$"),
+)
+
+
+def steps_of(workflow: Workflow) -> tuple[Step, ...]:
+    return tuple(step for step in STEPS if step.workflow is workflow)
+
+
+def step_named(name: str) -> Step:
+    for step in STEPS:
+        if step.name == name:
+            return step
+    raise KeyError(f"{name} is no step of lambdas/shared/steps.py STEPS")
+
+
+def change_keys(workflow: Workflow) -> tuple[str, ...]:
+    """The state keys whose results list changes, in run order: what a report collects."""
+    return tuple(step.result_key for step in steps_of(workflow) if step.changes and step.result_key)
