@@ -10,6 +10,8 @@ from typing import Any
 from aws_cdk import aws_logs as logs
 from constructs import IConstruct
 
+from lambdas.shared.names import DEFAULT_OPT_IN_TAG
+
 # CloudWatch Logs accepts only these retention periods.
 RETENTION_DAYS: dict[int, logs.RetentionDays] = {
     1: logs.RetentionDays.ONE_DAY,
@@ -45,9 +47,10 @@ _TAG = re.compile(r"[^=]{1,128}=.{0,256}")
 # `secret:*` would be every secret of the account.
 _SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^*?\s]+\S*")
 # Which instances and clusters the workflows may modify and reboot (infra/permissions.py).
-TARGET_SCOPES = ("tagged", "account")
+TARGET_SCOPES = ("tagged", "account")  # the first is the default
 # Which master secrets the SQL steps may read, besides `master_secret_arns` (infra/permissions.py).
-MASTER_SECRET_SCOPES = ("rds-managed", "tagged", "listed")
+MASTER_SECRET_SCOPES = ("rds-managed", "tagged", "listed")  # the first is the default
+DEFAULT_LOG_RETENTION_DAYS = 30
 
 
 class ConfigError(ValueError):
@@ -60,15 +63,15 @@ class CdcSetupConfig:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     notification_email: str | None = None
-    opt_in_tag: str = "streamkap:cdc=enabled"
-    log_retention_days: int = 30
+    opt_in_tag: str = DEFAULT_OPT_IN_TAG
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     create_vpc_endpoints: bool = False  # Secrets Manager and RDS interface endpoints in the subnets
     master_secret_arns: tuple[str, ...] = ()  # master secrets (ARNs or ARN patterns) always readable
     # "tagged": modify/reboot only instances and clusters carrying opt_in_tag; "account": any (synth warns).
-    target_scope: str = "tagged"
+    target_scope: str = TARGET_SCOPES[0]
     # "rds-managed": secrets RDS manages (rds!..., tagged by RDS); "tagged": secrets carrying
     # opt_in_tag; "listed": master_secret_arns only.
-    master_secret_scope: str = "rds-managed"  # noqa: S105 - a scope name
+    master_secret_scope: str = MASTER_SECRET_SCOPES[0]
 
     def __post_init__(self) -> None:
         if self.vpc_id is None:
@@ -89,7 +92,7 @@ class CdcSetupConfig:
             _check("security_group_ids", group_id, _SECURITY_GROUP_ID, "sg-0123456789abcdef0")
         if self.notification_email is not None:
             _check("notification_email", self.notification_email, _EMAIL, "dba@example.com")
-        _check("opt_in_tag", self.opt_in_tag, _TAG, "streamkap:cdc=enabled")
+        _check("opt_in_tag", self.opt_in_tag, _TAG, DEFAULT_OPT_IN_TAG)
         if self.create_vpc_endpoints and self.vpc_id is None:
             raise ConfigError("context 'create_vpc_endpoints' needs 'vpc_id', 'subnet_ids' and 'security_group_ids'")
         for arn in self.master_secret_arns:

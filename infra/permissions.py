@@ -19,8 +19,9 @@ from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.config import MASTER_SECRET_SCOPES, TARGET_SCOPES
 from infra.functions import acknowledge, acknowledge_wildcard, arn
-from lambdas.shared.names import ALARM_NAME_PREFIX, SECRET_NAME_PREFIX
+from lambdas.shared.names import ALARM_NAME_PREFIX, DEFAULT_OPT_IN_TAG, SECRET_NAME_PREFIX
 
 # As lambdas/shared/ownership.py marks what the workflow creates (tests/infra assert they agree).
 OWNER_TAG_KEY = "created-by"
@@ -59,9 +60,9 @@ class Scope:
     """The deployment's choices (infra/config.py): the opt-in tag, and how wide targets and
     master secrets reach."""
 
-    opt_in_tag: str = "streamkap:cdc=enabled"
-    target_scope: str = "tagged"  # or "account"
-    master_secret_scope: str = "rds-managed"  # noqa: S105 - or "tagged", "listed"
+    opt_in_tag: str = DEFAULT_OPT_IN_TAG
+    target_scope: str = TARGET_SCOPES[0]
+    master_secret_scope: str = MASTER_SECRET_SCOPES[0]
     master_secret_arns: Sequence[str] = ()
 
     @property

@@ -10,6 +10,16 @@ SECRET_NAME_PREFIX = f"{PROJECT}/"
 ALARM_NAME_PREFIX = f"{PROJECT}-"
 LOCK_TABLE_NAME = f"{PROJECT}-locks"  # the local stack's; a deployment names its table itself (env LOCK_TABLE_NAME)
 HANDLERS_PACKAGE = "lambdas.handlers"
+# key=value a target carries to opt in: the deployment's default (infra/config.py) and the functions'.
+DEFAULT_OPT_IN_TAG = "streamkap:cdc=enabled"
+
+# The seed defaults: the names Streamkap's guide gives the objects; setup's and teardown's inputs
+# default to them.
+SIGNAL_TABLE_SCHEMA = "streamkap"
+USER_NAME = "streamkap_user"
+ROLE_NAME = "streamkap_role"
+PUBLICATION_NAME = "streamkap_pub"
+SLOT_NAME = "streamkap_pgoutput_slot"
 
 
 def handler_module(step: str) -> str:

@@ -16,7 +16,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lambdas.shared.names import LOCK_TABLE_NAME, SECRET_NAME_PREFIX
+from lambdas.shared.names import DEFAULT_OPT_IN_TAG, LOCK_TABLE_NAME, SECRET_NAME_PREFIX
 
 # The Lambda timeouts infra/functions.py gives the functions: data plane (SQL, in the VPC) and control plane.
 DATA_PLANE_LAMBDA_TIMEOUT_SECONDS = 120
@@ -60,7 +60,7 @@ class Environment(BaseModel):
     # Every later read from the server; above every server-side timeout below (checked here).
     db_socket_timeout_seconds: int = Field(45, alias="DB_SOCKET_TIMEOUT_SECONDS", gt=0)
     # key=value an instance must carry for an EventBridge-started execution to set it up
-    opt_in_tag: str = Field("streamkap:cdc=enabled", alias="OPT_IN_TAG")
+    opt_in_tag: str = Field(DEFAULT_OPT_IN_TAG, alias="OPT_IN_TAG")
     # "tagged": the deployment's IAM lets the workflow modify and reboot only targets carrying the
     # opt-in tag (infra/permissions.py), so DescribeTarget refuses others before any change, by name.
     # The deployment always sets it; "account" where unset (the local stack, tests).

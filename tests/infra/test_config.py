@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,14 @@ def from_context(**context: Any) -> CdcSetupConfig:
     return CdcSetupConfig.from_context(App(context=context))
 
 
-def test_cdk_json_defaults_give_the_dataclass_defaults() -> None:
+def test_the_defaults_live_in_the_dataclass_only() -> None:
+    # cdk.json holds feature flags; a deployment's own values go there or in -c (README: Configuration).
     context = json.loads(CDK_JSON.read_text())["context"]
+    assert [key for key in context if not key.startswith("@")] == []
     assert from_context(**context) == CdcSetupConfig()
     assert CdcSetupConfig().log_retention == logs.RetentionDays.ONE_MONTH
+    assert (CdcSetupConfig().target_scope, CdcSetupConfig().master_secret_scope) == ("tagged", "rds-managed")
+    assert CdcSetupConfig().opt_in_tag == "streamkap:cdc=enabled"
 
 
 def test_command_line_strings_are_parsed() -> None:
@@ -90,3 +96,13 @@ def test_scopes_default_to_the_narrow_forms_and_master_secret_arns_take_patterns
     )
     assert config.target_scope == "account"
     assert config.master_secret_arns == (SECRET, f"{SECRET[:-6]}*")
+
+
+def test_the_readme_states_each_deployment_default() -> None:
+    readme = (CDK_JSON.parent / "README.md").read_text()
+    table = readme[readme.index("Deployment (CDK context") :]
+    rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", table, re.MULTILINE))
+    spelled = {None: "null", (): "[]", False: "false", True: "true"}
+    for field in dataclasses.fields(CdcSetupConfig):
+        default = field.default
+        assert rows.get(field.name) == spelled.get(default, str(default)), field.name
