@@ -120,6 +120,7 @@ def _invoke_in_process(
 ) -> tuple[str, bool, str]:
     """Replaces moto's Docker-based invoke: same payloads as Lambda, errors included.
     `after_step(function_name)` runs once the handler's work is done: tests crash runs there."""
+    assert function.handler, f"{function.function_name} has no handler"
     module_name, _, attribute = function.handler.rpartition(".")
     handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
     context = FakeLambdaContext(
