@@ -140,7 +140,7 @@ class RoundTrips:
             with transaction(db) as inner:
                 yield inner
 
-        def counted_connect(cls: type[Database], **kwargs: Any) -> Database:
+        def counted_connect(cls: type[Database], /, **kwargs: Any) -> Database:
             self.connections += 1
             return connect(**kwargs)  # the original, bound to Database
 

@@ -92,7 +92,7 @@ def _sfn_normalise_response(
 _database_connect = Database.connect
 
 
-def connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: Any) -> Database:
+def connect_as_on_rds(cls: type[Database], /, *, host: str, port: int, **kwargs: Any) -> Database:
     """Database.connect, preceded by what RDS does implicitly on the emulated instance
     (rds_replication membership takes effect: LocalPostgres.sync_rds_replication)."""
     before_connect(host, port, kwargs["credentials"].username)
