@@ -13,7 +13,7 @@ export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-matrix test-fast lint format synth diagram bench postgres venv venv-local lock cdk clean mutate
+.PHONY: help demo test test-matrix test-fast lint format typecheck synth diagram bench postgres venv venv-local lock cdk clean mutate
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -53,6 +53,10 @@ lint: venv ## ruff: lint and format check
 format: venv ## ruff: format and fix what it can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# No arguments: [tool.mypy] in pyproject.toml names the files; its cache (.cache/mypy) makes a rerun ~1 s.
+typecheck: venv ## mypy with the pydantic plugin on app.py infra lambdas local cli scripts bench
+	$(VENV)/bin/mypy
 
 bench: venv cdk postgres ## benchmarks (bench/): each prints its figures side by side; results in docs/BENCHMARKS.md
 	$(PY) -m bench.db_setup

@@ -90,7 +90,7 @@ def build_asset(out: Path) -> None:
         source_dir=LAMBDAS_DIR,
         python_version=RUNTIME.name.removeprefix("python"),
         platform="manylinux2014_aarch64" if ARCHITECTURE.name == "arm64" else "manylinux2014_x86_64",
-    ).try_bundle(str(out), None)
+    ).build(out)
 
 
 def asset_sizes(out: Path) -> tuple[int, int, Counter[str]]:

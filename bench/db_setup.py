@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 
 import boto3
@@ -128,7 +128,7 @@ class RoundTrips:
 
     @contextmanager
     def counting(self) -> Iterator[None]:
-        rows, transaction, connect = Database.rows, Database.transaction, Database.connect.__func__
+        rows, transaction, connect = Database.rows, Database.transaction, Database.connect
 
         def counted_rows(db: Database, sql: str, **params: Any) -> list[list[Any]]:
             self.statements += 1
@@ -140,9 +140,9 @@ class RoundTrips:
             with transaction(db) as inner:
                 yield inner
 
-        def counted_connect(cls: type[Database], **kwargs: Any) -> Database:
+        def counted_connect(cls: type[Database], /, **kwargs: Any) -> Database:
             self.connections += 1
-            return connect(cls, **kwargs)
+            return connect(**kwargs)  # the original, bound to Database
 
         with (
             mock.patch.object(Database, "rows", counted_rows),
@@ -152,7 +152,9 @@ class RoundTrips:
             yield
 
 
-def run_ours(pg: LocalPostgres, database: str, policy: str, trips: RoundTrips | None = None) -> float:
+def run_ours(
+    pg: LocalPostgres, database: str, policy: Literal["ignore", "full"], trips: RoundTrips | None = None
+) -> float:
     setup = SetupInput(
         db_instance_identifier="bench",
         database=database,
@@ -193,13 +195,14 @@ def run_ours(pg: LocalPostgres, database: str, policy: str, trips: RoundTrips | 
             return timed(go)[0]
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> dict[int, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows, figures = [], {}
+    rows: list[list[str]] = []
+    figures: dict[int, dict[str, float]] = {}  # by table count
     boto3.setup_default_session()
     # One statement (the seed's CREATE PUBLICATION, our ConfigureDatabase transaction) locks every table:
     # the shared lock table holds max_locks_per_transaction x max_connections (64 x 100 by default) locks.

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec
 
 import boto3
 import typer
@@ -240,11 +241,14 @@ def print_output(output: dict[str, Any], csv_path: Path | None = None) -> None:
     console.print(f"\n[bold green]{status}[/]: the database is ready for Streamkap.")
 
 
-def guarded(function):
+P = ParamSpec("P")
+
+
+def guarded(function: Callable[P, None]) -> Callable[P, None]:
     """Named errors (ours, the workflow's, AWS's) as `Name: message` and exit 1."""
 
     @functools.wraps(function)  # typer reads the wrapped signature
-    def wrapper(*args: Any, **kwargs: Any) -> None:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             function(*args, **kwargs)
         except CliError as error:

@@ -58,7 +58,7 @@ class Progress:
             row.running, row.seconds = False, row.seconds + at - row.entered_at
             return row
         elif kind in FAILURES and self.current and not self.rows[self.current].error:  # one per failure
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             row = self.rows[self.current]
             row.running, row.error = False, details.get("error", kind)
             return row

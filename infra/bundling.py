@@ -106,16 +106,20 @@ class PipBundling:
         self.platform = platform
         self.ca_bundle = ca_bundle
 
-    def try_bundle(self, output_dir: str, options: Any) -> bool:
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
+        """ILocalBundling: jsii passes the BundlingOptions as keywords (a keyword-only parameter asks
+        for that); none matters here, the image is never pulled."""
+        self.build(Path(output_dir))
+        return True
+
+    def build(self, out: Path) -> None:
         # Only a real build (synth/deploy) bundles; tests skip bundling and so this check.
         if self.ca_bundle is not None:
             check_ca_bundle(self.ca_bundle)
-        out = Path(output_dir)
         shutil.copytree(self.source_dir, out / self.source_dir.name, ignore=_IGNORED, dirs_exist_ok=True)
         requirements = self.source_dir / "requirements.txt"
         if requirements.exists():
             shutil.copytree(self.dependencies(requirements), out, dirs_exist_ok=True)
-        return True
 
     def dependencies(self, requirements: Path) -> Path:
         """The installed third-party tree for `requirements`, from the cache, pip-installed on a miss."""

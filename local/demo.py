@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -46,7 +47,7 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def state_line(event: dict, entered_at: dict[str, float]) -> str | None:
+def state_line(event: dict[str, Any], entered_at: dict[str, float]) -> str | None:
     """One line per state entered/left, timed from the execution history's own timestamps."""
     kind, at = event["type"], event["timestamp"].timestamp()
     if kind.endswith("StateEntered"):
@@ -57,7 +58,7 @@ def state_line(event: dict, entered_at: dict[str, float]) -> str | None:
         name = event["stateExitedEventDetails"]["name"]
         return f"  <- {name:<22} {(at - entered_at.get(name, at)) * 1000:7.0f} ms"
     if kind in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         return f"  !! {kind}: {details.get('error')}"
     return None
 

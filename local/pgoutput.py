@@ -59,7 +59,8 @@ def decode(messages: list[bytes]) -> list[RowChange]:
             relations[oid] = (f"{namespace}.{name}", columns)
         elif kind in (b"I", b"U", b"D"):
             (oid,) = struct.unpack_from("!I", message, 1)
-            at, old = 5, []
+            at = 5
+            old: list[str | None] = []
             if kind != b"I" and message[at : at + 1] in (b"K", b"O"):
                 old, at = _tuple(message, at + 1)  # old key / old row
             values = old if kind == b"D" else _tuple(message, at + 1)[0]  # skip the 'N' tag

@@ -29,7 +29,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations: the methods import pg8000 where they connect
+    import pg8000.native
 
 MASTER_USER = "master"
 ADMIN_USER = "rdsadmin"  # RDS's own superuser: customers never get it
@@ -169,7 +172,7 @@ class LocalPostgres:
     _replication_given: set[str] = field(default_factory=set, repr=False)
     # Self-managed: the master (the superuser) still has the template's password until first start.
     _password_pending: bool = field(default=False, repr=False)
-    _admin_session: Any = field(default=None, repr=False)
+    _admin_session: pg8000.native.Connection | None = field(default=None, repr=False)
 
     @property
     def admin_user(self) -> str:
@@ -373,7 +376,7 @@ class LocalPostgres:
     def socket_dir(self) -> Path:
         return self.root
 
-    def connect_admin(self, database: str = "postgres"):
+    def connect_admin(self, database: str = "postgres") -> pg8000.native.Connection:
         """The superuser through the unix socket: for the emulator and test fixtures only, as
         RDS keeps `rdsadmin` to itself. (Self-managed mode: the master, which is the superuser.)"""
         import pg8000.native
@@ -424,7 +427,7 @@ class LocalPostgres:
             self._close_sync_connection()
             raise
 
-    def _sync_connection(self):
+    def _sync_connection(self) -> pg8000.native.Connection:
         """One admin session kept for the syncs (one runs before every connection): opening a
         session per sync costs more than the work."""
         if self._admin_session is not None:
@@ -440,7 +443,9 @@ class LocalPostgres:
             with contextlib.suppress(Exception):  # the server may already have ended it
                 conn.close()
 
-    def connect(self, database: str = "postgres", user: str | None = None, password: str | None = None):
+    def connect(
+        self, database: str = "postgres", user: str | None = None, password: str | None = None
+    ) -> pg8000.native.Connection:
         """Over TCP with a password, as a client of RDS connects: the master unless `user`."""
         import pg8000.native
 

@@ -21,8 +21,10 @@ restarts it.
 
 from __future__ import annotations
 
+import inspect
 import json
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -54,6 +56,14 @@ def server_settings(parameters: dict[str, dict[str, Any]]) -> dict[str, str]:
         elif not name.startswith("rds."):
             settings[name] = value
     return settings
+
+
+def property_getter(cls: type, name: str) -> Callable[[Any], Any]:
+    """The getter of a moto model's property, to call from its patched replacement."""
+    found = inspect.getattr_static(cls, name)
+    if not isinstance(found, property) or found.fget is None:
+        raise TypeError(f"moto's {cls.__name__}.{name} is no longer a property: the RDS emulator needs updating")
+    return found.fget
 
 
 @dataclass
@@ -195,11 +205,11 @@ class RdsEmulator:
         original_modify_instance = RDSBackend.modify_db_instance
         original_describe = RDSBackend.describe_db_instances
         original_groups = DBInstance.db_parameter_groups
-        original_address = DBInstance.address
+        original_address = property_getter(DBInstance, "address")
         original_modify_cluster_group = RDSBackend.modify_db_cluster_parameter_group
         original_modify_cluster = RDSBackend.modify_db_cluster
-        original_members = DBCluster.db_cluster_members
-        original_cluster_endpoint = DBCluster.endpoint
+        original_members = property_getter(DBCluster, "db_cluster_members")
+        original_cluster_endpoint = property_getter(DBCluster, "endpoint")
         original_describe_groups = RDSBackend.describe_db_parameter_groups
 
         def describe_db_parameter_groups(backend: RDSBackend, kwargs: dict[str, Any]) -> Any:
@@ -244,7 +254,7 @@ class RdsEmulator:
             return cluster
 
         def db_cluster_members(cluster: DBCluster) -> Any:
-            members = original_members.fget(cluster)
+            members = original_members(cluster)
             writer = emulator.clusters.get(cluster.db_cluster_identifier)
             for member in members:
                 if writer and member["IsClusterWriter"]:
@@ -253,7 +263,7 @@ class RdsEmulator:
 
         def cluster_endpoint(cluster: DBCluster) -> str:
             writer = emulator.clusters.get(cluster.db_cluster_identifier)
-            return writer.server.host if writer else original_cluster_endpoint.fget(cluster)
+            return writer.server.host if writer else original_cluster_endpoint(cluster)
 
         def modify_db_parameter_group(
             backend: RDSBackend, db_parameter_group_name: str, db_parameter_group_parameters: Any
@@ -274,7 +284,7 @@ class RdsEmulator:
             database = original_modify_instance(backend, db_instance_identifier, db_kwargs)
             emulated = emulator.instances.get(db_instance_identifier)
             if emulated and database.db_parameter_group_name != before:
-                group = backend.db_parameter_groups[database.db_parameter_group_name]
+                [group] = database.db_parameter_groups()  # moto's lookup: None is the default group
                 emulated.group_changed(f"ModifyDBInstance {group.name}", group.parameters, needs_reboot=True)
             return database
 
@@ -307,14 +317,15 @@ class RdsEmulator:
             groups = original_groups(database)
             emulated = emulator.instances.get(database.db_instance_identifier)
             for group in groups:
-                group.ParameterApplyStatus = "pending-reboot" if emulated and emulated.pending_reboot else "in-sync"
+                # moto's template reads this attribute, which DBParameterGroup does not declare (moto sets it so too)
+                group.ParameterApplyStatus = "pending-reboot" if emulated and emulated.pending_reboot else "in-sync"  # type: ignore[attr-defined]
             return groups
 
         def address(database: DBInstance) -> str:
             emulated = emulator.instances.get(database.db_instance_identifier)
-            return emulated.server.host if emulated else original_address.fget(database)
+            return emulated.server.host if emulated else original_address(database)
 
-        patches = [
+        patches: list[AbstractContextManager[Any]] = [
             mock.patch.object(RDSBackend, "modify_db_parameter_group", modify_db_parameter_group),
             mock.patch.object(RDSBackend, "modify_db_instance", modify_db_instance),
             mock.patch.object(RDSBackend, "reboot_db_instance", reboot_db_instance),

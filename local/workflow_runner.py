@@ -93,7 +93,7 @@ def _sfn_normalise_response(
 _database_connect = Database.connect
 
 
-def connect_as_on_rds(cls: type[Database], *, host: str, port: int, **kwargs: Any) -> Database:
+def connect_as_on_rds(cls: type[Database], /, *, host: str, port: int, **kwargs: Any) -> Database:
     """Database.connect, preceded by what RDS does implicitly on the emulated instance
     (rds_replication membership takes effect: LocalPostgres.sync_rds_replication)."""
     before_connect(host, port, kwargs["credentials"].username)
@@ -116,6 +116,7 @@ def _invoke_in_process(
 ) -> tuple[str, bool, str]:
     """Replaces moto's Docker-based invoke: same payloads as Lambda, errors included.
     `after_step(function_name)` runs once the handler's work is done: tests crash runs there."""
+    assert function.handler, f"{function.function_name} has no handler"
     module_name, _, attribute = function.handler.rpartition(".")
     handler: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute)
     context = FakeLambdaContext(

@@ -202,6 +202,13 @@ class Database:
         found = self.rows(sql, **params)
         return found[0] if found else None
 
+    def one(self, sql: str, **params: Any) -> list[Any]:
+        """The row of a query that always has one: an aggregate, a SELECT without FROM, current_user's role."""
+        found = self.row(sql, **params)
+        if found is None:
+            raise RuntimeError(f"{' '.join(sql.split()[:3])}: no row from a query that always returns one")
+        return found
+
     def value(self, sql: str, **params: Any) -> Any:
         found = self.row(sql, **params)
         return found[0] if found else None

@@ -72,7 +72,7 @@ class InstanceInfo:
     @classmethod
     def from_cluster(cls, raw: dict[str, Any], writer: dict[str, Any] | None) -> InstanceInfo:
         """An Aurora cluster and its writer instance (None: the cluster has no writer yet)."""
-        member = next((m for m in raw.get("DBClusterMembers") or [] if m.get("IsClusterWriter")), {})
+        member: dict[str, Any] = next((m for m in raw.get("DBClusterMembers") or [] if m.get("IsClusterWriter")), {})
         cluster_status = raw.get("Status", "")
         # The writer's status matters once the cluster is available: it is what a reboot changes.
         status = (writer or {}).get("DBInstanceStatus", "creating") if cluster_status == "available" else cluster_status

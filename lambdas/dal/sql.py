@@ -701,7 +701,7 @@ class TeardownCatalog:
 def read_teardown_catalog(
     db: Database, *, slot_name: str, publication: str, signal_schema: str, user: str, role: str
 ) -> TeardownCatalog:
-    current_user, is_superuser = db.row(
+    current_user, is_superuser = db.one(
         "SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user"
     )
     found = db.row(
@@ -721,7 +721,7 @@ def read_teardown_catalog(
         sig=SIGNAL_TABLE,
         hb=HEARTBEAT_TABLE,
     )
-    schema_exists, other_objects, schema_comment = db.row(
+    schema_exists, other_objects, schema_comment = db.one(
         """SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :s),
                   (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                    WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -758,7 +758,7 @@ def read_teardown_catalog(
         roles=tuple(row[0] for row in roles),
         roles_usable=tuple(row[0] for row in roles if row[1]),
         role_states=states,
-        slot_recorded=bool(found) and (found[2], slot_name) in recorded_slots(user_comment),
+        slot_recorded=found is not None and (found[2], slot_name) in recorded_slots(user_comment),
         publication_marked=is_marked(publication_comment),
         own_tables_marked=tuple(name for name, comment in own if is_marked(comment)),
         signal_schema_marked=is_marked(schema_comment),

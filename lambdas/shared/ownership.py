@@ -8,7 +8,7 @@ unless the execution input's `adopt` lists its kind, which the dry-run plan then
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Literal, get_args
 
 # AWS resources (secrets, parameter groups, security groups): this tag, with this value.
 OWNER_TAG_KEY = "created-by"
@@ -30,7 +30,7 @@ AdoptKind = Literal[
     "parameter_group",  # the custom parameter group named after the target
     "pending_changes",  # parameter changes already pending a reboot, applied by the workflow's reboot
 ]
-ADOPT_KINDS: tuple[str, ...] = AdoptKind.__args__  # type: ignore[attr-defined]
+ADOPT_KINDS: tuple[str, ...] = get_args(AdoptKind)
 
 
 def marker(what: str) -> str:
@@ -39,7 +39,7 @@ def marker(what: str) -> str:
 
 
 def is_marked(comment: str | None) -> bool:
-    return bool(comment) and comment.startswith(f"{COMMENT_MARKER}:")  # type: ignore[union-attr]
+    return comment is not None and comment.startswith(f"{COMMENT_MARKER}:")
 
 
 # The CDC user's comment also records the replication slots the workflow created for it, as

@@ -243,3 +243,17 @@ def test_every_lambda_task_retries_transient_failures_with_jittered_bounded_back
             for n in range(retry["MaxAttempts"])
         ]
         assert sum(delays) <= 120, f"{name}: up to {sum(delays)}s of backoff"
+
+
+class Answers:
+    def __init__(self, rows: list[list[Any]]) -> None:
+        self.rows = rows
+
+    def run(self, sql: str, **_: Any) -> Any:
+        return self.rows
+
+
+def test_a_query_that_always_returns_one_row_and_returns_none_is_a_bug_not_an_unpacking_error():
+    assert Database(Answers([["streamkap", False]])).one("SELECT current_user, rolsuper") == ["streamkap", False]  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="SELECT current_user, rolsuper: no row from a query that always returns"):
+        Database(Answers([])).one("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")  # type: ignore[arg-type]
