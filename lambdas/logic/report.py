@@ -9,9 +9,13 @@ from lambdas.shared.models import (
     HEARTBEAT_TABLE,
     SIGNAL_TABLE,
     TABLES_CSV_INLINE_LIMIT_BYTES,
+    ConfigureResult,
     Connector,
+    PreflightResult,
     SetupInput,
     SetupOutput,
+    Target,
+    VerifyResult,
     WorkflowState,
 )
 
@@ -56,35 +60,48 @@ def changes_made(state: WorkflowState) -> list[str]:
 
 
 def report(state: WorkflowState) -> SetupOutput:
+    """The output of the path the run took: dry run, reboot pending (reboot "never"), or ready."""
     setup = state.input
-    if setup.dry_run:
-        state.require("preflight")
-        assert state.preflight is not None
-        return SetupOutput(
-            status="DryRun",
-            plan=state.preflight.plan,
-            message="Dry run: nothing was changed. Start again with dry_run false to apply the plan.",
-        )
-    if state.configure is None:  # stopped before the reboot, as reboot "never" asks
-        return SetupOutput(
-            status="RebootPending",
-            changes=changes_made(state),
-            message=f"Reboot instance {state.target.instance_id if state.target else ''} (or wait for its "
-            "maintenance window), then start the execution again to finish the setup.",
-        )
-    state.require("target", "configure", "verification")
-    assert state.target is not None and state.verification is not None
+    match state:
+        case WorkflowState(input=SetupInput(dry_run=True), preflight=PreflightResult(plan=plan)):
+            return SetupOutput(
+                status="DryRun",
+                plan=plan,
+                message="Dry run: nothing was changed. Start again with dry_run false to apply the plan.",
+            )
+        case WorkflowState(input=SetupInput(dry_run=False), target=Target() as target, configure=None):
+            return SetupOutput(  # stopped before the reboot, as reboot "never" asks
+                status="RebootPending",
+                changes=changes_made(state),
+                message=f"Reboot instance {target.instance_id} (or wait for its maintenance window), then start "
+                "the execution again to finish the setup.",
+            )
+        case WorkflowState(
+            input=SetupInput(dry_run=False),
+            target=Target() as target,
+            configure=ConfigureResult() as configured,
+            verification=VerifyResult() as verification,
+        ):
+            return ready(state, target, configured, verification)
+    done = [name for name in type(state).model_fields if name != "input" and getattr(state, name) is not None]
+    raise ValueError(
+        f"Report was given a state no path of the workflow ends with (dry_run {setup.dry_run}, results {done}): "
+        "was a step run out of order?"
+    )
+
+
+def ready(state: WorkflowState, target: Target, configured: ConfigureResult, verification: VerifyResult) -> SetupOutput:
+    setup = state.input
     connector = Connector(
-        hostname=state.target.host,
-        port=state.target.port,
-        database=state.target.database,
+        hostname=target.host,
+        port=target.port,
+        database=target.database,
         username=setup.user_name,
-        password_secret_arn=state.configure.secret_arn,
+        password_secret_arn=configured.secret_arn,
         signal_table_schema=setup.signal_table_schema,
         replication_slot_name=setup.slot_name,
         publication_name=setup.publication_name,
     )
-    configured = state.configure
     omitted = None
     if configured.tables_csv is None:
         omitted = (
@@ -98,6 +115,6 @@ def report(state: WorkflowState) -> SetupOutput:
         tables_csv=configured.tables_csv,
         tables_count=configured.user_tables,
         changes=changes_made(state),
-        verification=state.verification,
+        verification=verification,
         message=omitted,
     )

@@ -21,7 +21,7 @@ from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, Not
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker
 from lambdas.shared.settings import environment
-from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
+from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownPlan, TeardownState
 
 
 def teardown_catalog(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
@@ -302,11 +302,11 @@ def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) 
     secret = user_secret(secrets, t, target)  # refused before any role is dropped
     ending = reader_changes(catalog, t, target, f"user {t.user_name}") if changes else []
     end_reader(db, catalog, ending)
-    changes = ending + _apply(db, changes, "DropUser")
+    removed = ending + _apply(db, changes, "DropUser")
     if secret:
         secrets.delete_secret(secret)
-        changes.append(f"delete secret {secret}")
-    return changes
+        removed.append(f"delete secret {secret}")
+    return removed
 
 
 def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Target) -> list[str]:
@@ -318,14 +318,16 @@ def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Tar
 
 
 def report(state: TeardownState) -> TeardownOutput:
-    if state.input.dry_run:
-        state.require("plan")
-        assert state.plan is not None
-        return TeardownOutput(
-            status="DryRun",
-            plan=state.plan.plan,
-            message="Dry run: nothing was removed. Start again with dry_run false to apply the plan.",
-        )
+    """The plan of a dry run, or what the parts chosen removed."""
+    match state:
+        case TeardownState(input=TeardownInput(dry_run=True), plan=TeardownPlan(plan=plan)):
+            return TeardownOutput(
+                status="DryRun",
+                plan=plan,
+                message="Dry run: nothing was removed. Start again with dry_run false to apply the plan.",
+            )
+        case TeardownState(input=TeardownInput(dry_run=True)):
+            raise ValueError("ReportTeardown was given a dry run without its plan: was a step run out of order?")
     changes = state.changes
     reboot = any(c.startswith("attach parameter group") for c in changes)
     cluster = state.target.cluster_id if state.target else None
