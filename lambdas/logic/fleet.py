@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
 
 from lambdas.dal.rds import Rds
 from lambdas.shared.errors import InvalidInput, TargetNotFound
-from lambdas.shared.fleet_models import FleetInput, FleetMember, FleetOutput, FleetPlan, MemberResult
-from lambdas.shared.models import SetupInput
+from lambdas.shared.fleet_models import (
+    FleetInput,
+    FleetMember,
+    FleetOutput,
+    FleetPlan,
+    MemberResult,
+    SetupRun,
+    SummarizeMemberInput,
+)
+from lambdas.shared.models import SetupInput, StepError
 
 
 def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
@@ -46,22 +53,21 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
     )
 
 
-def member_result(item: dict[str, Any]) -> MemberResult:
-    """One Map item's outcome, small whatever the setup returned: {"instance", "result": {"output",
-    "execution_arn"}} when the setup succeeded, {"instance", "error": {"Error", "Cause"}} when it failed
-    (Cause: the failed execution, as DescribeExecution returns it, for states:startExecution.sync:2)."""
-    instance = item["instance"]
-    if "error" not in item:
-        result = item.get("result") or {}
-        output = result.get("output") or {}
-        return MemberResult(
-            db_instance_identifier=instance,
-            status=output.get("status", "Unknown"),
-            message=output.get("message"),
-            execution_arn=result.get("execution_arn"),
-        )
-    error = item["error"] or {}
-    name, message, arn = error.get("Error", "UnknownError"), error.get("Cause"), None
+def member_result(item: SummarizeMemberInput) -> MemberResult:
+    """One Map item's outcome, small whatever the setup returned."""
+    match item:
+        case SummarizeMemberInput(result=SetupRun(output=output, execution_arn=arn)):
+            return MemberResult(
+                db_instance_identifier=item.instance, status=output.status, message=output.message, execution_arn=arn
+            )
+        case SummarizeMemberInput(error=StepError() as error):
+            return failed_member(item.instance, error)
+    raise ValueError(f"Fleet member {item.instance} has neither StartSetup's result nor its error")
+
+
+def failed_member(instance: str, error: StepError) -> MemberResult:
+    """A setup that failed: its own named error and message where the Cause is the failed execution."""
+    name, message, arn = error.Error, error.Cause, None
     try:
         described = json.loads(message or "")
     except ValueError:
@@ -76,9 +82,8 @@ def member_result(item: dict[str, Any]) -> MemberResult:
     )
 
 
-def summarize(items: list[dict[str, Any]]) -> FleetOutput:
-    """`items`: the Map's results, each a MemberResult (SummarizeMember)."""
-    results = [MemberResult.model_validate(item) for item in items]
+def summarize(results: list[MemberResult]) -> FleetOutput:
+    """`results`: the Map's, one SummarizeMember output per instance."""
     failed = sum(r.status == "Failed" for r in results)
     status = "Succeeded" if not failed else ("Failed" if failed == len(results) else "PartiallyFailed")
     return FleetOutput(status=status, counts=dict(Counter(r.status for r in results)), instances=results)
