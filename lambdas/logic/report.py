@@ -11,10 +11,8 @@ from lambdas.shared.models import (
     TABLES_CSV_INLINE_LIMIT_BYTES,
     ConfigureResult,
     Connector,
-    PreflightResult,
     SetupInput,
     SetupOutput,
-    Target,
     VerifyResult,
     WorkflowState,
 )
@@ -61,37 +59,27 @@ def changes_made(state: WorkflowState) -> list[str]:
 
 def report(state: WorkflowState) -> SetupOutput:
     """The output of the path the run took: dry run, reboot pending (reboot "never"), or ready."""
-    setup = state.input
+    if state.input.dry_run:
+        return SetupOutput(
+            status="DryRun",
+            plan=state.preflight.plan,
+            message="Dry run: nothing was changed. Start again with dry_run false to apply the plan.",
+        )
     match state:
-        case WorkflowState(input=SetupInput(dry_run=True), preflight=PreflightResult(plan=plan)):
+        case WorkflowState(configure=None):  # stopped before the reboot, as reboot "never" asks
             return SetupOutput(
-                status="DryRun",
-                plan=plan,
-                message="Dry run: nothing was changed. Start again with dry_run false to apply the plan.",
-            )
-        case WorkflowState(input=SetupInput(dry_run=False), target=Target() as target, configure=None):
-            return SetupOutput(  # stopped before the reboot, as reboot "never" asks
                 status="RebootPending",
                 changes=changes_made(state),
-                message=f"Reboot instance {target.instance_id} (or wait for its maintenance window), then start "
-                "the execution again to finish the setup.",
+                message=f"Reboot instance {state.target.instance_id} (or wait for its maintenance window), then "
+                "start the execution again to finish the setup.",
             )
-        case WorkflowState(
-            input=SetupInput(dry_run=False),
-            target=Target() as target,
-            configure=ConfigureResult() as configured,
-            verification=VerifyResult() as verification,
-        ):
-            return ready(state, target, configured, verification)
-    done = [name for name in type(state).model_fields if name != "input" and getattr(state, name) is not None]
-    raise ValueError(
-        f"Report was given a state no path of the workflow ends with (dry_run {setup.dry_run}, results {done}): "
-        "was a step run out of order?"
-    )
+        case WorkflowState(configure=ConfigureResult() as configured, verification=VerifyResult() as verification):
+            return ready(state, configured, verification)
+    raise ValueError("Report was given a configured database without its verification: was a step run out of order?")
 
 
-def ready(state: WorkflowState, target: Target, configured: ConfigureResult, verification: VerifyResult) -> SetupOutput:
-    setup = state.input
+def ready(state: WorkflowState, configured: ConfigureResult, verification: VerifyResult) -> SetupOutput:
+    setup, target = state.input, state.target
     connector = Connector(
         hostname=target.host,
         port=target.port,

@@ -21,7 +21,7 @@ from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, Not
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker
 from lambdas.shared.settings import environment
-from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownPlan, TeardownState
+from lambdas.shared.teardown_models import TeardownInput, TeardownOutput, TeardownState
 
 
 def teardown_catalog(db: Database, t: TeardownInput) -> sql.TeardownCatalog:
@@ -319,18 +319,15 @@ def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Tar
 
 def report(state: TeardownState) -> TeardownOutput:
     """The plan of a dry run, or what the parts chosen removed."""
-    match state:
-        case TeardownState(input=TeardownInput(dry_run=True), plan=TeardownPlan(plan=plan)):
-            return TeardownOutput(
-                status="DryRun",
-                plan=plan,
-                message="Dry run: nothing was removed. Start again with dry_run false to apply the plan.",
-            )
-        case TeardownState(input=TeardownInput(dry_run=True)):
-            raise ValueError("ReportTeardown was given a dry run without its plan: was a step run out of order?")
+    if state.input.dry_run:
+        return TeardownOutput(
+            status="DryRun",
+            plan=state.plan.plan,
+            message="Dry run: nothing was removed. Start again with dry_run false to apply the plan.",
+        )
     changes = state.changes
     reboot = any(c.startswith("attach parameter group") for c in changes)
-    cluster = state.target.cluster_id if state.target else None
+    cluster = state.target.cluster_id
     rebooted = f"the instances of cluster {cluster}" if cluster else "the instance"
     return TeardownOutput(
         status="Removed",

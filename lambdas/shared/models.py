@@ -462,11 +462,11 @@ class NotifyFailureInput(FailureInput):
 
 
 class WorkflowState(SetupInputState):
-    """The whole state, every step's result optional: for Report, which reads the results of the
-    path that ended (dry run, reboot pending, ready)."""
+    """The whole state, as Report gets it: every way there ran Preflight; which later steps ran, and
+    so which results are there, depends on the path that ended (dry run, reboot pending, ready)."""
 
-    target: Target | None = None
-    preflight: PreflightResult | None = None
+    target: Target
+    preflight: PreflightResult
     parameter_group: ParameterGroupResult | None = None
     reboot: RebootResult | None = None
     reboot_status: RebootStatus | None = None
@@ -474,7 +474,6 @@ class WorkflowState(SetupInputState):
     slot: SlotResult | None = None
     verification: VerifyResult | None = None
     alarms: AlarmsResult | None = None
-    error: StepError | None = None
 
 
 class Connector(BaseModel):

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lambdas.shared.models import FailureInput, SetupInput, StepError, StepState, Target, input_target_id
+from lambdas.shared.models import FailureInput, SetupInput, StepState, Target, input_target_id
 from lambdas.shared.ownership import AdoptKind
 
 PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group", "drop_alarms")
@@ -157,18 +157,17 @@ class NotifyTeardownFailureInput(FailureInput):
 
 
 class TeardownState(TeardownInputState):
-    """The whole state, every step's result optional: for ReportTeardown, which reads the results of
-    the parts chosen (or the plan of a dry run)."""
+    """The whole state, as ReportTeardown gets it: every way there ran PlanTeardown; the parts
+    chosen (none in a dry run) added their results."""
 
-    target: Target | None = None
-    plan: TeardownPlan | None = None
+    target: Target
+    plan: TeardownPlan
     slot: TeardownChanges | None = None
     publication: TeardownChanges | None = None
     tables: TeardownChanges | None = None
     user: TeardownChanges | None = None
     parameter_group: TeardownChanges | None = None
     alarms: TeardownChanges | None = None
-    error: StepError | None = None
 
     @property
     def changes(self) -> list[str]:
