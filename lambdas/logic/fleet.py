@@ -18,6 +18,7 @@ from lambdas.shared.fleet_models import (
     MemberResult,
     SetupRun,
     SummarizeMemberInput,
+    tag_pair,
 )
 from lambdas.shared.models import SetupInput, StepError
 
@@ -32,8 +33,8 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
                 "Check db_instance_identifiers"
             )
         selected = [known[i.lower()] for i in fleet.db_instance_identifiers]
-    else:
-        key, value = fleet.tag_pair
+    elif fleet.tag is not None:
+        key, value = tag_pair(fleet.tag)
         selected = sorted(
             name for name, tags in rds.instances_with_tags() if key in tags and (value is None or tags[key] == value)
         )
@@ -44,6 +45,8 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
                 f"The tag {fleet.tag!r} selects {len(selected)} instances, more than max_instances "
                 f"{fleet.max_instances}; narrow the tag or raise max_instances. No setup was started"
             )
+    else:  # FleetInput refuses this itself
+        raise InvalidInput("Give exactly one of db_instance_identifiers or tag; no setup was started")
     # A typo in `setup` fails here, before any setup starts; only the identifier differs between members.
     SetupInput.model_validate({**fleet.setup, "db_instance_identifier": selected[0]})
     return FleetPlan(

@@ -69,11 +69,11 @@ class FleetInput(BaseModel):
             )
         return self
 
-    @property
-    def tag_pair(self) -> tuple[str, str | None]:
-        assert self.tag is not None
-        key, equals, value = self.tag.partition("=")
-        return key.strip(), (value.strip() if equals else None)
+
+def tag_pair(tag: str) -> tuple[str, str | None]:
+    """A fleet's tag selector: "key=value" -> (key, value); "key" -> (key, None), any value."""
+    key, equals, value = tag.partition("=")
+    return key.strip(), (value.strip() if equals else None)
 
 
 class FleetMember(BaseModel):
