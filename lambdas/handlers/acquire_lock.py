@@ -6,14 +6,13 @@ from typing import Any
 
 from lambdas.dal.locks import Executions, Locks
 from lambdas.logic.lock import take_for
-from lambdas.shared.models import SetupInput
+from lambdas.shared.models import AcquireLockInput
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
-@step()
-def handler(event: dict[str, Any]) -> dict[str, Any]:
-    setup = SetupInput.model_validate(event["input"])
-    lease = take_for(Locks(), Executions(), setup, event["execution_arn"], "setup", int(time.time()))
+@step(AcquireLockInput)
+def handler(state: AcquireLockInput) -> dict[str, Any]:
+    lease = take_for(Locks(), Executions(), state.input, state.execution_arn, "setup", int(time.time()))
     logger.info("lock acquired", extra={"target": lease.target, "expires_at": lease.expires_at})
     return {"target": lease.target, "expires_at": lease.expires_at}

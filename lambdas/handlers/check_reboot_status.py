@@ -4,15 +4,14 @@ from lambdas.dal import connections, sql
 from lambdas.dal.rds import Rds
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.reboot import check_reboot
-from lambdas.shared.models import RebootStatus, WorkflowState
+from lambdas.shared.models import CheckRebootStatusInput, RebootStatus
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
 # RebootWaitPolls: the status checks it took until the target was ready (none while it still waits)
-@step(WorkflowState, measure=lambda status: {"RebootWaitPolls": status.attempt} if status.ready else {})
-def handler(state: WorkflowState) -> RebootStatus:
-    state.require("target")
+@step(CheckRebootStatusInput, measure=lambda status: {"RebootWaitPolls": status.attempt} if status.ready else {})
+def handler(state: CheckRebootStatusInput) -> RebootStatus:
     target = state.target
 
     def read_wal_level() -> str:
@@ -27,7 +26,7 @@ def handler(state: WorkflowState) -> RebootStatus:
         previous.attempt if previous else 0,
         read_wal_level,
         target.cluster_id,
-        rebooted=bool(state.reboot and state.reboot.changes),
+        rebooted=bool(state.reboot.changes),
         previous_reboots=previous.reboots if previous else 0,
     )
     if status.waiting_because:

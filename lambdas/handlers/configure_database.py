@@ -3,14 +3,13 @@
 from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_apply import configure_database
-from lambdas.shared.models import ConfigureResult, WorkflowState
+from lambdas.shared.models import ConfigureDatabaseInput, ConfigureResult
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
-@step(WorkflowState)
-def handler(state: WorkflowState) -> ConfigureResult:
-    state.require("target")
+@step(ConfigureDatabaseInput)
+def handler(state: ConfigureDatabaseInput) -> ConfigureResult:
     secrets = Secrets()
     with connections.as_master(state.target, secrets) as db:
         result = configure_database(db, secrets, state.input, state.target)

@@ -2,13 +2,13 @@
 
 from lambdas.dal.rds import Rds
 from lambdas.logic.target import describe_target
-from lambdas.shared.models import Target, WorkflowState
+from lambdas.shared.models import DescribeTargetInput, Target
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
-@step(WorkflowState)
-def handler(state: WorkflowState) -> Target:
+@step(DescribeTargetInput)
+def handler(state: DescribeTargetInput) -> Target:
     attempt = state.target.attempt + 1 if state.target else 1
     target = describe_target(Rds(), state.input, attempt)
     logger.info(

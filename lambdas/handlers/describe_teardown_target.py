@@ -7,11 +7,11 @@ from lambdas.logic.target import describe_target
 from lambdas.shared.models import Target
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
-from lambdas.shared.teardown_models import TeardownState
+from lambdas.shared.teardown_models import DescribeTeardownTargetInput
 
 
-@step(TeardownState)
-def handler(state: TeardownState) -> Target:
+@step(DescribeTeardownTargetInput)
+def handler(state: DescribeTeardownTargetInput) -> Target:
     setup = state.input.setup_input()
     target = (
         describe_self_managed_target(setup)

@@ -5,12 +5,11 @@ from lambdas.dal.secrets import Secrets
 from lambdas.logic import teardown
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
-from lambdas.shared.teardown_models import TeardownChanges, TeardownState
+from lambdas.shared.teardown_models import DropSignalTablesInput, TeardownChanges
 
 
-@step(TeardownState)
-def handler(state: TeardownState) -> TeardownChanges:
-    state.require("target")
+@step(DropSignalTablesInput)
+def handler(state: DropSignalTablesInput) -> TeardownChanges:
     with connections.as_master(state.target, Secrets()) as db:
         changes = teardown.drop_tables(db, state.input)
     logger.info("signal tables removed", extra={"changes": changes})

@@ -5,12 +5,11 @@ from lambdas.dal.secrets import Secrets
 from lambdas.logic import teardown
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
-from lambdas.shared.teardown_models import TeardownChanges, TeardownState
+from lambdas.shared.teardown_models import DropUserInput, TeardownChanges
 
 
-@step(TeardownState)
-def handler(state: TeardownState) -> TeardownChanges:
-    state.require("target")
+@step(DropUserInput)
+def handler(state: DropUserInput) -> TeardownChanges:
     secrets = Secrets()
     with connections.as_master(state.target, secrets) as db:
         changes = teardown.drop_user(db, secrets, state.input, state.target)

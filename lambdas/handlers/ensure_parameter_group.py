@@ -2,14 +2,13 @@
 
 from lambdas.dal.rds import Rds
 from lambdas.logic.parameter_group import ensure_logical_replication
-from lambdas.shared.models import ParameterGroupResult, WorkflowState
+from lambdas.shared.models import EnsureParameterGroupInput, ParameterGroupResult
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
-@step(WorkflowState)
-def handler(state: WorkflowState) -> ParameterGroupResult:
-    state.require("target", "preflight")
+@step(EnsureParameterGroupInput)
+def handler(state: EnsureParameterGroupInput) -> ParameterGroupResult:
     result = ensure_logical_replication(Rds(), state.target, state.input, state.preflight.wal_level)
     logger.info(
         "parameter group ensured",

@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from lambdas.logic.failure import report_failure
+from lambdas.logic.failure import failed_target, report_failure
+from lambdas.shared.models import NotifyFailureInput
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
-@step()
-def handler(event: dict[str, Any]) -> dict[str, Any]:
-    failure = report_failure(event, "rds-cdc-setup")
-    logger.error("workflow failed", extra={"error": failure["error"], "error_message": failure["message"]})
-    return failure
+@step(NotifyFailureInput)
+def handler(failure: NotifyFailureInput) -> dict[str, Any]:
+    notice = report_failure(failure, failed_target(failure), "rds-cdc-setup")
+    logger.error("workflow failed", extra={"error": notice["error"], "error_message": notice["message"]})
+    return notice

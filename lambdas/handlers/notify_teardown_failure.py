@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from lambdas.logic.failure import report_failure
+from lambdas.logic.failure import given_target, report_failure
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
+from lambdas.shared.teardown_models import NotifyTeardownFailureInput
 
 
-@step()
-def handler(event: dict[str, Any]) -> dict[str, Any]:
-    failure = report_failure(event, "rds-cdc-teardown")
-    logger.error("teardown failed", extra={"error": failure["error"], "error_message": failure["message"]})
-    return failure
+@step(NotifyTeardownFailureInput)
+def handler(failure: NotifyTeardownFailureInput) -> dict[str, Any]:
+    notice = report_failure(failure, given_target(failure.input), "rds-cdc-teardown")
+    logger.error("teardown failed", extra={"error": notice["error"], "error_message": notice["message"]})
+    return notice

@@ -7,12 +7,11 @@ from lambdas.dal.secrets import Secrets
 from lambdas.logic import teardown
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
-from lambdas.shared.teardown_models import TeardownPlan, TeardownState
+from lambdas.shared.teardown_models import PlanTeardownInput, TeardownPlan
 
 
-@step(TeardownState)
-def handler(state: TeardownState) -> TeardownPlan:
-    state.require("target")
+@step(PlanTeardownInput)
+def handler(state: PlanTeardownInput) -> TeardownPlan:
     secrets = Secrets()
     with connections.as_master(state.target, secrets) as db:
         plan = teardown.plan_teardown(

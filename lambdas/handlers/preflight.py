@@ -3,14 +3,13 @@
 from lambdas.dal import connections
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.preflight import preflight
-from lambdas.shared.models import PreflightResult, WorkflowState
+from lambdas.shared.models import PreflightInput, PreflightResult
 from lambdas.shared.observability import logger
 from lambdas.shared.step import step
 
 
-@step(WorkflowState)
-def handler(state: WorkflowState) -> PreflightResult:
-    state.require("target")
+@step(PreflightInput)
+def handler(state: PreflightInput) -> PreflightResult:
     secrets = Secrets()
     with connections.as_master(state.target, secrets) as db:
         result = preflight(db, secrets, state.input, state.target)

@@ -4,15 +4,15 @@ InvalidInput, before any state that describes or changes the target."""
 
 from lambdas.dal.tags import RdsTags
 from lambdas.logic.opt_in import read_trigger
-from lambdas.shared.models import TriggerEvent, TriggerResult
+from lambdas.shared.models import ReadTriggerTagsInput, TriggerResult
 from lambdas.shared.observability import logger
 from lambdas.shared.settings import environment
 from lambdas.shared.step import step
 
 
 # exclude_none: the Skipped output names only the instance or the cluster, as the input would
-@step(TriggerEvent, exclude_none=True)
-def handler(trigger: TriggerEvent) -> TriggerResult:
+@step(ReadTriggerTagsInput, exclude_none=True)
+def handler(trigger: ReadTriggerTagsInput) -> TriggerResult:
     result = read_trigger(RdsTags(), trigger, environment().opt_in_tag)
     logger.info(
         "trigger read",

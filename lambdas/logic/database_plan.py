@@ -188,8 +188,7 @@ def plan_database(
     changes.extend(identity_changes)
     ownership.raise_if_foreign()
     if not_permitted:
-        unique = list(dict.fromkeys(not_permitted))
-        listed = some(unique)
+        listed = some(list(dict.fromkeys(not_permitted)))
         raise InsufficientPrivilege(
             f"The master user {server.current_user!r} cannot make the planned changes without owning (or being a "
             f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`, or "

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import Literal
 
 from lambdas.dal.rds import Rds
 from lambdas.shared.errors import InvalidInput, TargetNotFound
-from lambdas.shared.fleet_models import FleetInput, FleetMember, FleetOutput, FleetPlan, MemberResult
-from lambdas.shared.models import SetupInput
+from lambdas.shared.fleet_models import (
+    FleetInput,
+    FleetMember,
+    FleetOutput,
+    FleetPlan,
+    MemberResult,
+    SetupRun,
+    SummarizeMemberInput,
+    tag_pair,
+)
+from lambdas.shared.models import SetupInput, StepError
 
 
 def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
@@ -25,8 +34,8 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
                 "Check db_instance_identifiers"
             )
         selected = [known[i.lower()] for i in fleet.db_instance_identifiers]
-    else:
-        key, value = fleet.tag_pair
+    elif fleet.tag is not None:
+        key, value = tag_pair(fleet.tag)
         selected = sorted(
             name for name, tags in rds.instances_with_tags() if key in tags and (value is None or tags[key] == value)
         )
@@ -37,6 +46,8 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
                 f"The tag {fleet.tag!r} selects {len(selected)} instances, more than max_instances "
                 f"{fleet.max_instances}; narrow the tag or raise max_instances. No setup was started"
             )
+    else:  # FleetInput refuses this itself
+        raise InvalidInput("Give exactly one of db_instance_identifiers or tag; no setup was started")
     # A typo in `setup` fails here, before any setup starts; only the identifier differs between members.
     SetupInput.model_validate({**fleet.setup, "db_instance_identifier": selected[0]})
     return FleetPlan(
@@ -46,22 +57,21 @@ def resolve_fleet(rds: Rds, fleet: FleetInput) -> FleetPlan:
     )
 
 
-def member_result(item: dict[str, Any]) -> MemberResult:
-    """One Map item's outcome, small whatever the setup returned: {"instance", "result": {"output",
-    "execution_arn"}} when the setup succeeded, {"instance", "error": {"Error", "Cause"}} when it failed
-    (Cause: the failed execution, as DescribeExecution returns it, for states:startExecution.sync:2)."""
-    instance = item["instance"]
-    if "error" not in item:
-        result = item.get("result") or {}
-        output = result.get("output") or {}
-        return MemberResult(
-            db_instance_identifier=instance,
-            status=output.get("status", "Unknown"),
-            message=output.get("message"),
-            execution_arn=result.get("execution_arn"),
-        )
-    error = item["error"] or {}
-    name, message, arn = error.get("Error", "UnknownError"), error.get("Cause"), None
+def member_result(item: SummarizeMemberInput) -> MemberResult:
+    """One Map item's outcome, small whatever the setup returned."""
+    match item:
+        case SummarizeMemberInput(result=SetupRun(output=output, execution_arn=arn)):
+            return MemberResult(
+                db_instance_identifier=item.instance, status=output.status, message=output.message, execution_arn=arn
+            )
+        case SummarizeMemberInput(error=StepError() as error):
+            return failed_member(item.instance, error)
+    raise ValueError(f"Fleet member {item.instance} has neither StartSetup's result nor its error")
+
+
+def failed_member(instance: str, error: StepError) -> MemberResult:
+    """A setup that failed: its own named error and message where the Cause is the failed execution."""
+    name, message, arn = error.Error, error.Cause, None
     try:
         described = json.loads(message or "")
     except ValueError:
@@ -76,9 +86,10 @@ def member_result(item: dict[str, Any]) -> MemberResult:
     )
 
 
-def summarize(items: list[dict[str, Any]]) -> FleetOutput:
-    """`items`: the Map's results, each a MemberResult (SummarizeMember)."""
-    results = [MemberResult.model_validate(item) for item in items]
+def summarize(results: list[MemberResult]) -> FleetOutput:
+    """`results`: the Map's, one SummarizeMember output per instance."""
     failed = sum(r.status == "Failed" for r in results)
-    status = "Succeeded" if not failed else ("Failed" if failed == len(results) else "PartiallyFailed")
+    status: Literal["Succeeded", "PartiallyFailed", "Failed"] = (
+        "Succeeded" if not failed else ("Failed" if failed == len(results) else "PartiallyFailed")
+    )
     return FleetOutput(status=status, counts=dict(Counter(r.status for r in results)), instances=results)

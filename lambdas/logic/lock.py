@@ -110,10 +110,10 @@ def take_for(
     )
 
 
-def give_back_for(locks: LockTable, setup: SetupInput | None, holder: str) -> bool:
-    """ReleaseLock / ReleaseTeardownLock, on every way out: `setup` is None when the input never
-    passed validation (no lock was taken then)."""
-    return setup is not None and release(locks, target=target_key(setup), holder=holder)
+def give_back_for(locks: LockTable, setup: SetupInput, holder: str) -> bool:
+    """ReleaseLock / ReleaseTeardownLock, on every way out past the input's validation (a run whose
+    input failed it goes to NotifyFailure directly: it took no lock). False: `holder` held none."""
+    return release(locks, target=target_key(setup), holder=holder)
 
 
 def _held_by(lease: Lease) -> str:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from lambdas.dal.tags import RdsTags
 from lambdas.logic.reboot import max_polls
 from lambdas.shared.errors import InvalidInput, TargetNotAvailable
-from lambdas.shared.models import SetupInput, SkippedOutput, TriggerEvent, TriggerResult
+from lambdas.shared.models import ReadTriggerTagsInput, SetupInput, SkippedOutput, TriggerResult
 
 # What a tag on the target may set: how the run behaves on the instance or cluster the event
 # names. Never the target itself (db_instance_identifier, db_cluster_identifier, host, port),
@@ -68,10 +68,11 @@ class EventTarget:
         return f"{'Aurora cluster' if self.is_cluster else 'Instance'} {self.identifier}"
 
 
-def event_target(event: TriggerEvent) -> EventTarget:
+def event_target(event: ReadTriggerTagsInput) -> EventTarget:
     """RDS events name their instance or cluster in SourceArn and `resources`, tag changes in `resources`."""
-    for arn in [event.detail.get("SourceArn"), *event.resources]:
-        match = RDS_ARN.match(arn or "")
+    source = event.detail.get("SourceArn")
+    for arn in ([source] if isinstance(source, str) else []) + event.resources:
+        match = RDS_ARN.match(arn)
         if match:
             return EventTarget(arn=arn, kind=match["kind"], identifier=match["identifier"])
     raise InvalidInput(
@@ -114,7 +115,7 @@ def skipped(target: EventTarget, message: str, cluster_id: str | None = None) ->
     )
 
 
-def read_trigger(rds_tags: RdsTags, event: TriggerEvent, opt_in_tag: str) -> TriggerResult:
+def read_trigger(rds_tags: RdsTags, event: ReadTriggerTagsInput, opt_in_tag: str) -> TriggerResult:
     target = event_target(event)
     key, _, value = opt_in_tag.partition("=")
     if not target.is_cluster:
@@ -145,7 +146,7 @@ def read_trigger(rds_tags: RdsTags, event: TriggerEvent, opt_in_tag: str) -> Tri
     )
 
 
-def wait_for_writer(target: EventTarget, event: TriggerEvent, setup_input: dict[str, Any]) -> TriggerResult:
+def wait_for_writer(target: EventTarget, event: ReadTriggerTagsInput, setup_input: dict[str, Any]) -> TriggerResult:
     """RDS-EVENT-0170 comes when the cluster exists, before its writer instance does: wait for it
     (poll_seconds, up to max_wait_minutes, from the tags or the defaults) instead of failing."""
     try:

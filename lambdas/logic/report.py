@@ -9,9 +9,11 @@ from lambdas.shared.models import (
     HEARTBEAT_TABLE,
     SIGNAL_TABLE,
     TABLES_CSV_INLINE_LIMIT_BYTES,
+    ConfigureResult,
     Connector,
     SetupInput,
     SetupOutput,
+    VerifyResult,
     WorkflowState,
 )
 from lambdas.shared.steps import Workflow, change_keys
@@ -58,35 +60,38 @@ def changes_made(state: WorkflowState) -> list[str]:
 
 
 def report(state: WorkflowState) -> SetupOutput:
-    setup = state.input
-    if setup.dry_run:
-        state.require("preflight")
-        assert state.preflight is not None
+    """The output of the path the run took: dry run, reboot pending (reboot "never"), or ready."""
+    if state.input.dry_run:
         return SetupOutput(
             status="DryRun",
             plan=state.preflight.plan,
             message="Dry run: nothing was changed. Start again with dry_run false to apply the plan.",
         )
-    if state.configure is None:  # stopped before the reboot, as reboot "never" asks
-        return SetupOutput(
-            status="RebootPending",
-            changes=changes_made(state),
-            message=f"Reboot instance {state.target.instance_id if state.target else ''} (or wait for its "
-            "maintenance window), then start the execution again to finish the setup.",
-        )
-    state.require("target", "configure", "verification")
-    assert state.target is not None and state.verification is not None
+    match state:
+        case WorkflowState(configure=None):  # stopped before the reboot, as reboot "never" asks
+            return SetupOutput(
+                status="RebootPending",
+                changes=changes_made(state),
+                message=f"Reboot instance {state.target.instance_id} (or wait for its maintenance window), then "
+                "start the execution again to finish the setup.",
+            )
+        case WorkflowState(configure=ConfigureResult() as configured, verification=VerifyResult() as verification):
+            return ready(state, configured, verification)
+    raise ValueError("Report was given a configured database without its verification: was a step run out of order?")
+
+
+def ready(state: WorkflowState, configured: ConfigureResult, verification: VerifyResult) -> SetupOutput:
+    setup, target = state.input, state.target
     connector = Connector(
-        hostname=state.target.host,
-        port=state.target.port,
-        database=state.target.database,
+        hostname=target.host,
+        port=target.port,
+        database=target.database,
         username=setup.user_name,
-        password_secret_arn=state.configure.secret_arn,
+        password_secret_arn=configured.secret_arn,
         signal_table_schema=setup.signal_table_schema,
         replication_slot_name=setup.slot_name,
         publication_name=setup.publication_name,
     )
-    configured = state.configure
     omitted = None
     if configured.tables_csv is None:
         omitted = (
@@ -100,6 +105,6 @@ def report(state: WorkflowState) -> SetupOutput:
         tables_csv=configured.tables_csv,
         tables_count=configured.user_tables,
         changes=changes_made(state),
-        verification=state.verification,
+        verification=verification,
         message=omitted,
     )

@@ -80,8 +80,7 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_param
             )
         if not instance.instance_id:
             raise TargetNotAvailable(f"{where} has no writer instance; add one and start the execution again")
-    else:
-        assert setup.db_instance_identifier is not None
+    elif setup.db_instance_identifier:
         instance = rds.describe_instance(setup.db_instance_identifier)
         where = holder(instance)
         if instance.engine not in SUPPORTED_ENGINES:
@@ -89,6 +88,8 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_param
             if instance.engine in CLUSTER_ENGINES:
                 hint = " (an Aurora cluster member: pass its cluster as db_cluster_identifier)"
             raise UnsupportedEngine(f"{where} runs {instance.engine!r}; only PostgreSQL can be prepared{hint}")
+    else:  # the ASL sends a host to DescribeSelfManagedTarget instead
+        raise ValueError(f"{setup.target_id} is no RDS instance or Aurora cluster: there is nothing to describe")
     major = major_version(instance.engine_version)
     if major < MIN_MAJOR_VERSION:
         raise UnsupportedVersion(

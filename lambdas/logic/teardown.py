@@ -302,11 +302,11 @@ def drop_user(db: Database, secrets: Secrets, t: TeardownInput, target: Target) 
     secret = user_secret(secrets, t, target)  # refused before any role is dropped
     ending = reader_changes(catalog, t, target, f"user {t.user_name}") if changes else []
     end_reader(db, catalog, ending)
-    changes = ending + _apply(db, changes, "DropUser")
+    removed = ending + _apply(db, changes, "DropUser")
     if secret:
         secrets.delete_secret(secret)
-        changes.append(f"delete secret {secret}")
-    return changes
+        removed.append(f"delete secret {secret}")
+    return removed
 
 
 def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Target) -> list[str]:
@@ -318,9 +318,8 @@ def revert_parameter_group(db: Database, rds: Rds, t: TeardownInput, target: Tar
 
 
 def report(state: TeardownState) -> TeardownOutput:
+    """The plan of a dry run, or what the parts chosen removed."""
     if state.input.dry_run:
-        state.require("plan")
-        assert state.plan is not None
         return TeardownOutput(
             status="DryRun",
             plan=state.plan.plan,
@@ -328,7 +327,7 @@ def report(state: TeardownState) -> TeardownOutput:
         )
     changes = state.changes
     reboot = any(c.startswith("attach parameter group") for c in changes)
-    cluster = state.target.cluster_id if state.target else None
+    cluster = state.target.cluster_id
     rebooted = f"the instances of cluster {cluster}" if cluster else "the instance"
     return TeardownOutput(
         status="Removed",

@@ -1,4 +1,5 @@
-"""Fleet mode: the input that selects many instances, the per-instance plan, and the summary."""
+"""Fleet mode: the input that selects many instances, the per-instance plan, the steps' inputs
+(statemachine/cdc_fleet.asl.json) and the summary."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lambdas.shared.models import INSTANCE_ID
+from lambdas.shared.models import INSTANCE_ID, StepError, StepState
 
 TARGET_KEYS = ("db_instance_identifier", "db_cluster_identifier")
 MAX_FLEET_INSTANCES = 200
@@ -68,11 +69,11 @@ class FleetInput(BaseModel):
             )
         return self
 
-    @property
-    def tag_pair(self) -> tuple[str, str | None]:
-        assert self.tag is not None
-        key, equals, value = self.tag.partition("=")
-        return key.strip(), (value.strip() if equals else None)
+
+def tag_pair(tag: str) -> tuple[str, str | None]:
+    """A fleet's tag selector: "key=value" -> (key, value); "key" -> (key, None), any value."""
+    key, equals, value = tag.partition("=")
+    return key.strip(), (value.strip() if equals else None)
 
 
 class FleetMember(BaseModel):
@@ -86,6 +87,31 @@ class FleetPlan(BaseModel):
     setup: dict[str, Any]
     members: list[FleetMember]
     max_concurrency: int  # the Map's MaxConcurrencyPath
+
+
+class SetupRunOutput(StepState):
+    """What SummarizeMember reads of a setup's output: both ends of the setup ASL that succeed,
+    Report (SetupOutput) and Skipped (SkippedOutput), give a status."""
+
+    status: str
+    message: str | None = None
+
+
+class SetupRun(BaseModel):
+    """StartSetup's result (its ResultSelector): the setup execution's output and ARN."""
+
+    output: SetupRunOutput
+    execution_arn: str
+
+
+class SummarizeMemberInput(StepState):
+    """One Map item after StartSetup: the ItemSelector's `instance` (and `input`, not read here), with
+    StartSetup's `result` when the setup succeeded or the Catch's `error` when it failed (Cause: the
+    failed execution, as DescribeExecution returns it, for states:startExecution.sync:2)."""
+
+    instance: str
+    result: SetupRun | None = None
+    error: StepError | None = None
 
 
 class MemberResult(BaseModel):
@@ -107,3 +133,9 @@ class FleetOutput(BaseModel):
     status: Literal["Succeeded", "PartiallyFailed", "Failed"]
     counts: dict[str, int]  # status -> instances
     instances: list[MemberResult]
+
+
+class SummarizeFleetInput(StepState):
+    """The ASL's Parameters: the Map's results, one SummarizeMember output per instance."""
+
+    results: list[MemberResult]

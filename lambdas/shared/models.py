@@ -1,7 +1,10 @@
-"""Typed execution input (seed defaults), each step's output, and the workflow state.
+"""Typed execution input (seed defaults), each step's input and output, and the workflow state.
 
-The state machine passes the whole state to every task; each task adds its own key
-(ResultPath), so a handler parses the parts it needs from `WorkflowState`."""
+The state machine passes the whole state to every task; each task adds its own key (ResultPath).
+Each step parses its own `<Step>Input`: the keys it reads, required where every path of
+statemachine/cdc_setup.asl.json that reaches the step has them (tests/unit/test_step_inputs.py
+checks each against the ASL, tests/workflow/test_step_inputs.py against real runs). Only Report
+reads the whole `WorkflowState`, whose results are optional: which are there depends on its path."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from lambdas.shared.ownership import AdoptKind
 
@@ -112,7 +115,7 @@ class SetupInput(BaseModel):
 
     @field_validator("db_instance_identifier", "db_cluster_identifier")
     @classmethod
-    def _instance_id(cls, value: str | None, info) -> str | None:
+    def _instance_id(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not INSTANCE_ID.match(value):
             raise ValueError(
                 f"{info.field_name} {value!r} is not an RDS identifier "
@@ -122,13 +125,13 @@ class SetupInput(BaseModel):
 
     @field_validator("database", "signal_table_schema", "publication_name")
     @classmethod
-    def _names(cls, value: str | None, info) -> str | None:
-        return None if value is None else check_identifier(value, info.field_name)
+    def _names(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_identifier(value, str(info.field_name))
 
     @field_validator("user_name", "role_name")
     @classmethod
-    def _roles(cls, value: str, info) -> str:
-        check_identifier(value, info.field_name)
+    def _roles(cls, value: str, info: ValidationInfo) -> str:
+        check_identifier(value, str(info.field_name))
         if value.lower().startswith("pg_") or value.lower() in ("public", "none", "current_user"):
             raise ValueError(f"{info.field_name} {value!r} is reserved by PostgreSQL")
         if value.lower().startswith("rds"):
@@ -363,20 +366,107 @@ class StepError(BaseModel):
 
 
 class StepState(BaseModel):
-    """What a state machine hands each task: the input plus one key per step run so far."""
+    """What a state machine hands a task: the input plus one key per step run so far. A model
+    declares the keys its step reads; the others (a later step's result, say) are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-    def require(self, *names: str) -> None:
-        missing = [n for n in names if getattr(self, n) is None]
-        if missing:
-            raise ValueError(f"{type(self).__name__} lacks {missing}: was the step run out of order?")
 
+class SetupInputState(StepState):
+    """Any setup state past ValidateInput, whose ResultSelector makes it {input, execution_arn}:
+    every later step only adds its own key, so `input` is always there, validated."""
 
-class WorkflowState(StepState):
     input: SetupInput
-    target: Target | None = None
-    preflight: PreflightResult | None = None
+
+
+class SetupStepInput(SetupInputState):
+    """What every setup step after ValidateInput is given, the execution's ARN included
+    (the lock's holder; step() logs it as correlation_id)."""
+
+    execution_arn: str
+
+
+class AcquireLockInput(SetupStepInput):
+    """The ASL's Parameters: exactly the input and the execution's ARN."""
+
+
+class DescribeSelfManagedTargetInput(SetupStepInput):
+    """The input alone: host, port, database, master secret."""
+
+
+class DescribeTargetInput(SetupStepInput):
+    target: Target | None = None  # the previous describe when WaitForTarget loops back; absent the first time
+
+
+class TargetStepInput(SetupStepInput):
+    """A step after DescribeTarget or DescribeSelfManagedTarget: every path to it has the target."""
+
+    target: Target
+
+
+class PreflightInput(TargetStepInput):
+    pass
+
+
+class EnsureParameterGroupInput(TargetStepInput):
+    preflight: PreflightResult
+
+
+class RebootInstanceInput(TargetStepInput):
+    pass
+
+
+class CheckRebootStatusInput(TargetStepInput):
+    reboot: RebootResult  # RebootInstance runs before the first check
+    reboot_status: RebootStatus | None = None  # the previous check; absent the first time
+
+
+class ConfigureDatabaseInput(TargetStepInput):
+    pass
+
+
+class CreateAlarmsInput(TargetStepInput):
+    # Only RDS targets get alarms (HasRdsMetrics), and on RDS every path ran EnsureParameterGroup
+    parameter_group: ParameterGroupResult
+
+
+class CreateSlotInput(TargetStepInput):
+    pass
+
+
+class VerifyInput(TargetStepInput):
+    configure: ConfigureResult
+
+
+class ReleaseLockInput(StepState):
+    """The ASL's Parameters: the whole state, whichever way out it took (its input names the lock),
+    and the execution's ARN (the lock's holder)."""
+
+    state: SetupInputState
+    execution_arn: str
+
+
+class FailureInput(StepState):
+    """A failed run's state: the Catch's error on every path. `input` is as given: it may be the
+    input that failed validation (or none, an EventBridge event), so it is read as raw JSON."""
+
+    error: StepError
+    input: Any = None
+
+
+class NotifyFailureInput(FailureInput):
+    # An EventBridge event's, when ReadTriggerTags failed before any input was made from it: raw,
+    # as the failure notice must go out whatever the event held
+    detail: Any = None
+    resources: Any = None
+
+
+class WorkflowState(SetupInputState):
+    """The whole state, as Report gets it: every way there ran Preflight; which later steps ran, and
+    so which results are there, depends on the path that ended (dry run, reboot pending, ready)."""
+
+    target: Target
+    preflight: PreflightResult
     parameter_group: ParameterGroupResult | None = None
     reboot: RebootResult | None = None
     reboot_status: RebootStatus | None = None
@@ -384,7 +474,6 @@ class WorkflowState(StepState):
     slot: SlotResult | None = None
     verification: VerifyResult | None = None
     alarms: AlarmsResult | None = None
-    error: StepError | None = None
 
 
 class Connector(BaseModel):
@@ -439,14 +528,13 @@ class TriggerResult(BaseModel):
     attempt: int = 1
 
 
-class TriggerEvent(BaseModel):
-    """An EventBridge event (RDS instance or cluster event, or tag change) as the execution input."""
-
-    model_config = ConfigDict(extra="ignore")
+class ReadTriggerTagsInput(StepState):
+    """An EventBridge event (RDS instance or cluster event, or tag change) as the execution input:
+    IsEventTrigger sends only an input with `source` and `detail` here."""
 
     source: str
+    detail: dict[str, Any]
     resources: list[str] = Field(default_factory=list)
-    detail: dict[str, Any] = Field(default_factory=dict)
     trigger: TriggerResult | None = None  # the previous read, when waiting for an Aurora cluster's writer
 
 

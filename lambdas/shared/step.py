@@ -1,7 +1,7 @@
 """step(): what every handler in lambdas/handlers does around its logic, written once.
 
-    @step(WorkflowState)
-    def handler(state: WorkflowState) -> ConfigureResult:
+    @step(ConfigureDatabaseInput)
+    def handler(state: ConfigureDatabaseInput) -> ConfigureResult:
         ...
 
 gives Lambda (and local/workflow_runner.py, which calls it in-process) a `handler(event, context)` that
@@ -11,7 +11,9 @@ gives Lambda (and local/workflow_runner.py, which calls it in-process) a `handle
 - traces the invocation without its response: responses hold hostnames, secret ARNs and a tables
   CSV of up to 80 KiB, none of which belongs in X-Ray (errors are still recorded),
 - parses the event into `model` (the raw event where `model` is None), and dumps a returned model
-  as JSON (a returned dict is passed through),
+  as JSON (a returned dict is passed through); `model` is the step's input model (models.py), which
+  mypy holds the handler's parameter to, and INPUT_MODELS records it per handler module for the tests
+  that check it against the ASL (tests/unit/test_step_inputs.py),
 - publishes the step's metrics as CloudWatch EMF: Changes (the changes a step made), Failures
   (an invocation that raised), and whatever `measure` returns for the result (RebootWaitPolls,
   Verified), each with the step as dimension, under POWERTOOLS_METRICS_NAMESPACE.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
@@ -32,13 +34,35 @@ from lambdas.shared.observability import logger, metrics, tracer
 from lambdas.shared.settings import environment
 
 Handler = Callable[[Any, LambdaContext], Any]
+Model = TypeVar("Model", bound=BaseModel)
+
+# The model each handler module's step parses its event into (None: the raw event).
+INPUT_MODELS: dict[str, type[BaseModel] | None] = {}
 
 # The key the ASL passes the execution's ARN under ("execution_arn.$": "$$.Execution.Id").
 EXECUTION_KEY = "execution_arn"
 
 
+@overload
 def step(
-    model: type[Any] | None = None,
+    model: type[Model],
+    *,
+    exclude_none: bool = False,
+    measure: Callable[[Any], Mapping[str, float]] | None = None,
+) -> Callable[[Callable[[Model], Any]], Handler]: ...
+
+
+@overload
+def step(
+    model: None = None,
+    *,
+    exclude_none: bool = False,
+    measure: Callable[[Any], Mapping[str, float]] | None = None,
+) -> Callable[[Callable[[Any], Any]], Handler]: ...
+
+
+def step(
+    model: type[BaseModel] | None = None,
     *,
     exclude_none: bool = False,
     measure: Callable[[Any], Mapping[str, float]] | None = None,
@@ -47,6 +71,7 @@ def step(
 
     def decorate(body: Callable[[Any], Any]) -> Handler:
         name = body.__module__.rpartition(".")[2]
+        INPUT_MODELS[body.__module__] = model
 
         @functools.wraps(body)
         def run(event: Any, context: LambdaContext) -> Any:

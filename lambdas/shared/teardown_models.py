@@ -1,4 +1,7 @@
-"""Typed input, step outputs and state of the teardown workflow (statemachine/cdc_teardown.asl.json)."""
+"""Typed input, step inputs and outputs, and state of the teardown workflow (statemachine/cdc_teardown.asl.json).
+
+As for setup (lambdas/shared/models.py): each step parses its own `<Step>Input`, required where every
+path of the ASL to the step has the key; only ReportTeardown reads the whole, optional `TeardownState`."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lambdas.shared.models import SetupInput, StepError, StepState, Target, input_target_id
+from lambdas.shared.models import FailureInput, SetupInput, StepState, Target, input_target_id
 from lambdas.shared.ownership import AdoptKind
 from lambdas.shared.steps import Workflow, change_keys
 
@@ -88,17 +91,84 @@ class TeardownChanges(BaseModel):
     changes: list[str]
 
 
-class TeardownState(StepState):
+class TeardownInputState(StepState):
+    """Any teardown state past ValidateTeardownInput (its ResultSelector makes it {input, execution_arn};
+    every later step only adds its own key): `input` is always there, validated."""
+
     input: TeardownInput
-    target: Target | None = None
-    plan: TeardownPlan | None = None
+
+
+class TeardownStepInput(TeardownInputState):
+    """What every teardown step after ValidateTeardownInput is given, the execution's ARN included."""
+
+    execution_arn: str
+
+
+class AcquireTeardownLockInput(TeardownStepInput):
+    """The ASL's Parameters: exactly the input and the execution's ARN."""
+
+
+class DescribeTeardownTargetInput(TeardownStepInput):
+    pass
+
+
+class TeardownTargetStepInput(TeardownStepInput):
+    """A step after DescribeTeardownTarget: every path to it has the target."""
+
+    target: Target
+
+
+class PlanTeardownInput(TeardownTargetStepInput):
+    pass
+
+
+class DropSlotInput(TeardownTargetStepInput):
+    pass
+
+
+class DropPublicationInput(TeardownTargetStepInput):
+    pass
+
+
+class DropSignalTablesInput(TeardownTargetStepInput):
+    pass
+
+
+class DropUserInput(TeardownTargetStepInput):
+    pass
+
+
+class RevertParameterGroupInput(TeardownTargetStepInput):
+    pass
+
+
+class DropAlarmsInput(TeardownTargetStepInput):
+    pass
+
+
+class ReleaseTeardownLockInput(StepState):
+    """The ASL's Parameters: the whole state, whichever way out it took, and the execution's ARN."""
+
+    state: TeardownInputState
+    execution_arn: str
+
+
+class NotifyTeardownFailureInput(FailureInput):
+    pass
+
+
+class TeardownState(TeardownInputState):
+    """The whole state, as ReportTeardown gets it: every way there ran PlanTeardown; the parts
+    chosen (none in a dry run) added their results."""
+
+    target: Target
+    plan: TeardownPlan
     slot: TeardownChanges | None = None
     publication: TeardownChanges | None = None
     tables: TeardownChanges | None = None
     user: TeardownChanges | None = None
     parameter_group: TeardownChanges | None = None
     alarms: TeardownChanges | None = None
-    error: StepError | None = None
 
     @property
     def changes(self) -> list[str]:

@@ -61,6 +61,7 @@ def test_a_ready_report_fills_the_form_field_by_field_with_the_seed_defaults():
                 "database": "orders",
                 "master_secret_arn": "arn:master",
             },
+            "preflight": {"server_version_num": 150004, "wal_level": "logical", "rds_roles": True, "plan": []},
             "configure": {
                 "changes": [],
                 "secret_arn": "arn:user",

@@ -9,7 +9,13 @@ import pytest
 from lambdas.handlers.resolve_fleet import parse_fleet_input
 from lambdas.logic.fleet import member_result, resolve_fleet, summarize
 from lambdas.shared.errors import InvalidInput, TargetNotFound
-from lambdas.shared.fleet_models import MAX_FLEET_INSTANCES, MEMBER_MESSAGE_CHARS, FleetInput
+from lambdas.shared.fleet_models import (
+    MAX_FLEET_INSTANCES,
+    MEMBER_MESSAGE_CHARS,
+    FleetInput,
+    MemberResult,
+    SummarizeMemberInput,
+)
 from lambdas.shared.models import STATE_LIMIT_BYTES
 
 
@@ -63,11 +69,18 @@ def test_bad_fleet_input_is_invalid_input(fleet_input, complaint):
         parse_fleet_input(fleet_input)
 
 
+def item(state: dict) -> SummarizeMemberInput:
+    """A Map item as SummarizeMember parses it."""
+    return SummarizeMemberInput.model_validate(state)
+
+
 def test_a_failed_child_reports_its_own_named_error_as_aws_and_moto_spell_the_cause():
     aws_cause = {"ExecutionArn": "arn:x", "Status": "FAILED", "Error": "SlotConflict", "Cause": "slot exists"}
     moto_cause = {"executionArn": "arn:y", "status": "FAILED", "error": "SlotConflict", "cause": "slot exists"}
     for cause, arn in ((aws_cause, "arn:x"), (moto_cause, "arn:y")):
-        result = member_result({"instance": "a", "error": {"Error": "States.TaskFailed", "Cause": json.dumps(cause)}})
+        result = member_result(
+            item({"instance": "a", "error": {"Error": "States.TaskFailed", "Cause": json.dumps(cause)}})
+        )
         assert (result.status, result.error, result.message, result.execution_arn) == (
             "Failed",
             "SlotConflict",
@@ -75,14 +88,13 @@ def test_a_failed_child_reports_its_own_named_error_as_aws_and_moto_spell_the_ca
             arn,
         )
     # a failure to start at all keeps the integration's own error
-    result = member_result({"instance": "a", "error": {"Error": "StepFunctions.AccessDenied", "Cause": "denied"}})
+    result = member_result(item({"instance": "a", "error": {"Error": "StepFunctions.AccessDenied", "Cause": "denied"}}))
     assert (result.error, result.message) == ("StepFunctions.AccessDenied", "denied")
 
 
 def test_the_fleet_status_says_whether_none_some_or_all_failed():
-    ready = member_result({"instance": "a", "result": {"output": {"status": "Ready"}, "execution_arn": "arn:a"}})
-    failed = member_result({"instance": "b", "error": {"Error": "States.TaskFailed", "Cause": "{}"}})
-    ready, failed = ready.model_dump(), failed.model_dump()
+    ready = member_result(item({"instance": "a", "result": {"output": {"status": "Ready"}, "execution_arn": "arn:a"}}))
+    failed = member_result(item({"instance": "b", "error": {"Error": "States.TaskFailed", "Cause": "{}"}}))
     assert summarize([ready]).status == "Succeeded"
     assert summarize([ready, failed]).status == "PartiallyFailed"
     assert summarize([failed]).counts == {"Failed": 1} and summarize([failed]).status == "Failed"
@@ -102,11 +114,11 @@ def test_the_largest_fleet_with_the_largest_input_and_every_member_failing_fits_
     cause = {"executionArn": "arn:aws:states:us-east-1:123456789012:execution:rds-cdc-setup:" + "e" * 80,
              "error": "ReplicaIdentityMissing", "cause": "x" * 5000, "input": json.dumps(setup)}  # fmt: skip
     results = [
-        member_result({"instance": i, "error": {"Error": "States.TaskFailed", "Cause": json.dumps(cause)}}).model_dump(
-            mode="json", exclude_none=True
-        )
+        member_result(item({"instance": i, "error": {"Error": "States.TaskFailed", "Cause": json.dumps(cause)}}))
         for i in ids
     ]
-    assert all(len(r["message"]) == MEMBER_MESSAGE_CHARS for r in results)
-    assert len(json.dumps(results).encode()) <= STATE_LIMIT_BYTES
-    assert len(json.dumps(summarize(results).model_dump(mode="json")).encode()) <= STATE_LIMIT_BYTES
+    assert all(r.message is not None and len(r.message) == MEMBER_MESSAGE_CHARS for r in results)
+    map_results = [r.model_dump(mode="json", exclude_none=True) for r in results]  # SummarizeMember's outputs
+    assert len(json.dumps(map_results).encode()) <= STATE_LIMIT_BYTES
+    summary = summarize([MemberResult.model_validate(r) for r in map_results])  # as SummarizeFleet parses them
+    assert len(json.dumps(summary.model_dump(mode="json")).encode()) <= STATE_LIMIT_BYTES

@@ -13,7 +13,7 @@ from lambdas.handlers.validate_input import parse_input
 from lambdas.logic import opt_in
 from lambdas.logic.opt_in import TAG_SETTINGS, event_target, read_trigger, settings_from_tags
 from lambdas.shared.errors import InvalidInput, TargetNotAvailable, TargetNotFound
-from lambdas.shared.models import SetupInput, TriggerEvent, TriggerResult
+from lambdas.shared.models import ReadTriggerTagsInput, SetupInput, TriggerResult
 
 ARN = "arn:aws:rds:us-east-1:123456789012:db:orders-prod"
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:orders-aurora"
@@ -42,13 +42,13 @@ class FakeTags:
         return self._cluster_has_writer
 
 
-def rds_event(**detail: str) -> TriggerEvent:
-    return TriggerEvent.model_validate(
+def rds_event(**detail: str) -> ReadTriggerTagsInput:
+    return ReadTriggerTagsInput.model_validate(
         {"source": "aws.rds", "detail-type": "RDS DB Instance Event", "resources": [ARN], "detail": detail}
     )
 
 
-def cluster_created(previous: TriggerResult | None = None) -> TriggerEvent:
+def cluster_created(previous: TriggerResult | None = None) -> ReadTriggerTagsInput:
     """RDS-EVENT-0170 as the state machine gets it; `previous`: ReadTriggerTags' last result (a wait loop)."""
     event = {
         "source": "aws.rds",
@@ -58,7 +58,7 @@ def cluster_created(previous: TriggerResult | None = None) -> TriggerEvent:
     }
     if previous:
         event["trigger"] = previous.model_dump(mode="json", exclude_none=True)
-    return TriggerEvent.model_validate(event)
+    return ReadTriggerTagsInput.model_validate(event)
 
 
 def test_untagged_instance_is_skipped_with_a_message_naming_the_tag():
@@ -207,7 +207,7 @@ def test_setting_tags_do_not_matter_without_the_opt_in():
     ids=["instance", "cluster"],
 )
 def test_the_event_names_the_target_even_if_the_allow_list_were_widened(
-    monkeypatch: pytest.MonkeyPatch, event: TriggerEvent, key: str, identifier: str
+    monkeypatch: pytest.MonkeyPatch, event: ReadTriggerTagsInput, key: str, identifier: str
 ):
     # Given an allow-list that (wrongly) let a tag name the target: the event's identifier still wins
     monkeypatch.setattr(opt_in, "TAG_SETTINGS", TAG_SETTINGS | {key})
@@ -219,7 +219,7 @@ def test_the_event_names_the_target_even_if_the_allow_list_were_widened(
 
 
 def test_the_instance_comes_from_resources_when_the_detail_has_no_arn():
-    event = TriggerEvent.model_validate(
+    event = ReadTriggerTagsInput.model_validate(
         {"source": "aws.tag", "resources": [ARN], "detail": {"tags": {"streamkap:cdc": "enabled"}}}
     )
     result = read_trigger(FakeTags({"streamkap:cdc": "enabled"}), event, OPT_IN)
@@ -236,7 +236,7 @@ def test_the_instance_comes_from_resources_when_the_detail_has_no_arn():
     ],
 )
 def test_instance_and_cluster_arns_of_any_partition_name_the_target(arn: str, kind: str, identifier: str):
-    target = event_target(TriggerEvent.model_validate({"source": "aws.tag", "resources": [arn]}))
+    target = event_target(ReadTriggerTagsInput.model_validate({"source": "aws.tag", "resources": [arn], "detail": {}}))
     assert (target.arn, target.kind, target.identifier) == (arn, kind, identifier)
 
 
@@ -251,7 +251,7 @@ def test_instance_and_cluster_arns_of_any_partition_name_the_target(arn: str, ki
     ids=["cluster-parameter-group", "cluster-snapshot", "snapshot", "ec2"],
 )
 def test_an_event_without_an_instance_or_cluster_arn_is_invalid_input(arn: str):
-    event = TriggerEvent.model_validate({"source": "aws.rds", "resources": [arn], "detail": {}})
+    event = ReadTriggerTagsInput.model_validate({"source": "aws.rds", "resources": [arn], "detail": {}})
     with pytest.raises(InvalidInput, match="names no RDS instance or Aurora cluster"):
         read_trigger(FakeTags({}), event, OPT_IN)
 
@@ -378,16 +378,18 @@ def test_a_deleted_cluster_is_target_not_found():
 def test_the_event_source_arn_names_the_target_before_the_resources():
     """An RDS event's detail.SourceArn is the instance it is about; `resources` may list more."""
     other = ARN.replace(":db:orders-prod", ":db:orders-other")
-    event = TriggerEvent.model_validate(
+    event = ReadTriggerTagsInput.model_validate(
         {"source": "aws.rds", "resources": [other], "detail": {"SourceArn": ARN, "EventID": "RDS-EVENT-0005"}}
     )
     assert event_target(event).identifier == "orders-prod"
-    alone = TriggerEvent.model_validate({"source": "aws.rds", "resources": [], "detail": {"SourceArn": ARN}})
+    alone = ReadTriggerTagsInput.model_validate({"source": "aws.rds", "resources": [], "detail": {"SourceArn": ARN}})
     assert (event_target(alone).kind, event_target(alone).identifier) == ("db", "orders-prod")
 
 
 def test_an_event_naming_no_rds_arn_is_invalid_input_listing_its_resources():
-    event = TriggerEvent.model_validate({"source": "aws.rds", "resources": ["arn:aws:s3:::bucket"], "detail": {}})
+    event = ReadTriggerTagsInput.model_validate(
+        {"source": "aws.rds", "resources": ["arn:aws:s3:::bucket"], "detail": {}}
+    )
     with pytest.raises(
         InvalidInput, match=r"names no RDS instance or Aurora cluster \(resources: \['arn:aws:s3:::bucket'\]\)"
     ):

@@ -11,7 +11,7 @@ import pytest
 
 from lambdas.logic.monitoring import GIB, alarm_plan, ensure_alarms, slot_lag_threshold
 from lambdas.logic.parameter_group import bound_mb, ensure_parameter_group, plan_parameter_group, wal_keep_bound
-from lambdas.shared.models import ParameterGroupResult, SetupInput, WorkflowState
+from lambdas.shared.models import ParameterGroupResult, SetupInput, SetupInputState
 from tests.unit.test_monitoring import TOPIC, FakeAlarms
 from tests.unit.test_steps import FakeRds
 from tests.unit.test_wal_keep_guard import GUARD, MINE, REQUIRED, rds_instance
@@ -25,7 +25,7 @@ def setup(**kwargs: Any) -> SetupInput:
 
 def through_the_state(setup: SetupInput) -> SetupInput:
     """As a step after ValidateInput sees it: every field in the state, so every field "set"."""
-    return WorkflowState.model_validate({"input": setup.model_dump(mode="json")}).input
+    return SetupInputState.model_validate({"input": setup.model_dump(mode="json")}).input
 
 
 # ---- the threshold ---------------------------------------------------------------------------

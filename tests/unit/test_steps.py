@@ -181,27 +181,28 @@ def test_heartbeat_is_found_by_relation_oid_in_insert_or_update_messages():
     assert not writes_to([b"I" + (16385).to_bytes(4, "big") + b"N"], 16384)
 
 
+TARGET = {
+    **dict.fromkeys(("engine_version", "status", "parameter_group", "parameter_apply_status"), "x"),
+    **{"instance_id": "orders-prod", "engine": "postgres", "major_version": 15, "parameter_group_family": "x"},
+    **{"host": "h", "port": 5432, "database": "orders", "master_secret_arn": "arn:master"},
+}
+PREFLIGHT = {"server_version_num": 150004, "wal_level": "replica", "rds_roles": True, "plan": ["a", "b"]}
+
+
 def test_report_on_dry_run_returns_the_plan():
     state = WorkflowState.model_validate(
-        {
-            "input": {"db_instance_identifier": "orders-prod", "dry_run": True},
-            "preflight": {"server_version_num": 150004, "wal_level": "replica", "rds_roles": True, "plan": ["a", "b"]},
-        }
+        {"input": {"db_instance_identifier": "orders-prod", "dry_run": True}, "target": TARGET, "preflight": PREFLIGHT}
     )
     output = report(state)
     assert output.status == "DryRun" and output.plan == ["a", "b"] and output.connector is None
 
 
 def test_report_without_an_inline_csv_says_how_many_tables_and_how_to_export_them():
-    target = {
-        **dict.fromkeys(("engine_version", "status", "parameter_group", "parameter_apply_status"), "x"),
-        **{"instance_id": "orders-prod", "engine": "postgres", "major_version": 15, "parameter_group_family": "x"},
-        **{"host": "h", "port": 5432, "database": "orders", "master_secret_arn": "arn:master"},
-    }
     state = WorkflowState.model_validate(
         {
             "input": {"db_instance_identifier": "orders-prod", "publication_name": "o'pub"},
-            "target": target,
+            "target": TARGET,
+            "preflight": PREFLIGHT,
             "configure": {"changes": [], "secret_arn": "arn:user", "user_tables": 9000, "published_tables": 9002},
             "verification": {"wal_level": "logical", "published_tables": 9002, "peek_ok": True, "peeked_changes": 1},
         }
@@ -209,6 +210,23 @@ def test_report_without_an_inline_csv_says_how_many_tables_and_how_to_export_the
     output = report(state)
     assert (output.status, output.tables_csv, output.tables_count) == ("Ready", None, 9000)
     assert "9000 tables" in output.message and "pubname = 'o''pub'" in output.message
+
+
+def test_report_before_the_reboot_names_the_instance_and_a_configured_database_must_be_verified():
+    pending = {
+        "input": {"db_instance_identifier": "orders-prod", "reboot": "never"},
+        "target": TARGET,
+        "preflight": PREFLIGHT,
+        "parameter_group": {"parameter_group": "orders-prod-streamkap-cdc", "changes": ["c"], "reboot_required": True},
+    }
+    output = report(WorkflowState.model_validate(pending))
+    assert (output.status, output.changes) == (
+        "RebootPending",
+        ["c"],
+    ) and "Reboot instance orders-prod" in output.message
+    configured = {"changes": [], "secret_arn": "arn:user", "user_tables": 1, "published_tables": 3}
+    with pytest.raises(ValueError, match="configured database without its verification"):
+        report(WorkflowState.model_validate({**pending, "configure": configured}))
 
 
 def writer(group: str = "default.aurora-postgresql15", apply: str = "in-sync") -> InstanceInfo:

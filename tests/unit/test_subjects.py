@@ -7,6 +7,7 @@ import pytest
 
 from lambdas.handlers import notify_failure, notify_teardown_failure, report_teardown
 from tests.unit.test_step import FakeContext
+from tests.unit.test_steps import TARGET
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf"
 TARGETS = [
@@ -51,7 +52,12 @@ def test_teardown_failure_names_the_target(given, target):
 
 @pytest.mark.parametrize(("given", "target"), TARGETS)
 def test_teardown_report_names_the_target(given, target):
-    event = {"input": {**given, "drop_slot": True}, "slot": {"changes": ["drop slot streamkap_pgoutput_slot"]}}
+    event = {
+        "input": {**given, "drop_slot": True},
+        "target": TARGET,
+        "plan": {"plan": ["drop slot streamkap_pgoutput_slot"]},
+        "slot": {"changes": ["drop slot streamkap_pgoutput_slot"]},
+    }
     assert subject_of(report_teardown, event) == f"rds-cdc-teardown Removed: {target}"
 
 
