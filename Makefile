@@ -31,8 +31,10 @@ MATRIX_ALL := 10 11 12 13 14 15 16 17
 # server, which pytest-xdist spreads over two workers (a file stays on one: module-scoped stacks
 # are shared in order): a worker spends about half its time waiting
 # on its servers, so three processes keep the two cores busy. The majors' report follows the main one.
-test: venv cdk postgres ## every test on the default server (+ ruff) and integration + core workflow on PG 10 and 17
+test: venv cdk postgres ## ruff, mypy, every test on the default server, integration + core workflow on PG 10 and 17
 	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/mypy
 	@log=$$(mktemp); \
 	JOBS=1 PY=$(PY) scripts/test-majors.sh "$(MATRIX_OLDEST_NEWEST)" tests/integration tests/workflow/test_workflow.py \
 		>$$log 2>&1 & majors=$$!; \

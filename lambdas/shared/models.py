@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from lambdas.shared import names
 from lambdas.shared.ownership import AdoptKind
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
@@ -87,11 +88,11 @@ class SetupInput(BaseModel):
     database: str | None = None  # null: the instance's initial database (DBName), else "postgres"
     schemas: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
     tables: list[str] | None = None  # "schema.table"; null: every table of `schemas`
-    signal_table_schema: str = "streamkap"
-    user_name: str = "streamkap_user"
-    role_name: str = "streamkap_role"
-    publication_name: str = "streamkap_pub"
-    slot_name: str = "streamkap_pgoutput_slot"
+    signal_table_schema: str = names.SIGNAL_TABLE_SCHEMA
+    user_name: str = names.USER_NAME
+    role_name: str = names.ROLE_NAME
+    publication_name: str = names.PUBLICATION_NAME
+    slot_name: str = names.SLOT_NAME
     master_secret_arn: str | None = None
     reboot: Literal["immediate", "never"] = "immediate"
     replica_identity: Literal["check", "full", "ignore"] = "check"

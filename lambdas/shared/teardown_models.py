@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from lambdas.shared import names
 from lambdas.shared.models import FailureInput, SetupInput, StepState, Target, input_target_id
 from lambdas.shared.ownership import AdoptKind
 from lambdas.shared.steps import Workflow, change_keys
@@ -27,11 +28,11 @@ class TeardownInput(BaseModel):
     host: str | None = None
     port: int | None = None
     database: str | None = None
-    signal_table_schema: str = "streamkap"
-    user_name: str = "streamkap_user"
-    role_name: str = "streamkap_role"
-    publication_name: str = "streamkap_pub"
-    slot_name: str = "streamkap_pgoutput_slot"
+    signal_table_schema: str = names.SIGNAL_TABLE_SCHEMA
+    user_name: str = names.USER_NAME
+    role_name: str = names.ROLE_NAME
+    publication_name: str = names.PUBLICATION_NAME
+    slot_name: str = names.SLOT_NAME
     master_secret_arn: str | None = None
     drop_slot: bool = False
     drop_publication: bool = False

@@ -30,3 +30,20 @@ def test_the_finder_sees_a_spelled_prefix(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text('SECRET = f"rds-cdc-setup/{x}"\nOTHER = "rds-cdc-setup-locks"\nFINE = "rds-cdc-setup"\n')
     assert sorted(spelled_names(probe)) == ["rds-cdc-setup-locks", "rds-cdc-setup/"]
+
+
+def test_setup_and_teardown_default_to_the_guides_names() -> None:
+    from lambdas.shared.models import SetupInput
+    from lambdas.shared.teardown_models import TeardownInput
+
+    guide = {
+        "signal_table_schema": "streamkap",
+        "user_name": "streamkap_user",
+        "role_name": "streamkap_role",
+        "publication_name": "streamkap_pub",
+        "slot_name": "streamkap_pgoutput_slot",
+    }
+    setup = SetupInput(db_instance_identifier="orders")
+    teardown = TeardownInput(db_instance_identifier="orders", drop_slot=True)
+    assert {key: getattr(setup, key) for key in guide} == guide
+    assert {key: getattr(teardown, key) for key in guide} == guide
