@@ -1,4 +1,5 @@
-"""Open connections to the target with credentials read from Secrets Manager at run time."""
+"""Open connections to the target with credentials read from Secrets Manager at run time, verifying
+its certificate against the RDS CA bundle, or a self-managed target's own CA (input ca_certificate)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,14 @@ from lambdas.shared.models import Target
 
 
 def as_master(target: Target, secrets: Secrets) -> Database:
-    return Database.connect(
-        host=target.host,
-        port=target.port,
-        database=target.database,
-        credentials=secrets.credentials(target.master_secret_arn),
-    )
+    return as_user(target, secrets, target.master_secret_arn)
 
 
 def as_user(target: Target, secrets: Secrets, secret_arn: str) -> Database:
     return Database.connect(
-        host=target.host, port=target.port, database=target.database, credentials=secrets.credentials(secret_arn)
+        host=target.host,
+        port=target.port,
+        database=target.database,
+        credentials=secrets.credentials(secret_arn),
+        ca_certificate=target.ca_certificate if target.self_managed else None,
     )

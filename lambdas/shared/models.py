@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -31,6 +32,8 @@ HEARTBEAT_TABLE = "streamkap_heartbeat"
 STATE_LIMIT_BYTES = 256 * 1024
 TABLES_INPUT_LIMIT_BYTES = 80 * 1024  # the input's `tables` list, as JSON
 TABLES_CSV_INLINE_LIMIT_BYTES = 80 * 1024  # a larger tables CSV is left out of the state and output
+# A self-managed server's CA certificates (PEM), in the input and again in the target: a few fit.
+CA_CERTIFICATE_LIMIT_BYTES = 16 * 1024
 # Step Functions fails an execution whose history passes 25,000 events, and no Catch sees it (no
 # notification, no named error). poll_seconds x max_wait_minutes is bounded so that a run's worst
 # case stays within HISTORY_EVENT_BUDGET (a 20% margin, which also absorbs retried Lambda attempts,
@@ -75,6 +78,30 @@ def input_target_id(given: Mapping[str, Any]) -> str | None:
     return given.get("db_cluster_identifier") or given.get("db_instance_identifier") or None
 
 
+def check_ca_certificate(value: str) -> str:
+    """PEM CA certificates that the ssl module loads, within CA_CERTIFICATE_LIMIT_BYTES."""
+    if len(value.encode()) > CA_CERTIFICATE_LIMIT_BYTES:
+        raise ValueError(
+            f"ca_certificate is {len(value.encode()) // 1024} KiB; at most {CA_CERTIFICATE_LIMIT_BYTES // 1024} KiB "
+            "fit in the workflow's state: give only the CA (root or intermediate) that signed the server's certificate"
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if "-----BEGIN CERTIFICATE-----" not in value:
+            raise ValueError
+        context.load_verify_locations(cadata=value)
+    except (ssl.SSLError, ValueError):
+        raise ValueError(
+            "ca_certificate must be PEM text (-----BEGIN CERTIFICATE----- ..., newlines as \\n in JSON) of the CA "
+            "that signed the server's certificate"
+        ) from None
+    if not context.get_ca_certs():
+        raise ValueError(
+            "ca_certificate holds no CA certificate (basicConstraints CA:TRUE): give the CA's, not the server's"
+        )
+    return value
+
+
 class SetupInput(BaseModel):
     """The execution input. Unknown keys are errors: a typo must not fall back to a default."""
 
@@ -94,6 +121,9 @@ class SetupInput(BaseModel):
     publication_name: str = names.PUBLICATION_NAME
     slot_name: str = names.SLOT_NAME
     master_secret_arn: str | None = None
+    # Self-managed only: the PEM text of the CA(s) its certificate chains to, verified against instead
+    # of the RDS CA bundle (verify-full either way). Public data, not a secret.
+    ca_certificate: str | None = None
     reboot: Literal["immediate", "never"] = "immediate"
     replica_identity: Literal["check", "full", "ignore"] = "check"
     heartbeat: bool = True
@@ -196,6 +226,11 @@ class SetupInput(BaseModel):
             )
         return value
 
+    @field_validator("ca_certificate")
+    @classmethod
+    def _ca_certificate(cls, value: str | None) -> str | None:
+        return None if value is None else check_ca_certificate(value)
+
     @field_validator("host")
     @classmethod
     def _host(cls, value: str | None) -> str | None:
@@ -209,6 +244,11 @@ class SetupInput(BaseModel):
             self._self_managed()
         elif self.port is not None:
             raise ValueError("port goes with host (self-managed PostgreSQL); RDS gives the endpoint's port itself")
+        elif self.ca_certificate is not None:
+            raise ValueError(
+                "ca_certificate goes with host (self-managed PostgreSQL); RDS and Aurora certificates are verified "
+                "against the RDS CA bundle the deployment ships (context rds_ca_bundle)"
+            )
         elif not self.db_instance_identifier and not self.db_cluster_identifier:
             raise ValueError(
                 "db_instance_identifier (RDS), db_cluster_identifier (Aurora) or host (self-managed) is required"
@@ -304,6 +344,7 @@ class Target(BaseModel):
     parameter_reboot_needed: bool = False
     attempt: int = 1  # polls so far while the instance is in a transient status
     self_managed: bool = False  # no RDS: no parameter group, no reboot, no RDS alarms
+    ca_certificate: str | None = None  # self-managed: its CA (the input's), instead of the RDS CA bundle
 
 
 class PreflightResult(BaseModel):

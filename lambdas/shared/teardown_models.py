@@ -34,6 +34,7 @@ class TeardownInput(BaseModel):
     publication_name: str = names.PUBLICATION_NAME
     slot_name: str = names.SLOT_NAME
     master_secret_arn: str | None = None
+    ca_certificate: str | None = None  # self-managed: its CA (PEM), as for setup
     drop_slot: bool = False
     drop_publication: bool = False
     drop_tables: bool = False  # the signal and heartbeat tables (and their schema, once empty)
@@ -80,6 +81,7 @@ class TeardownInput(BaseModel):
             publication_name=self.publication_name,
             slot_name=self.slot_name,
             master_secret_arn=self.master_secret_arn,
+            ca_certificate=self.ca_certificate,
             adopt=self.adopt,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lambdas.handlers.validate_input import parse_input
+from lambdas.logic.self_managed import describe_self_managed_target
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.models import (
     HISTORY_EVENT_BUDGET,
@@ -12,6 +13,8 @@ from lambdas.shared.models import (
     largest_max_wait_minutes,
     worst_case_history_events,
 )
+from lambdas.shared.teardown_models import TeardownInput
+from tests.certs import ca_pem
 
 
 def test_defaults_are_the_seed_guides():
@@ -30,6 +33,7 @@ def test_defaults_are_the_seed_guides():
         "publication_name": "streamkap_pub",
         "slot_name": "streamkap_pgoutput_slot",
         "master_secret_arn": None,
+        "ca_certificate": None,
         "reboot": "immediate",
         "replica_identity": "check",
         "heartbeat": True,
@@ -96,6 +100,17 @@ def test_a_cluster_alone_is_a_target_named_after_the_cluster():
     assert setup.db_instance_identifier is None and setup.target_id == "orders-aurora"
 
 
+CA = ca_pem("Team CA").decode()
+
+
+def test_a_self_managed_server_brings_its_own_ca_to_every_connection():
+    setup = parse_input({"host": "pg.internal", "master_secret_arn": "arn:s", "ca_certificate": CA})
+    target = describe_self_managed_target(setup)
+    assert target.ca_certificate == CA
+    teardown = TeardownInput(host="pg.internal", master_secret_arn="arn:s", ca_certificate=CA, drop_slot=True)
+    assert describe_self_managed_target(teardown.setup_input()).ca_certificate == CA
+
+
 def test_a_self_managed_server_is_named_by_host_port_and_database():
     setup = parse_input({"host": "10.0.0.5", "database": "orders", "master_secret_arn": "arn:secret"})
     assert setup.self_managed and setup.server_port == 5432
@@ -116,6 +131,9 @@ def test_a_self_managed_server_is_named_by_host_port_and_database():
         ({"host": "pg.internal", "master_secret_arn": "a", "max_slot_wal_keep_size_mb": 2048}, "ALTER SYSTEM"),
         ({"db_instance_identifier": "orders-prod", "port": 5432}, "port goes with host"),
         ({}, "or host \\(self-managed\\) is required"),
+        ({"db_instance_identifier": "orders-prod", "ca_certificate": CA}, "ca_certificate goes with host"),
+        ({"host": "pg.internal", "master_secret_arn": "a", "ca_certificate": "MIIB..."}, "must be PEM text"),
+        ({"host": "pg.internal", "master_secret_arn": "a", "ca_certificate": CA * 40}, "at most 16 KiB"),
     ],
 )
 def test_bad_self_managed_input_is_invalid_input(given, complaint):

@@ -114,6 +114,7 @@ FORBIDDEN_TAGS = {
     "host": "host",
     "port": "port",
     "master_secret_arn": "master-secret-arn",
+    "ca_certificate": "ca-certificate",
     "user_name": "user-name",
     "role_name": "role_name",  # underscores are read too, and refused as well
     "publication_name": "publication-name",
