@@ -7,7 +7,7 @@ synth) and with the real bundling (infra/bundling.py) in three cases:
   synth after a change to lambdas/ code, which makes CDK bundle again);
 - cdk.out kept: again into the cold run's output dir (CDK reuses a bundled asset while lambdas/ is unchanged).
 Each run's dependency cache ($RDS_CDC_SETUP_BUNDLE_CACHE) is a temp dir, never the repo's .cache/. The
-bundling runs check a throw-away CA certificate made in a temp dir (bench/synth_app.py), never lambdas/certs.
+bundling runs ship the real RDS CA bundle (from node_modules, as every synth does).
 
     python -m bench.synth [--repeat 3] [--no-bundling]
 """
@@ -15,7 +15,6 @@ bundling runs check a throw-away CA certificate made in a temp dir (bench/synth_
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -32,30 +31,6 @@ GOAL_SECONDS = 10.0
 CACHE_ENV = "RDS_CDC_SETUP_BUNDLE_CACHE"  # infra/bundling.py reads it (not imported: that loads aws_cdk)
 
 
-def throwaway_ca(path: Path) -> None:
-    """A self-signed "Amazon RDS" CA, only to pass the bundle check; it lives in the temp dir."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Amazon RDS bench Root CA (not trusted)")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
 def synth(tmp: Path, *, bundling: bool, out: Path | None = None, cache: Path | None = None) -> float:
     """One `cdk synth`; into a fresh output dir unless `out` is given (a kept cdk.out holds the
     bundled asset, which CDK reuses while lambdas/ is unchanged), with `cache` as the dependency cache."""
@@ -63,7 +38,6 @@ def synth(tmp: Path, *, bundling: bool, out: Path | None = None, cache: Path | N
     command = [str(CDK), "synth", "-q", "-o", str(out), "--app", f"{sys.executable} -m bench.synth_app"]
     env = dict(os.environ)
     if bundling:
-        env["BENCH_CA_BUNDLE"] = str(tmp / "throwaway-ca.pem")
         env[CACHE_ENV] = str(cache or Path(tempfile.mkdtemp(prefix="deps-", dir=tmp)))
     else:
         env["BENCH_SKIP_BUNDLING"] = "1"  # context aws:cdk:bundling-stacks=[], as the tests synth
@@ -84,7 +58,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     times: dict[str, list[float]] = {"skipped_s": []}
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp_name:
         tmp = Path(tmp_name)
-        throwaway_ca(tmp / "throwaway-ca.pem")
         for _ in range(args.repeat):
             times["skipped_s"].append(synth(tmp, bundling=False))
             if not args.no_bundling:

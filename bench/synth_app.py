@@ -1,7 +1,6 @@
-"""app.py as bench/synth.py runs it: BENCH_CA_BUNDLE points the RDS CA bundle check at a throw-away
-certificate in the bench's temp dir (never lambdas/certs); BENCH_SKIP_BUNDLING skips bundling as the
-tests do (the CLI refuses `-c aws:...` keys, so the context the CLI hands the app is extended here,
-before aws_cdk starts the jsii kernel, which copies the environment)."""
+"""app.py as bench/synth.py runs it: BENCH_SKIP_BUNDLING skips bundling as the tests do (the CLI
+refuses `-c aws:...` keys, so the context the CLI hands the app is extended here, before aws_cdk
+starts the jsii kernel, which copies the environment)."""
 
 import json
 import os
@@ -12,8 +11,4 @@ if os.environ.get("BENCH_SKIP_BUNDLING"):
     context = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
     os.environ["CDK_CONTEXT_JSON"] = json.dumps({**context, "aws:cdk:bundling-stacks": []})
 
-import infra.bundling
-
-if os.environ.get("BENCH_CA_BUNDLE"):
-    infra.bundling.CA_BUNDLE = Path(os.environ["BENCH_CA_BUNDLE"])
 runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"), run_name="__main__")

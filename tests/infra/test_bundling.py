@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 import subprocess
 from pathlib import Path
@@ -11,14 +10,11 @@ from typing import Any
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_lambda as lambda_
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from infra import bundling
-from infra.bundling import CA_BUNDLE_URL, CaBundleError, PipBundling, check_ca_bundle, lambda_code
+from infra.bundling import ASSET_CA_BUNDLE, PipBundling, lambda_code
 from scripts.lock import ROOT, RUNTIME_LOCK
+from tests.certs import ca_pem
 
 
 @pytest.fixture(autouse=True)
@@ -45,30 +41,11 @@ def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
-def ca_pem(common_name: str) -> bytes:
-    """A self-signed CA certificate made for the test (never committed: real bundles come from AWS)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 @pytest.fixture
-def ca_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bundle = tmp_path / "rds-global-bundle.pem"
+def ca_bundle(tmp_path: Path) -> Path:
+    """A PEM file for the context's rds_ca_bundle (tests/infra/test_ca_bundle.py checks the npm one)."""
+    bundle = tmp_path / "rds-ca-bundle.pem"
     bundle.write_bytes(ca_pem("Amazon RDS test Root CA RSA2048 G1") + ca_pem("Amazon RDS test Root CA ECC384 G1"))
-    monkeypatch.setattr(bundling, "CA_BUNDLE", bundle)
     return bundle
 
 
@@ -293,8 +270,8 @@ def test_the_real_pip_refuses_requirements_without_hashes(tmp_path: Path, depend
 
 @pytest.mark.infra
 def test_cdk_bundles_the_real_package_through_jsii(tmp_path: Path, pip_calls: list[list[str]], ca_bundle: Path) -> None:
-    # Given bundling enabled (the default), an RDS CA bundle and pip stubbed out
-    app = App(outdir=str(tmp_path))
+    # Given bundling enabled (the default), an RDS CA bundle in the context and pip stubbed out
+    app = App(outdir=str(tmp_path), context={"rds_ca_bundle": str(ca_bundle)})
     stack = Stack(app, "Bundled")
     lambda_.Function(
         stack,
@@ -302,63 +279,18 @@ def test_cdk_bundles_the_real_package_through_jsii(tmp_path: Path, pip_calls: li
         runtime=lambda_.Runtime.PYTHON_3_12,
         architecture=lambda_.Architecture.ARM_64,
         handler="lambdas.handlers.report.handler",
-        code=lambda_code(runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64),
+        code=lambda_code(stack, runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64),
     )
 
     # When
     app.synth()
 
-    # Then CDK called try_bundle, and the wheels match the runtime and architecture
+    # Then CDK called try_bundle, the wheels match the runtime and architecture, the bundle is in the asset
     [asset] = tmp_path.glob("asset.*")
     assert (asset / "lambdas" / "handlers" / "report.py").is_file()
+    assert (asset / ASSET_CA_BUNDLE).read_bytes() == ca_bundle.read_bytes()
     [cmd] = pip_calls
     assert (_option(cmd, "--platform"), _option(cmd, "--python-version")) == ("manylinux2014_aarch64", "3.12")
-
-
-def test_an_rds_ca_bundle_passes_the_check(ca_bundle: Path) -> None:
-    assert check_ca_bundle(ca_bundle) == 2
-
-
-@pytest.mark.parametrize(
-    ("content", "complaint"),
-    [
-        (None, "is missing"),
-        (b"<html>Access Denied</html>", "not a PEM certificate bundle"),
-        (ca_pem("Some Other Root CA"), "holds no Amazon RDS CA certificate"),
-    ],
-    ids=["missing", "not-pem", "not-rds"],
-)
-def test_a_missing_or_wrong_ca_bundle_fails_with_the_command_that_fetches_it(
-    tmp_path: Path, content: bytes | None, complaint: str
-) -> None:
-    bundle = tmp_path / "certs" / "rds-global-bundle.pem"
-    if content is not None:
-        bundle.parent.mkdir()
-        bundle.write_bytes(content)
-    with pytest.raises(CaBundleError, match=complaint) as raised:
-        check_ca_bundle(bundle)
-    assert f"curl -fsSL --create-dirs {CA_BUNDLE_URL} -o {bundle}" in str(raised.value)
-
-
-@pytest.mark.infra
-def test_a_deploy_synth_without_the_ca_bundle_fails_before_pip_runs(
-    tmp_path: Path, pip_calls: list[list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given bundling enabled, as `cdk deploy` has it, and no bundle
-    monkeypatch.setattr(bundling, "CA_BUNDLE", tmp_path / "absent.pem")
-    stack = Stack(App(outdir=str(tmp_path / "out")), "Bundled")
-
-    # When a function gets the code (CDK bundles as it stages the asset)
-    # Then the app stops with the fix in the message, and nothing was installed
-    with pytest.raises(RuntimeError, match="RDS CA bundle .*absent.pem is missing. Fetch AWS's bundle"):
-        lambda_.Function(
-            stack,
-            "Fn",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="lambdas.handlers.report.handler",
-            code=lambda_code(runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64),
-        )
-    assert pip_calls == []
 
 
 def _installed(target: Path, dist: str, version: str, files: dict[str, str]) -> None:
