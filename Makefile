@@ -6,8 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 
-# jsii compares this to the running Node major version.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versions.node.split('.')[0]" 2>/dev/null)
+# The Node releases jsii (the CDK's Python bindings run on Node) supports; README Prerequisites.
+# On any other, jsii prints a 12-line end-of-life banner at each CDK command: make silences it, and
+# `make cdk` says so once, as it installs the CLI.
+SUPPORTED_NODE := 22 24
+NODE_MAJOR := $(shell node -p "process.versions.node.split('.')[0]" 2>/dev/null)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(NODE_MAJOR)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
@@ -107,6 +111,7 @@ lock: ## regenerate the dependency locks (*.txt, with hashes) from their inputs 
 
 cdk: $(CDK)
 $(CDK): package.json package-lock.json
+	$(if $(filter $(NODE_MAJOR),$(SUPPORTED_NODE)),,@echo "Note: jsii, the CDK's Python bindings, supports Node $(subst $() , and ,$(SUPPORTED_NODE)), not $(NODE_MAJOR): it works, and make hides jsii's end-of-life warning (README Prerequisites)")
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
