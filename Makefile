@@ -6,14 +6,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
 
-# jsii compares this to the running Node major version.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p "process.versions.node.split('.')[0]" 2>/dev/null)
+# The Node releases jsii (the CDK's Python bindings run on Node) supports; README Prerequisites.
+# On any other, jsii prints a 12-line end-of-life banner at each CDK command: make silences it, and
+# `make cdk` says so once, as it installs the CLI.
+SUPPORTED_NODE := 22 24
+NODE_MAJOR := $(shell node -p "process.versions.node.split('.')[0]" 2>/dev/null)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(NODE_MAJOR)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test test-matrix test-fast lint format typecheck synth diagram bench postgres venv venv-local lock cdk clean mutate
+.PHONY: help demo test test-matrix test-fast lint format typecheck asl synth diagram bench postgres venv venv-local lock cdk clean mutate
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -31,10 +35,11 @@ MATRIX_ALL := 10 11 12 13 14 15 16 17
 # server, which pytest-xdist spreads over two workers (a file stays on one: module-scoped stacks
 # are shared in order): a worker spends about half its time waiting
 # on its servers, so three processes keep the two cores busy. The majors' report follows the main one.
-test: venv cdk postgres ## ruff, mypy, every test on the default server, integration + core workflow on PG 10 and 17
+test: venv cdk postgres ## ruff, mypy, asl-validator, every test on the default server, integration + core workflow on PG 10 and 17
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
 	$(VENV)/bin/mypy
+	$(ASL_VALIDATE)
 	@log=$$(mktemp); \
 	JOBS=1 PY=$(PY) scripts/test-majors.sh "$(MATRIX_OLDEST_NEWEST)" tests/integration tests/workflow/test_workflow.py \
 		>$$log 2>&1 & majors=$$!; \
@@ -45,7 +50,7 @@ test: venv cdk postgres ## ruff, mypy, every test on the default server, integra
 test-matrix: venv postgres ## the integration and workflow suites on every PostgreSQL major from 10 to 17
 	PY=$(PY) scripts/test-majors.sh "$(MATRIX_ALL)" tests/integration tests/workflow
 
-test-fast: venv postgres ## everything but the CDK synth tests
+test-fast: venv postgres ## everything but the infra tests (CDK synth, the npm tools)
 	$(PY) -m pytest -m "not infra"
 
 lint: venv ## ruff: lint and format check
@@ -59,6 +64,16 @@ format: venv ## ruff: format and fix what it can
 # No arguments: [tool.mypy] in pyproject.toml names the files; its cache (.cache/mypy) makes a rerun ~1 s.
 typecheck: venv ## mypy with the pydantic plugin on app.py infra lambdas local cli scripts bench
 	$(VENV)/bin/mypy
+
+# asl-validator (npm, package.json) checks each definition against the ASL schema (a Resource is an ARN
+# or a whole ${...} placeholder, which infra/ substitutes), every Next/Default target, that every state
+# is reachable and one ends the run, and the JSONPath syntax. Given no file it passes silently:
+# tests/infra/test_asl_validator.py checks that it names each statemachine/*.asl.json valid.
+ASL_FILES := $(wildcard statemachine/*.asl.json)
+ASL_VALIDATE = node_modules/.bin/asl-validator $(addprefix --json-path ,$(ASL_FILES))
+
+asl: cdk ## asl-validator on the state machine definitions (statemachine/*.asl.json); part of make test
+	$(ASL_VALIDATE)
 
 bench: venv cdk postgres ## benchmarks (bench/): each prints its figures side by side; results in docs/BENCHMARKS.md
 	$(PY) -m bench.db_setup
@@ -96,6 +111,7 @@ lock: ## regenerate the dependency locks (*.txt, with hashes) from their inputs 
 
 cdk: $(CDK)
 $(CDK): package.json package-lock.json
+	$(if $(filter $(NODE_MAJOR),$(SUPPORTED_NODE)),,@echo "Note: jsii, the CDK's Python bindings, supports Node $(subst $() , and ,$(SUPPORTED_NODE)), not $(NODE_MAJOR): it works, and make hides jsii's end-of-life warning (README Prerequisites)")
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

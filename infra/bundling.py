@@ -82,7 +82,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "p
 # so a regenerated lock is a miss). Bump the format
 # when what a cached tree holds changes, so older trees stop matching.
 CACHE_ENV = "RDS_CDC_SETUP_BUNDLE_CACHE"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: without bin/
 
 
 def dependency_cache_root() -> Path:
@@ -310,6 +310,9 @@ class PipBundling:
                 check=True,
             )
             remove_distributions(staging, RUNTIME_PROVIDED)
+            # Console scripts: Lambda never runs them, and a removed distribution's stay behind (pip
+            # --target records them outside the target: jmespath's bin/jp.py).
+            shutil.rmtree(staging / "bin", ignore_errors=True)
             try:
                 staging.rename(cached)
             except OSError:

@@ -21,3 +21,9 @@ def test_make_help_describes_every_command() -> None:
     assert set(described) == phony_targets() - BOOTSTRAP
     assert all(text.strip() for text in described.values())
     assert described["demo"].startswith("the main job")
+
+
+def test_the_readme_names_the_node_releases_the_makefile_treats_as_supported() -> None:
+    [supported] = re.findall(r"^SUPPORTED_NODE := (.+)$", (ROOT / "Makefile").read_text(), flags=re.M)
+    [named] = re.findall(r"Node\.js (\d+(?: or \d+)*) and npm", (ROOT / "README.md").read_text())
+    assert named.split(" or ") == supported.split()
