@@ -82,16 +82,19 @@ def heaviest_imports(module: str, top: int = 6) -> list[tuple[str, float]]:
     return [(name, us / 1000) for name, us in totals.most_common(top)]
 
 
-def build_asset(out: Path, *, python_version: str | None = None, platform: str | None = None) -> None:
-    """The asset as a synth bundles it (no CA bundle check), for the functions' runtime and
-    architecture unless told otherwise (tests/infra/test_asset_import.py builds it for this machine)."""
-    from infra.bundling import LAMBDAS_DIR, PipBundling
+def build_asset(
+    out: Path, *, python_version: str | None = None, platform: str | None = None, with_ca_bundle: bool = False
+) -> None:
+    """The asset as a synth bundles it, for the functions' runtime and architecture unless told otherwise
+    (tests/infra/test_asset_import.py builds it for this machine, with the CA bundle as deployed)."""
+    from infra.bundling import LAMBDAS_DIR, CaBundle, PipBundling
     from infra.functions import ARCHITECTURE, RUNTIME
 
     PipBundling(
         source_dir=LAMBDAS_DIR,
         python_version=python_version or RUNTIME.name.removeprefix("python"),
         platform=platform or ("manylinux2014_aarch64" if ARCHITECTURE.name == "arm64" else "manylinux2014_x86_64"),
+        ca_bundle=CaBundle() if with_ca_bundle else None,
     ).build(out)
 
 

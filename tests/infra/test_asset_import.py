@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from bench.cold_start import LAMBDA_ENVIRONMENT, build_asset
-from infra.bundling import LAMBDAS_DIR, RUNTIME_PROVIDED
+from infra.bundling import ASSET_CA_BUNDLE, LAMBDAS_DIR, RUNTIME_PROVIDED
 from lambdas.shared.names import HANDLERS_PACKAGE
 from lambdas.shared.steps import STEPS
 from scripts.lock import ROOT, RUNTIME_LOCK
@@ -68,7 +68,7 @@ def lambda_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     dirs = {name: base / name for name in ("task", "runtime", "home", "cwd", "pycache")}
     for path in dirs.values():
         path.mkdir()
-    build_asset(dirs["task"], python_version=HOST_PYTHON, platform=HOST_PLATFORM)
+    build_asset(dirs["task"], python_version=HOST_PYTHON, platform=HOST_PLATFORM, with_ca_bundle=True)
     for name in RUNTIME_PROVIDED:
         dist = importlib.metadata.distribution(name)
         assert dist.version == locked_versions()[normalized(name)], f"{name} in .venv is not the locked version"
@@ -248,5 +248,6 @@ def test_the_asset_holds_lambdas_and_the_locked_runtime_packages_only(lambda_dir
         for p in LAMBDAS_DIR.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
-    assert copied == source
+    # plus the RDS CA bundle the build writes (tests/infra/test_ca_bundle.py checks its certificates)
+    assert copied == source | {str(ASSET_CA_BUNDLE.relative_to("lambdas"))}
     assert not [p for p in copied if re.search(r"(^|/)(test_[^/]*|conftest)\.py$|(^|/)(tests|local|infra)/", p)]
