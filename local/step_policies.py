@@ -4,7 +4,7 @@ under moto's IAM access control: a call its role does not allow fails as it woul
 - The template's policies are resolved to the local stack (partition aws, region us-east-1, moto's
   account, the local topic, key and lock table) and given, one managed policy each as in the
   template, to one IAM user per step; the step's handler runs with that user's access key
-  (lambdas/dal/clients.py SESSION).
+  (lambdas/dal/clients.py CREDENTIALS).
 - moto evaluates a request only against "*" for most services (its access control knows no resource
   of an RDS, Secrets Manager, SNS, CloudWatch, DynamoDB or Step Functions request). So the resources
   a request touches are named here, per action, from its parameters (`request_resources`), and moto's
@@ -272,7 +272,7 @@ def _parameters(response: Any) -> Mapping[str, Any]:
 class _Credentials:
     step: str
     access_key: str
-    session: boto3.Session
+    secret_key: str
 
 
 @dataclass
@@ -281,8 +281,11 @@ class Enforcement:
 
     policies: StepPolicies
     local: LocalResources
-    by_function: dict[str, _Credentials] = field(default_factory=dict)
+    steps: dict[str, str] = field(default_factory=dict)  # function ARN -> step
+    by_function: dict[str, _Credentials] = field(default_factory=dict)  # made on the step's first invocation
+    _policy_arns: dict[str, str] = field(default_factory=dict)  # one managed policy per template policy
     _stack: ExitStack = field(default_factory=ExitStack)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> Enforcement:
         original = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
@@ -297,25 +300,37 @@ class Enforcement:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for function_arn, credentials in self.by_function.items():
-            _KEYS.pop(credentials.access_key, None)
+        for function_arn in self.steps:
             _FUNCTIONS.pop(function_arn, None)
+        for credentials in self.by_function.values():
+            _KEYS.pop(credentials.access_key, None)
         self._stack.close()
 
     def add_step(self, step: str, function_arn: str) -> None:
+        """The function runs as the step (its user is made when first invoked: a run meets few steps)."""
+        self.steps[function_arn] = step
+        _FUNCTIONS[function_arn] = self
+
+    def credentials(self, function_arn: str) -> _Credentials:
         """An IAM user holding exactly the step's policies (each a managed policy, as in the template)."""
-        iam = boto3.client("iam")
-        user = f"{step}-{uuid.uuid4().hex[:8]}"
-        iam.create_user(UserName=user)
-        for name, document in self.policies.documents(step, self.local):
-            arn = iam.create_policy(PolicyName=f"{user}-{name}", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
-            iam.attach_user_policy(UserName=user, PolicyArn=arn)
-        key = iam.create_access_key(UserName=user)["AccessKey"]
-        session = boto3.Session(
-            aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
-        )
-        self.by_function[function_arn] = _FUNCTIONS[function_arn] = _Credentials(step, key["AccessKeyId"], session)
-        _KEYS[key["AccessKeyId"]] = step
+        with self._lock:
+            if function_arn in self.by_function:
+                return self.by_function[function_arn]
+            step = self.steps[function_arn]
+            iam = boto3.client("iam")  # the default credentials: not a step's request
+            user = f"{step}-{uuid.uuid4().hex[:8]}"
+            iam.create_user(UserName=user)
+            for name, document in self.policies.documents(step, self.local):
+                if name not in self._policy_arns:
+                    created = iam.create_policy(
+                        PolicyName=f"{name}-{uuid.uuid4().hex[:8]}", PolicyDocument=json.dumps(document)
+                    )
+                    self._policy_arns[name] = created["Policy"]["Arn"]
+                iam.attach_user_policy(UserName=user, PolicyArn=self._policy_arns[name])
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            made = self.by_function[function_arn] = _Credentials(step, key["AccessKeyId"], key["SecretAccessKey"])
+            _KEYS[made.access_key] = step
+            return made
 
     def authorize(self, response: Any, resource: str, original: Callable[..., None]) -> None:
         step = _KEYS.get(response.access_key)
@@ -367,19 +382,20 @@ class Enforcement:
 @contextmanager
 def as_step(function_arn: str) -> Iterator[None]:
     """Run a function's handler with its step's credentials (none registered: the default ones)."""
-    credentials = _FUNCTIONS.get(function_arn)
-    if credentials is None:
+    enforcement = _FUNCTIONS.get(function_arn)
+    if enforcement is None:
         yield
         return
-    token = clients.SESSION.set(credentials.session)
+    credentials = enforcement.credentials(function_arn)
+    token = clients.CREDENTIALS.set((credentials.access_key, credentials.secret_key))
     _RUNNING.step = credentials.step
     try:
         yield
     finally:
         _RUNNING.step = None
-        clients.SESSION.reset(token)
+        clients.CREDENTIALS.reset(token)
 
 
 _KEYS: dict[str, str] = {}  # a step user's access key -> its step
-_FUNCTIONS: dict[str, _Credentials] = {}  # a function's ARN -> its step's credentials
+_FUNCTIONS: dict[str, Enforcement] = {}  # a function's ARN -> the Enforcement that knows its step
 _RUNNING = threading.local()  # .step: the step whose handler runs in this thread

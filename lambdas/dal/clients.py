@@ -67,16 +67,16 @@ def named_errors(made: Any) -> Any:
 
 
 # The credentials the clients sign with. On Lambda: None, boto3's default chain (the function's role).
-# local/ runs every step in one process, each with its own role's credentials (local/step_policies.py):
-# it sets a session here for the step's invocation, in the invoking thread's context only.
-SESSION: ContextVar[boto3.Session | None] = ContextVar("SESSION", default=None)
+# local/ runs every step in one process, each with its own role's access key (local/step_policies.py):
+# it sets (key id, secret) here for the step's invocation, in the invoking thread's context only.
+CREDENTIALS: ContextVar[tuple[str, str] | None] = ContextVar("CREDENTIALS", default=None)
 
 
 def client(service: str) -> Any:
-    return _client(service, SESSION.get())
+    return _client(service, CREDENTIALS.get())
 
 
 @cache
-def _client(service: str, session: boto3.Session | None) -> Any:
-    made = session.client(service, config=CLIENT_CONFIG) if session else boto3.client(service, config=CLIENT_CONFIG)
-    return named_errors(made)
+def _client(service: str, credentials: tuple[str, str] | None) -> Any:
+    keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), credentials or (), strict=False))
+    return named_errors(boto3.client(service, config=CLIENT_CONFIG, **keys))

@@ -33,19 +33,22 @@ def sources_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_template(cache: Path = TEMPLATE_CACHE) -> dict[str, Any]:
-    """The default stack's template, synthesized once per change of its sources (sources_hash) and kept
-    under .cache/synth/; concurrent sessions (pytest-xdist workers, the majors' runs) synthesize once."""
+def cached_template(context: dict[str, Any] | None = None, cache: Path = TEMPLATE_CACHE) -> dict[str, Any]:
+    """The stack's template with `context` (cdk.json's defaults otherwise), synthesized once per change of
+    its sources (sources_hash) and kept under .cache/synth/; concurrent sessions (pytest-xdist workers,
+    the majors' runs) synthesize once."""
+    context = context or {}
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"default-{sources_hash()}.json"
+    of_context = hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:8]
+    path = cache / f"template-{of_context}-{sources_hash()}.json"
     with (cache / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.exists():
             with tempfile.TemporaryDirectory() as outdir:
                 from tests.infra.synth import synthesize
 
-                template = synthesize(Path(outdir)).template_json
-            for stale in cache.glob("default-*.json"):
+                template = synthesize(Path(outdir), **context).template_json
+            for stale in cache.glob(f"template-{of_context}-*.json"):
                 stale.unlink()
             partial = path.with_suffix(".partial")
             partial.write_text(json.dumps(template))

@@ -23,6 +23,11 @@ from tests.integration.conftest import SAMPLE_SCHEMA, run_script
 
 INSTANCE = "orders-prod"
 REPORT_DIR = ROOT / ".cache" / "step-policies"
+# The deployment the workflow tests prove: the defaults (master secrets RDS manages), plus the master
+# secrets of self-managed servers and those a DBA made, listed as a deployment lists them.
+LISTED_MASTER_SECRETS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:listed/*"
+SELF_MANAGED_MASTER_SECRETS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:self-managed/*"
+WORKFLOW_CONTEXT = {"master_secret_arns": [LISTED_MASTER_SECRETS, SELF_MANAGED_MASTER_SECRETS]}
 
 
 # ---- every step with its own role's policies; per step, what no test used ---------------------------
@@ -32,11 +37,16 @@ _granted: dict[str, set[str]] = {}  # every process's (the workers' sent to the 
 _used: dict[str, set[str]] = {}
 
 
+@pytest.fixture(scope="session")
+def workflow_template() -> dict[str, Any]:
+    """Synthesized once per change of the infra sources (~25 s), else read from .cache/synth/."""
+    return cached_template(WORKFLOW_CONTEXT)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def step_policies() -> Iterator[StepPolicies]:
-    """The template's policies for every LocalWorkflow of the session (synthesized once per change of
-    the infra sources, ~25 s, else read from .cache/synth/)."""
-    policies = StepPolicies(cached_template())
+def step_policies(workflow_template: dict[str, Any]) -> Iterator[StepPolicies]:
+    """The template's policies for every LocalWorkflow of the session."""
+    policies = StepPolicies(workflow_template)
     _policies.append(policies)
     LocalWorkflow.step_policies = policies
     yield policies

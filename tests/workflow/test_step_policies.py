@@ -16,7 +16,6 @@ from lambdas.dal.clients import client
 from lambdas.shared.errors import InsufficientPrivilege
 from lambdas.shared.steps import STEPS
 from local.step_policies import Enforcement, LocalResources, StepPolicies, as_step
-from tests.infra.template_cache import cached_template
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:rds-cdc-setup-notifications"
 LOCAL = LocalResources(topic_arn=TOPIC, lock_table="rds-cdc-setup-locks")
@@ -27,8 +26,8 @@ def function_arn(step: str) -> str:
 
 
 @pytest.fixture
-def template() -> dict[str, Any]:
-    return copy.deepcopy(cached_template())
+def template(workflow_template: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(workflow_template)
 
 
 def enforce(policies: StepPolicies, *steps: str) -> Iterator[Enforcement]:
