@@ -34,10 +34,10 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urlparse
 
-import boto3
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError
 from moto.iam.access_control import IAMRequest
+from moto.iam.models import iam_backends
 
 from lambdas.dal import clients
 from lambdas.shared.steps import STEPS
@@ -317,18 +317,19 @@ class Enforcement:
             if function_arn in self.by_function:
                 return self.by_function[function_arn]
             step = self.steps[function_arn]
-            iam = boto3.client("iam")  # the default credentials: not a step's request
+            # moto's IAM backend directly: the same users, policies and keys as through its API, at a
+            # tenth of the cost (four requests per user made every workflow test ~0.5 s slower).
+            iam = iam_backends[ACCOUNT][PARTITION]
             user = f"{step}-{uuid.uuid4().hex[:8]}"
-            iam.create_user(UserName=user)
+            iam.create_user(REGION, user)
             for name, document in self.policies.documents(step, self.local):
                 if name not in self._policy_arns:
-                    created = iam.create_policy(
-                        PolicyName=f"{name}-{uuid.uuid4().hex[:8]}", PolicyDocument=json.dumps(document)
-                    )
-                    self._policy_arns[name] = created["Policy"]["Arn"]
-                iam.attach_user_policy(UserName=user, PolicyArn=self._policy_arns[name])
-            key = iam.create_access_key(UserName=user)["AccessKey"]
-            made = self.by_function[function_arn] = _Credentials(step, key["AccessKeyId"], key["SecretAccessKey"])
+                    policy_name = f"{name}-{uuid.uuid4().hex[:8]}"
+                    created = iam.create_policy("", "/", json.dumps(document), policy_name, [])
+                    self._policy_arns[name] = created.arn
+                iam.attach_user_policy(self._policy_arns[name], user)
+            key = iam.create_access_key(user)
+            made = self.by_function[function_arn] = _Credentials(step, key.access_key_id, key.secret_access_key)
             _KEYS[made.access_key] = step
             return made
 
