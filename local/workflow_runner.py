@@ -34,6 +34,7 @@ from lambdas.shared.models import STATE_LIMIT_BYTES
 from lambdas.shared.names import LOCK_TABLE_NAME, SECRET_NAME_PREFIX
 from lambdas.shared.steps import Workflow, steps_of
 from local.postgres_server import before_connect
+from local.step_policies import Enforcement, LocalResources, StepPolicies, as_step
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILE = ROOT / "statemachine" / Workflow.SETUP.value
@@ -123,7 +124,8 @@ def _invoke_in_process(
         function.function_name, invoked_function_arn=function.function_arn, aws_request_id=str(uuid.uuid4())
     )
     try:
-        result = handler(event if event is not None else {}, context)
+        with as_step(function.function_arn):  # its own role's credentials, when the workflow enforces them
+            result = handler(event if event is not None else {}, context)
         if after_step:
             after_step(function.function_name)
         return json.dumps(result), False, ""
@@ -140,11 +142,23 @@ class LocalWorkflow:
     """Deploy the state machine into moto and run executions. Use inside `mock_aws(config=
     {"stepfunctions": {"execute_state_machine": True}})`."""
 
+    # The policies each step runs with (local/step_policies.py), unless a workflow is given its own:
+    # None runs every step with the default credentials, unchecked. tests/workflow sets the template's.
+    step_policies: StepPolicies | None = None
+
     def __init__(
-        self, *, wait_seconds: float = 0.01, asl_file: Path = ASL_FILE, substitutions: dict[str, str] | None = None
+        self,
+        *,
+        wait_seconds: float = 0.01,
+        asl_file: Path = ASL_FILE,
+        substitutions: dict[str, str] | None = None,
+        policies: StepPolicies | None = None,
     ) -> None:
         """`substitutions`: placeholders other than ${XxxFunctionArn}, e.g. the fleet's
-        ${SetupStateMachineArn} -> the ARN of a setup state machine deployed by another LocalWorkflow."""
+        ${SetupStateMachineArn} -> the ARN of a setup state machine deployed by another LocalWorkflow.
+        `policies`: each step runs with its role's policies from a synthesized template, under moto's
+        IAM access control (default: LocalWorkflow.step_policies)."""
+        self.policies = policies or LocalWorkflow.step_policies
         self.wait_seconds = wait_seconds
         self.asl_file = asl_file
         self.substitutions = dict(substitutions or {})
@@ -189,6 +203,11 @@ class LocalWorkflow:
         self.topic_arn = boto3.client("sns").create_topic(Name=f"{names.PROJECT}-notifications")["TopicArn"]
         create_lock_table()
         self._stack.enter_context(mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn}))
+        enforcement = (
+            self._stack.enter_context(Enforcement(self.policies, LocalResources(self.topic_arn, LOCK_TABLE_NAME)))
+            if self.policies
+            else None
+        )
         definition = self.asl_file.read_text()
         steps = steps_of(Workflow(self.asl_file.name))
         # As infra/ builds them: one function per registry step, each placeholder a step's.
@@ -203,12 +222,15 @@ class LocalWorkflow:
                 Handler=step.handler,
                 Code={"ZipFile": _tiny_zip()},
             )["FunctionArn"]
+            if enforcement:
+                enforcement.add_step(step.name, arns[step.name])
         definition = PLACEHOLDER.sub(lambda m: arns[m.group(1)], definition)
         for key, value in self.substitutions.items():
             definition = definition.replace(f"${{{key}}}", value)
         sfn_role = role["Role"]["Arn"]
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
-            name=f"rds-{self.asl_file.name.split('.')[0].replace('_', '-')}-{uuid.uuid4().hex[:8]}",
+            # As deployed (infra/): the lock's policy names the holders' state machines.
+            name=f"rds-{self.asl_file.name.split('.')[0].replace('_', '-')}",
             definition=definition,
             roleArn=sfn_role,
         )["stateMachineArn"]

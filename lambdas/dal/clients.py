@@ -6,6 +6,7 @@ Errors are named here, once, instead of at every call site, after botocore's own
 - throttling, AWS-side failures (5xx) and connection failures become TransientFailure, which
   every Lambda task of the ASL retries again with jittered backoff."""
 
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -65,6 +66,17 @@ def named_errors(made: Any) -> Any:
     return made
 
 
-@cache
+# The credentials the clients sign with. On Lambda: None, boto3's default chain (the function's role).
+# local/ runs every step in one process, each with its own role's access key (local/step_policies.py):
+# it sets (key id, secret) here for the step's invocation, in the invoking thread's context only.
+CREDENTIALS: ContextVar[tuple[str, str] | None] = ContextVar("CREDENTIALS", default=None)
+
+
 def client(service: str) -> Any:
-    return named_errors(boto3.client(service, config=CLIENT_CONFIG))
+    return _client(service, CREDENTIALS.get())
+
+
+@cache
+def _client(service: str, credentials: tuple[str, str] | None) -> Any:
+    keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), credentials or (), strict=False))
+    return named_errors(boto3.client(service, config=CLIENT_CONFIG, **keys))
