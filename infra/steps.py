@@ -106,10 +106,12 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
             "delete the CloudWatch alarms setup made for the target",
             permissions.own_alarms(["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]),
         )
-    if access is Access.LOCK:
+    if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE):
         if resources.lock is None:
-            raise ValueError("Access.LOCK needs the lock table")
-        return "take and release the target's lock, see whether its holder still runs", resources.lock.grant()
+            raise ValueError(f"{access} needs the lock table")
+        if access is Access.LOCK_TAKE:
+            return "take the target's lock, see whether its holder still runs", resources.lock.grant_take()
+        return "give the target's lock back", resources.lock.grant_release()
     raise ValueError(f"no grant for {access}")  # a new Access without its grant here
 
 
@@ -178,7 +180,8 @@ def workflow_functions(
         managed = [policy(access) for access in step.access]
         if step.in_vpc and vpc_policy:
             managed.append(vpc_policy)
-        lock_environment = resources.lock.environment() if resources.lock and Access.LOCK in step.access else {}
+        uses_lock = {Access.LOCK_TAKE, Access.LOCK_RELEASE} & set(step.access)
+        lock_environment = resources.lock.environment() if resources.lock and uses_lock else {}
         functions[step.name] = task_function(
             scope,
             step,

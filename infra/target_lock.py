@@ -39,13 +39,14 @@ class TargetLock(Construct):
     def environment(self) -> dict[str, str]:
         return {ENVIRONMENT_VARIABLE: self.table.table_name}
 
-    def grant(self) -> Grant:
-        """Take, read and release leases in this table only; ask whether a holder still runs."""
+    def grant_take(self) -> Grant:
+        """Write and read leases in this table only (a conditional put takes one, or takes over an
+        ended holder's); ask whether a holder still runs."""
         executions = [f"execution:{name}:*" for name in LOCK_HOLDERS]
         return Grant(
             [
                 iam.PolicyStatement(
-                    actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"],
+                    actions=["dynamodb:PutItem", "dynamodb:GetItem"],
                     resources=[self.table.table_arn],
                 ),
                 iam.PolicyStatement(
@@ -54,3 +55,7 @@ class TargetLock(Construct):
             ],
             [("states", e, "A lease's holder: any execution of the workflows, named at start.") for e in executions],
         )
+
+    def grant_release(self) -> Grant:
+        """Delete a lease in this table only (a conditional delete: only its holder's)."""
+        return Grant([iam.PolicyStatement(actions=["dynamodb:DeleteItem"], resources=[self.table.table_arn])])

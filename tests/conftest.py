@@ -25,6 +25,8 @@ os.environ.update(
 from local.postgres_server import LocalPostgres, find_bin_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+# Loaded by every process, the xdist controller included: it reports the step policies' usage.
+pytest_plugins = ["tests.workflow.policy_report"]
 
 
 @pytest.fixture(autouse=True)

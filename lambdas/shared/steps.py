@@ -46,7 +46,8 @@ class Access(Enum):
     ALARMS = "Alarms"  # create and read the workflow's CloudWatch alarms
     ALARMS_READ = "FindAlarms"  # see whether the alarms setup made exist (and carry its marker)
     ALARMS_DELETE = "DeleteAlarms"  # delete them: only alarms named with the workflow's prefix
-    LOCK = "Lock"  # take and release the target's lock (infra/target_lock.py)
+    LOCK_TAKE = "TakeLock"  # take the target's lock (infra/target_lock.py), see whether its holder runs
+    LOCK_RELEASE = "GiveBackLock"  # delete the lock's item, only where this execution holds it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +84,7 @@ A = Access
 STEPS: tuple[Step, ...] = (
     Step(name="ReadTriggerTags", workflow=S, result_path="$.trigger", access=(A.TRIGGER_READ,)),
     Step(name="ValidateInput", workflow=S, result_path="$"),
-    Step(name="AcquireLock", workflow=S, result_path="$.lock", access=(A.LOCK,)),
+    Step(name="AcquireLock", workflow=S, result_path="$.lock", access=(A.LOCK_TAKE,)),
     Step(name="DescribeSelfManagedTarget", workflow=S, result_path="$.target"),  # from the input alone
     Step(name="DescribeTarget", workflow=S, result_path="$.target", access=(A.RDS_READ,)),
     # Preflight says in the plan whose secret is at the CDC user's secret name.
@@ -145,11 +146,11 @@ STEPS: tuple[Step, ...] = (
     ),
     # Connects as the CDC user: no master secret.
     Step(name="Verify", workflow=S, result_path="$.verification", in_vpc=True, access=(A.USER_SECRET_READ,)),
-    Step(name="ReleaseLock", workflow=S, result_path=None, access=(A.LOCK,)),
+    Step(name="ReleaseLock", workflow=S, result_path=None, access=(A.LOCK_RELEASE,)),
     Step(name="Report", workflow=S, result_path="$", access=(A.NOTIFY,)),
     Step(name="NotifyFailure", workflow=S, result_path="$.failure", access=(A.NOTIFY,)),
     Step(name="ValidateTeardownInput", workflow=T, result_path="$"),
-    Step(name="AcquireTeardownLock", workflow=T, result_path="$.lock", access=(A.LOCK,)),
+    Step(name="AcquireTeardownLock", workflow=T, result_path="$.lock", access=(A.LOCK_TAKE,)),
     Step(name="DescribeTeardownTarget", workflow=T, result_path="$.target", access=(A.RDS_READ,)),
     Step(
         name="PlanTeardown",
@@ -192,7 +193,7 @@ STEPS: tuple[Step, ...] = (
         changes=True,
     ),
     Step(name="DropAlarms", workflow=T, result_path="$.alarms", access=(A.ALARMS_DELETE,), changes=True),
-    Step(name="ReleaseTeardownLock", workflow=T, result_path=None, access=(A.LOCK,)),
+    Step(name="ReleaseTeardownLock", workflow=T, result_path=None, access=(A.LOCK_RELEASE,)),
     Step(name="ReportTeardown", workflow=T, result_path="$", access=(A.NOTIFY,)),
     Step(name="NotifyTeardownFailure", workflow=T, result_path="$.failure", access=(A.NOTIFY,)),
     Step(name="ResolveFleet", workflow=F, result_path="$.fleet", access=(A.FLEET_LIST,)),

@@ -3,8 +3,6 @@ with its own role's policies from the synthesized template (local/step_policies.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,16 +11,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.shared.steps import STEPS
 from local.postgres_server import LocalPostgres
 from local.rds_emulator import EmulatedInstance, RdsEmulator
 from local.step_policies import StepPolicies
 from local.workflow_runner import Execution, LocalWorkflow
-from tests.infra.template_cache import ROOT, cached_template
+from tests.infra.template_cache import cached_template
 from tests.integration.conftest import SAMPLE_SCHEMA, run_script
+from tests.workflow.policy_report import _policies
 
 INSTANCE = "orders-prod"
-REPORT_DIR = ROOT / ".cache" / "step-policies"
 # The deployment the workflow tests prove: the defaults (master secrets RDS manages), plus the master
 # secrets of self-managed servers and those a DBA made, listed as a deployment lists them.
 LISTED_MASTER_SECRETS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:listed/*"
@@ -31,10 +28,6 @@ WORKFLOW_CONTEXT = {"master_secret_arns": [LISTED_MASTER_SECRETS, SELF_MANAGED_M
 
 
 # ---- every step with its own role's policies; per step, what no test used ---------------------------
-
-_policies: list[StepPolicies] = []  # this process's, once a workflow test ran
-_granted: dict[str, set[str]] = {}  # every process's (the workers' sent to the controller)
-_used: dict[str, set[str]] = {}
 
 
 @pytest.fixture(scope="session")
@@ -60,57 +53,6 @@ def no_refused_calls(step_policies: StepPolicies) -> Iterator[None]:
     yield
     refused = step_policies.denied[before:]
     assert not refused, "IAM refused steps' calls (fix the policy in infra/):\n" + "\n".join(refused)
-
-
-def _usage() -> dict[str, Any]:
-    policies = _policies[0]
-    return {
-        "granted": {step.name: sorted(policies.granted(step.name)) for step in STEPS},
-        "used": {step: sorted(actions) for step, actions in policies.used.items()},
-    }
-
-
-def _merge(usage: dict[str, Any]) -> None:
-    for step, actions in usage["granted"].items():
-        _granted.setdefault(step, set()).update(actions)
-    for step, actions in usage["used"].items():
-        _used.setdefault(step, set()).update(actions)
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not _policies:
-        return
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:  # a pytest-xdist worker: the controller reports
-        workeroutput["step_policies"] = json.dumps(_usage())
-    else:
-        _merge(_usage())
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    usage = getattr(node, "workeroutput", {}).get("step_policies")
-    if usage:
-        _merge(json.loads(usage))
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _granted or hasattr(terminalreporter.config, "workeroutput"):
-        return
-    unused = {
-        step: sorted(_granted[step] - _used.get(step, set()))
-        for step in sorted(_granted)
-        if _granted[step] - _used.get(step, set())
-    }
-    REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    major = os.environ.get("PG_MAJOR")
-    report = REPORT_DIR / (f"unused-pg{major}.json" if major else "unused.json")
-    report.write_text(json.dumps({"unused": unused, "used": {s: sorted(a) for s, a in _used.items()}}, indent=2))
-    count = sum(len(actions) for actions in unused.values())
-    terminalreporter.write_line(
-        f"step policies: {count} granted actions no test used, in {len(unused)} steps "
-        f"({report.relative_to(ROOT)}; kms:* is called by Secrets Manager and SNS on AWS, never by moto)"
-    )
 
 
 @dataclass
