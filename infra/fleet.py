@@ -17,7 +17,7 @@ from infra.permissions import Scope
 from infra.steps import Resources, workflow_functions, workflow_state_machine
 from lambdas.shared.steps import Workflow
 
-STATE_MACHINE_NAME = "rds-cdc-fleet"
+STATE_MACHINE_NAME = Workflow.FLEET.state_machine_name
 # What Step Functions uses to learn that a .sync child execution ended.
 SYNC_RULE = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
 

@@ -11,12 +11,12 @@ from constructs import Construct
 
 from infra.functions import arn
 from infra.permissions import Grant
+from lambdas.shared.steps import Workflow
 
 PARTITION_KEY = "target"  # as lambdas/dal/locks.py writes the items
 TTL_ATTRIBUTE = "expires_at"  # a lease's expiry (epoch seconds): DynamoDB removes expired leases
-# The state machines whose executions hold leases (infra/workflow.py, infra/teardown.py; tests check
-# they agree): the lock steps ask whether a holder still runs.
-LOCK_HOLDERS = ("rds-cdc-setup", "rds-cdc-teardown")
+# The state machines whose executions hold leases: the lock steps ask whether a holder still runs.
+LOCK_HOLDERS = (Workflow.SETUP.state_machine_name, Workflow.TEARDOWN.state_machine_name)
 ENVIRONMENT_VARIABLE = "LOCK_TABLE_NAME"  # as lambdas/shared/settings.py reads it
 
 

@@ -17,7 +17,7 @@ from lambdas.shared.steps import Workflow
 
 __all__ = ["STATE_MACHINE_NAME", "CdcTeardownWorkflow"]
 
-STATE_MACHINE_NAME = "rds-cdc-teardown"
+STATE_MACHINE_NAME = Workflow.TEARDOWN.state_machine_name
 
 
 class CdcTeardownWorkflow(Construct):

@@ -17,7 +17,7 @@ from infra.target_lock import TargetLock
 from lambdas.shared.steps import Workflow
 
 ALARM_NAME_PREFIX = permissions.ALARM_NAME_PREFIX  # as lambdas/logic/monitoring.py names the alarms
-STATE_MACHINE_NAME = "rds-cdc-setup"
+STATE_MACHINE_NAME = Workflow.SETUP.state_machine_name
 
 
 class CdcSetupWorkflow(Construct):

@@ -346,8 +346,9 @@ class Enforcement:
         service = IAM_PREFIXES.get(signing_name, signing_name)
         name = response._get_action()
         action = f"{service}:{name}"
+        parameters = _parameters(response)
         try:
-            resources = request_resources(service, name, _parameters(response))
+            resources = request_resources(service, name, parameters)
         except KeyError as missing:
             self.policies.refuse(f"{step}: {action} has no resource model in local/step_policies.py ({missing})")
             raise AccessDeniedError(user_arn=step, action=action) from None
@@ -366,7 +367,7 @@ class Enforcement:
         request._action = action
         request.check_signature()
         checks = [(action, arn) for arn in resources]
-        dependent = dependent_action(service, name, _parameters(response))
+        dependent = dependent_action(service, name, parameters)
         if dependent:  # on the resource the call creates: the last one named
             checks.append((dependent, resources[-1]))
         for checked, arn in checks:

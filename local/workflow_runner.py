@@ -230,7 +230,7 @@ class LocalWorkflow:
         sfn_role = role["Role"]["Arn"]
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
             # As deployed (infra/): the lock's policy names the holders' state machines.
-            name=f"rds-{self.asl_file.name.split('.')[0].replace('_', '-')}",
+            name=Workflow(self.asl_file.name).state_machine_name,
             definition=definition,
             roleArn=sfn_role,
         )["stateMachineArn"]

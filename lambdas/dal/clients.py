@@ -7,7 +7,7 @@ Errors are named here, once, instead of at every call site, after botocore's own
   every Lambda task of the ASL retries again with jittered backoff."""
 
 from contextvars import ContextVar
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -76,7 +76,8 @@ def client(service: str) -> Any:
     return _client(service, CREDENTIALS.get())
 
 
-@cache
+# Bounded: on Lambda a handful (one per service); locally every step user of every test has its own.
+@lru_cache(maxsize=64)
 def _client(service: str, credentials: tuple[str, str] | None) -> Any:
     keys = dict(zip(("aws_access_key_id", "aws_secret_access_key"), credentials or (), strict=False))
     return named_errors(boto3.client(service, config=CLIENT_CONFIG, **keys))

@@ -25,6 +25,12 @@ class Workflow(Enum):
     TEARDOWN = "cdc_teardown.asl.json"
     FLEET = "cdc_fleet.asl.json"
 
+    @property
+    def state_machine_name(self) -> str:
+        """Its deployed name, which the lock policy, the notices and the local runner use too:
+        cdc_setup.asl.json -> rds-cdc-setup."""
+        return "rds-" + self.value.removesuffix(".asl.json").replace("_", "-")
+
 
 class Access(Enum):
     """What a step's function may touch. Each is one customer-managed policy, its grant in

@@ -142,6 +142,8 @@ def test_result_key_reads_the_result_path() -> None:
     assert step_named("DropSlot").handler == "lambdas.handlers.drop_slot.handler"
     assert step_named("DropSlot").placeholder == "DropSlotFunctionArn"
     assert registry.Workflow(Workflow.TEARDOWN.value) is Workflow.TEARDOWN
+    names = [workflow.state_machine_name for workflow in Workflow]
+    assert names == ["rds-cdc-setup", "rds-cdc-teardown", "rds-cdc-fleet"]
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.name)

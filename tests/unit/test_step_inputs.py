@@ -65,6 +65,10 @@ class TaskInput:
     whole_state: dict[str, Reach] = field(default_factory=dict)  # Parameters "x.$": "$": the state as key x
 
 
+class UnmodelledAsl(Exception):
+    """The ASL uses a construct the walk does not model: the test fails instead of passing blind."""
+
+
 def lambda_steps(asl: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(state name, step, definition) of every Lambda Task, those in a Map's ItemProcessor included."""
     for name, state in asl["States"].items():
@@ -96,12 +100,12 @@ def successors(state: dict[str, Any], reach: Reach) -> list[tuple[str, Reach]]:
         return choice(state, reach)
     if kind in ("Wait", "Pass"):
         if {"OutputPath", "Parameters", "Result", "ResultPath"} & set(state):
-            raise NotImplementedError(f"the walk does not model this {kind}: {sorted(state)}")
+            raise UnmodelledAsl(f"the walk does not model this {kind}: {sorted(state)}")
         if "InputPath" in state:  # a part of the state becomes the state: its keys are not known
             reach = Reach(frozenset(), exact=False)
         return [] if state.get("End") else [(state["Next"], reach)]
     if kind not in ("Task", "Map") or {"InputPath", "OutputPath"} & set(state):
-        raise NotImplementedError(f"the walk does not model this {kind}: {sorted(state)}")
+        raise UnmodelledAsl(f"the walk does not model this {kind}: {sorted(state)}")
     after = result(reach, state.get("ResultPath", "$"), state.get("ResultSelector"))
     found = [] if state.get("End") else [(state["Next"], after)]
     for catcher in state.get("Catch", []):
@@ -116,7 +120,7 @@ def result(reach: Reach, path: str | None, selector: dict[str, Any] | None) -> R
         return Reach(frozenset(k.removesuffix(".$") for k in selector)) if selector else Reach(frozenset(), False)
     key = path.removeprefix("$.")
     if "." in key or "[" in key:
-        raise NotImplementedError(f"the walk does not model ResultPath {path}")
+        raise UnmodelledAsl(f"the walk does not model ResultPath {path}")
     return reach.with_key(key)
 
 
@@ -171,7 +175,7 @@ def assume(rule: dict[str, Any], reach: Reach, holds: bool) -> Reach:
 def comparison_of(rule: dict[str, Any]) -> tuple[str, Any]:
     (comparison,) = [k for k in rule if k not in ("Variable", "Next")]
     if comparison in ("Or", "Not"):
-        raise NotImplementedError(f"the walk does not model {comparison} rules")
+        raise UnmodelledAsl(f"the walk does not model {comparison} rules")
     return comparison, rule[comparison]
 
 
