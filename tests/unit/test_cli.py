@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from cli.app import CliError, app, execution_input, print_output
@@ -28,6 +29,24 @@ def event(kind: str, name: str | None = None, ms: int = 0, **details) -> dict:
     if details:
         found[f"{kind[0].lower()}{kind[1:]}EventDetails"] = details
     return found
+
+
+@pytest.mark.parametrize("command", sorted(c.name for c in typer.main.get_command(app).commands.values()))
+def test_help_shows_a_value_only_for_options_that_take_one(command):
+    """typer 0.29 printed `--slot <bool>` (even `--help <bool>`), and `--slot true` was then refused."""
+    click_command = typer.main.get_command(app).commands[command]
+    shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}, terminal_width=200).output
+    lines = {
+        param.opts[0]: next(row for row in shown.splitlines() if f" {param.opts[0]} " in row)
+        for param in click_command.params
+    }
+    for option, line in lines.items():
+        after_name = line.split(f" {option} ", 1)[1]
+        param = next(p for p in click_command.params if p.opts[0] == option)
+        if getattr(param, "is_flag", False):
+            assert "<" not in after_name.split("  ")[0] and "<bool>" not in line, line
+        else:
+            assert "<" in line, line  # its type, e.g. <str>
 
 
 def test_the_form_lists_every_connector_field_in_the_streamkap_order():

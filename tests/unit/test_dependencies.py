@@ -73,7 +73,7 @@ def test_a_package_shared_with_the_lock_it_is_resolved_within_has_its_version(lo
     # so the tests run what Lambda gets, and the demo's install is part of the dev one
     ours, theirs = pins(lock_text(lock)), pins(lock_text(within))
     shared = ours.keys() & theirs.keys()
-    assert {"pydantic", "typing-extensions"} <= shared
+    assert {"python-dateutil", "six"} <= shared  # (botocore's) so the comparison below is not vacuous
     assert {name: ours[name] for name in shared} == {name: theirs[name] for name in shared}
 
 
