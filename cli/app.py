@@ -17,7 +17,7 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 
-from cli import display, executions
+from cli import display, executions, form
 from cli.display import console
 
 app = typer.Typer(
@@ -226,11 +226,8 @@ def print_output(output: dict[str, Any], csv_path: Path | None = None) -> None:
         return
     console.print()
     display.connector_form(output["connector"])
-    verification = output.get("verification", {})
-    console.print(
-        f"\nVerified: wal_level={verification.get('wal_level')}, {verification.get('published_tables')} tables "
-        f"published, heartbeat seen in the slot: {verification.get('heartbeat_seen')}"
-    )
+    if output.get("verification"):
+        console.print(f"\n{escape(form.verified_line(output))}")
     if "tables_csv" not in output:  # too large for an execution output; the message says how to export it
         console.print(f"[yellow]{escape(output.get('message', ''))}[/]")
     elif csv_path:

@@ -11,21 +11,10 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from cli.form import FORM_TITLE, form_lines
+
 console = Console(highlight=False, emoji=False, soft_wrap=True)  # ARNs hold ":secret:"
 
-# The Streamkap "Create Source > PostgreSQL" form, in its order: label <- connector field.
-STREAMKAP_FORM = {
-    "Hostname": "hostname",
-    "Port": "port",
-    "Username": "username",
-    "Password (Secrets Manager secret)": "password_secret_arn",
-    "Signal Table Schema": "signal_table_schema",
-    "Database": "database",
-    "Replication Slot Name": "replication_slot_name",
-    "Publication Name": "publication_name",
-    "Snapshot Chunk Size": "snapshot_chunk_size",
-    "Max Batch Size": "max_batch_size",
-}
 FAILURES = ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed")
 
 
@@ -96,9 +85,9 @@ def show_progress(events: Iterable[dict[str, Any]]) -> Progress:
 
 def connector_form(connector: dict[str, Any]) -> None:
     """Plain aligned lines, never truncated: each value is pasted into the form as is."""
-    console.print("[bold]Streamkap: Sources > Create New > PostgreSQL[/]")
-    for label, key in STREAMKAP_FORM.items():
-        console.print(f"  {label:<34} {escape(str(connector[key]))}")
+    console.print(f"[bold]{FORM_TITLE}[/]")
+    for line in form_lines(connector):
+        console.print(escape(line))
 
 
 def bullet_list(title: str, items: list[str]) -> None:

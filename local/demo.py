@@ -2,8 +2,8 @@
 
 Creates a sample database on an instance that uses a default parameter group, runs one
 execution of the real state machine, prints every state as it runs, the connector
-settings and tables CSV, then proves the result: a new row, decoded from the slot as
-streamkap_user."""
+settings as the Streamkap form and the tables CSV, then proves the result: a new row, decoded
+from the slot as streamkap_user; it ends with what to run next, since its server is thrown away."""
 
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ import os
 import sys
 from typing import Any
 
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-    os.environ[key] = "demo"  # moto only: no AWS account is used
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # every AWS call is inside mock_aws, with its fake keys
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
+import boto3
+from moto import mock_aws
 
-from local.pgoutput import decode  # noqa: E402
-from local.postgres_server import LocalPostgres, for_major  # noqa: E402
-from local.rds_emulator import EmulatedInstance, RdsEmulator  # noqa: E402
-from local.workflow_runner import LocalWorkflow  # noqa: E402
+from cli.form import FORM_TITLE, STREAMKAP_GUIDE, form_lines, verified_line
+from lambdas.shared.models import SetupInput
+from lambdas.shared.names import DEFAULT_OPT_IN_TAG
+from local.pgoutput import decode
+from local.postgres_server import LocalPostgres, for_major
+from local.rds_emulator import EmulatedInstance, RdsEmulator
+from local.workflow_runner import LocalWorkflow
 
 INSTANCE = "orders-prod"
 SAMPLE = """
@@ -41,6 +42,28 @@ INSERT INTO public.order_events SELECT g, TIMESTAMPTZ '2026-03-01' + g * INTERVA
 INSERT INTO inventory.stock VALUES ('sku-1', 40), ('sku-2', 7)
 """
 EXECUTION_INPUT = {"db_instance_identifier": INSTANCE, "schemas": ["public", "inventory"], "poll_seconds": 5}
+WAIT_SECONDS = 0.01  # each Wait state, at most: the emulated reboot is done at the first poll anyway
+WAITS = (
+    f"Waits are shortened here: each Wait state lasts at most {WAIT_SECONDS * 1000:.0f} ms (on AWS, poll_seconds: "
+    f"{EXECUTION_INPUT['poll_seconds']} s in this input, {SetupInput.model_fields['poll_seconds'].default} s by\n"
+    "default) and the emulated reboot takes no time (on RDS it takes minutes, the database unavailable meanwhile;\n"
+    "a Multi-AZ instance fails over). `reboot: never` in the input makes the workflow stop before it instead."
+)
+# Printed last: the demo's server is gone by then, so it says what to run next.
+NEXT_STEPS = f"""
+This server and its emulated AWS are thrown away as the demo ends: the host, port and secret above are gone.
+Next:
+  - The same workflow on a local stack that stays up (make venv first, for the CLI's packages):
+      .venv/bin/python -m cli plan --local      # the plan, changing nothing
+      .venv/bin/python -m cli setup --local     # the run; then: status --local, teardown --local --all, stop-local
+  - Your own database: deploy the stack (README "Deploy": make venv cdk; node_modules/.bin/cdk deploy -c vpc_id=...),
+    tag the instance {DEFAULT_OPT_IN_TAG} (the deployment's opt_in_tag), then
+      .venv/bin/python -m cli plan  -i <instance> --state-machine-arn <StateMachineArn output>
+      .venv/bin/python -m cli setup -i <instance> --state-machine-arn <StateMachineArn output>
+  - Streamkap's password field: the secret the form names, read with
+      aws secretsmanager get-secret-value --query SecretString --output text --secret-id <Password secret ARN>
+    (a JSON object: paste its "password")
+  - What each step does, and Streamkap's own guide: README "How it works", {STREAMKAP_GUIDE}"""
 
 
 def say(text: str = "") -> None:
@@ -103,7 +126,7 @@ def main() -> int:
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             RdsEmulator() as emulator,
-            LocalWorkflow() as workflow,
+            LocalWorkflow(wait_seconds=WAIT_SECONDS) as workflow,
         ):
             add_sample_instance(emulator, server)
             return run(workflow, emulator, server)
@@ -112,7 +135,7 @@ def main() -> int:
 
 
 def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -> int:
-    say(f"\nExecution input: {json.dumps(EXECUTION_INPUT)}\n")
+    say(f"\nExecution input: {json.dumps(EXECUTION_INPUT)}\n{WAITS}\n")
     arn = workflow.start(EXECUTION_INPUT)
     entered_at: dict[str, float] = {}
     for event in workflow.follow(arn):
@@ -128,12 +151,11 @@ def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -
     say("\nChanges made:")
     for change in output["changes"]:
         say(f"  - {change}")
-    say("\nStreamkap connector settings (Sources > Create New > PostgreSQL):")
-    for field, value in output["connector"].items():
-        say(f"  {field:<24} {value}")
-    say("\nTables CSV (bulk upload, no header):")
+    say(f"\n{FORM_TITLE}")
+    say("\n".join(form_lines(output["connector"])))
+    say("\nTables CSV (Streamkap's bulk upload, no header; the CLI writes it to tables.csv):")
     say("".join(f"  {line}\n" for line in output["tables_csv"].splitlines()).rstrip())
-    say(f"\nVerification: {json.dumps(output['verification'])}")
+    say(f"\n{verified_line(output)}")
     return prove(output, server)
 
 
@@ -164,6 +186,7 @@ def prove(output: dict, server: LocalPostgres) -> int:
         say("  FAILED: the new row is not in the slot")
         return 1
     say("\nThe database is ready for Streamkap.")
+    say(NEXT_STEPS)
     return 0
 
 

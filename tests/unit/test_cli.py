@@ -10,7 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from cli.app import CliError, app, execution_input, print_output
-from cli.display import STREAMKAP_FORM, Progress
+from cli.display import Progress
+from cli.form import STREAMKAP_FORM
 from lambdas.logic.report import report
 from lambdas.shared.models import Connector, WorkflowState
 from lambdas.shared.teardown_models import PARTS

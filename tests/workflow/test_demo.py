@@ -1,0 +1,41 @@
+"""`make demo`, the main job, run as it runs: the sample database on an RDS-like server, one execution
+of the real ASL, the Streamkap form, the proof, what to run next, and nothing left behind."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+
+from cli.form import STREAMKAP_FORM, STREAMKAP_GUIDE
+from local import demo
+
+pytestmark = pytest.mark.workflow
+
+
+def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_steps(capsys):
+    assert demo.main() == 0
+    printed = capsys.readouterr().out
+
+    # The server plays RDS: the replication right comes from rds_replication, not the attribute.
+    assert "  - grant rds_replication to streamkap_role\n" in printed
+    assert "REPLICATION attribute" not in printed
+    assert "Waits are shortened here" in printed and "(reboots: 1)" in printed
+
+    # The form as the CLI prints it, each label once, in Streamkap's order, with its value.
+    form = printed.split("Streamkap: Sources > Create New > PostgreSQL\n", 1)[1].splitlines()[: len(STREAMKAP_FORM)]
+    assert [line[2:36].rstrip() for line in form] == list(STREAMKAP_FORM)
+    values = {line[2:36].rstrip(): line[37:] for line in form}
+    assert values["Replication Slot Name"] == "streamkap_pgoutput_slot" and values["Snapshot Chunk Size"] == "1024"
+    assert "5 tables published (3 to capture, as in the tables CSV, + the workflow's signal and heartbeat tables)" in (
+        printed
+    )
+    assert re.search(r"INSERT public\.orders \(id='1001'", printed)
+
+    # It says its server is gone, and where to go from here.
+    tail = printed[printed.index("The database is ready for Streamkap.") :]
+    for next_step in ("cli setup --local", "cdk deploy", "aws secretsmanager get-secret-value", STREAMKAP_GUIDE):
+        assert next_step in tail
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(values["Port"])), timeout=2):
+        pass
