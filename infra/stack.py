@@ -37,7 +37,9 @@ class CdcSetupStack(Stack):
             master_secret_arns=config.master_secret_arns,
         )
         if network and config.create_vpc_endpoints:
-            ServiceEndpoints(self, "Endpoints", network=network)
+            endpoints = ServiceEndpoints(self, "Endpoints", network=network)
+            # The endpoints admit HTTPS only from security_group_ids: whoever audits the VPC looks for this group.
+            CfnOutput(self, "EndpointSecurityGroupId", value=endpoints.security_group.security_group_id)
         # One lock per target, shared by the setup and teardown workflows (and so by fleet members).
         lock = TargetLock(self, "TargetLock")
         workflow = CdcSetupWorkflow(

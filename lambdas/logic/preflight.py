@@ -147,6 +147,20 @@ def with_live_notes(changes: list[Change], setup: SetupInput, reader_pid: int | 
     return plan
 
 
+def reboot_plan(instance_id: str | None, reboot: str) -> str:
+    """The plan says what the reboot costs before anyone approves it."""
+    if reboot == "never":
+        return (
+            f"reboot instance {instance_id} so wal_level becomes logical: not in this run (reboot: never), which "
+            "stops with RebootPending; reboot it when it suits you and run again"
+        )
+    return (
+        f"reboot instance {instance_id} so wal_level becomes logical, as soon as it is available: the database is "
+        "down until it is back (usually minutes; open connections drop; a Multi-AZ instance reboots in place, no "
+        "failover forced); reboot: never lets you choose the moment"
+    )
+
+
 def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> PreflightResult:
     server = sql.server_info(db)
     check_server(server)
@@ -162,7 +176,7 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
             "(PostgreSQL 13+: ALTER SYSTEM SET max_slot_wal_keep_size = '<n>MB' bounds the WAL a slot may hold)"
         )
     if target.parameter_reboot_needed or server.wal_level != "logical":
-        plan.append(f"reboot instance {target.instance_id} so wal_level becomes logical")
+        plan.append(reboot_plan(target.instance_id, setup.reboot))
 
     def refusable(planned: Callable[[], list[str]]) -> list[str]:
         """A real run stops at someone else's object; a dry run lists the refusal and goes on."""

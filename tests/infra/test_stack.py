@@ -129,6 +129,7 @@ def test_without_a_vpc_no_function_has_vpc_config_nor_endpoints_and_synth_warns(
     for fn in default.resources("AWS::Lambda::Function").values():
         assert "VpcConfig" not in fn["Properties"]
     default.template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+    assert "EndpointSecurityGroupId" not in default.template.find_outputs("*")
     Annotations.from_stack(default.stack).has_warning("*", Match.string_like_regexp("No vpc_id in context"))
 
 
@@ -154,6 +155,8 @@ def test_vpc_endpoints_let_the_data_plane_reach_secrets_manager_and_rds_over_htt
             "ToPort": 443,
         },
     )
+    outputs = with_vpc.template.find_outputs("*")
+    assert outputs["EndpointSecurityGroupId"]["Value"] == {"Fn::GetAtt": [group_id, "GroupId"]}
 
 
 def test_state_machine_definition_has_every_state_and_each_placeholder_maps_to_its_function(synth: Synth) -> None:
@@ -288,6 +291,10 @@ def test_outputs_name_the_state_machine_its_console_page_and_the_topic(synth: Sy
     [topic_id] = synth.workflow("AWS::SNS::Topic")
     outputs = {name: output["Value"] for name, output in synth.template.find_outputs("*").items()}
     assert outputs["StateMachineArn"] == {"Ref": machine_id}
+    assert set(outputs) - {"EndpointSecurityGroupId"} == {
+        "StateMachineArn", "StateMachineConsoleUrl", "NotificationTopicArn", "TeardownStateMachineArn",
+        "FleetStateMachineArn",
+    }  # fmt: skip
     assert outputs["NotificationTopicArn"] == {"Ref": topic_id}
     assert rendered(outputs["StateMachineConsoleUrl"]) == (
         "https://${AWS::Region}.console.aws.amazon.com/states/home?region=${AWS::Region}"

@@ -133,7 +133,12 @@ def test_dry_run_returns_the_plan_and_changes_nothing(stack):
     plan = execution.output["plan"]
     assert plan[0] == f"create parameter group orders-prod-streamkap-cdc (family postgres{stack.server.major_version})"
     assert "create replication slot streamkap_pgoutput_slot (pgoutput)" in plan
+    # The reboot's cost is in the plan, before anyone approves the run.
+    [reboot] = [step for step in plan if step.startswith("reboot instance orders-prod")]
+    assert "the database is down until it is back" in reboot and "reboot: never" in reboot
     assert stack.instance.calls == [] and stack.instance.reboots == 0
+    [deferred] = [s for s in stack.run(dry_run=True, reboot="never").output["plan"] if s.startswith("reboot instance")]
+    assert "not in this run (reboot: never)" in deferred and "RebootPending" in deferred
     assert stack.sql("SELECT count(*) FROM pg_roles WHERE rolname LIKE 'streamkap%'") == [[0]]
     assert stack.sql("SELECT count(*) FROM pg_publication") == [[0]]
 
