@@ -15,8 +15,17 @@ STREAMKAP_FORM = {
     "Database": "database",
     "Replication Slot Name": "replication_slot_name",
     "Publication Name": "publication_name",
+    "Snapshot Mode": "snapshot_mode",
+    "Represent Binary Data As": "binary_handling_mode",
     "Snapshot Chunk Size": "snapshot_chunk_size",
     "Max Batch Size": "max_batch_size",
+}
+# The form's Advanced Parameters, and where each value comes from (nothing here is measured on the database).
+ADVANCED_FROM = {
+    "snapshot_mode": "Streamkap's default: a snapshot only when the connector has no position in the slot",
+    "binary_handling_mode": "Streamkap's default; base64 or hex when the destination wants text",
+    "snapshot_chunk_size": "Streamkap's default; its guide: 5120 past ~100 million rows",
+    "max_batch_size": "Streamkap's default; its guide: larger only when the connector lags",
 }
 FORM_TITLE = "Streamkap: Sources > Create New > PostgreSQL"
 # The manual guide this workflow automates.
@@ -25,7 +34,15 @@ STREAMKAP_GUIDE = "https://docs.streamkap.com/docs/postgresql-on-amazon-rds"
 
 def form_lines(connector: dict[str, Any]) -> list[str]:
     """Aligned `label value` lines, never truncated: each value is pasted into the form as is."""
-    return [f"  {label:<34} {connector[key]}" for label, key in STREAMKAP_FORM.items()]
+    lines = []
+    for label, key in STREAMKAP_FORM.items():
+        if key == next(iter(ADVANCED_FROM)):
+            lines.append("  Advanced Parameters")
+        if key in ADVANCED_FROM:
+            lines.append(f"    {label:<32} {connector[key]!s:<12} {ADVANCED_FROM[key]}")
+        else:
+            lines.append(f"  {label:<34} {connector[key]}")
+    return lines
 
 
 def published_tables(output: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from lambdas.logic.terraform import terraform_document
 from lambdas.shared.models import (
     HEARTBEAT_TABLE,
     SIGNAL_TABLE,
@@ -97,7 +98,7 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         omitted = (
             f"The tables CSV ({configured.user_tables} tables) is larger than a Step Functions output can carry "
             f"({TABLES_CSV_INLINE_LIMIT_BYTES // 1024} KiB kept for it), so tables_csv is left out. Export it from "
-            f"the database: {export_command(setup)}"
+            f"the database: {export_command(setup)} (the Terraform file reads its table_include_list from that file)"
         )
     return SetupOutput(
         status="Ready",
@@ -106,5 +107,6 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         tables_count=configured.user_tables,
         changes=changes_made(state),
         verification=verification,
+        terraform=terraform_document(setup, connector, configured.tables_csv),
         message=omitted,
     )

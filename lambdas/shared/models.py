@@ -529,6 +529,9 @@ class Connector(BaseModel):
     signal_table_schema: str
     replication_slot_name: str
     publication_name: str
+    # Advanced Parameters: Streamkap's defaults (cli/form.py says where each comes from).
+    snapshot_mode: Literal["When Needed"] = "When Needed"
+    binary_handling_mode: Literal["bytes", "base64", "base64-url-safe", "hex"] = "bytes"
     snapshot_chunk_size: int = 1024
     max_batch_size: int = 2048
 
@@ -541,6 +544,8 @@ class SetupOutput(BaseModel):
     changes: list[str] = Field(default_factory=list)
     plan: list[str] | None = None
     verification: VerifyResult | None = None
+    # The source as a Streamkap Terraform provider `.tf.json` (lambdas/logic/terraform.py); no password.
+    terraform: dict[str, Any] | None = None
     message: str | None = None
 
 

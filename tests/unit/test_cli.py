@@ -60,6 +60,8 @@ def test_the_form_lists_every_connector_field_in_the_streamkap_order():
         "Database",
         "Replication Slot Name",
         "Publication Name",
+        "Snapshot Mode",
+        "Represent Binary Data As",
         "Snapshot Chunk Size",
         "Max Batch Size",
     ]
@@ -103,6 +105,8 @@ def test_a_ready_report_fills_the_form_field_by_field_with_the_seed_defaults():
         "Database": "orders",
         "Replication Slot Name": "streamkap_pgoutput_slot",
         "Publication Name": "streamkap_pub",
+        "Snapshot Mode": "When Needed",
+        "Represent Binary Data As": "bytes",
         "Snapshot Chunk Size": 1024,
         "Max Batch Size": 2048,
     }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cli.form import form_lines, published_tables, verified_line
+from cli.form import STREAMKAP_FORM, form_lines, published_tables, verified_line
+from lambdas.shared.models import Connector
 
 
 def output(published: int, captured: int | None, proof: str = "peek") -> dict:
@@ -33,10 +34,18 @@ def test_the_verified_line_names_the_proof():
     assert verified_line(output(5, 3)).startswith("Verified: wal_level=logical, 5 tables published (3 to capture")
 
 
-def test_the_form_lines_hold_every_value_whole_in_the_form_order():
-    connector = {key: f"value-of-{key}-" + "x" * 120 for key in ("hostname", "port", "username")}
-    connector |= {k: k for k in ("password_secret_arn", "signal_table_schema", "database")}
-    connector |= {k: k for k in ("replication_slot_name", "publication_name", "snapshot_chunk_size", "max_batch_size")}
+def test_the_form_lines_hold_every_value_whole_and_say_where_each_advanced_value_comes_from():
+    long_host = "orders-prod." + "x" * 120 + ".us-east-1.rds.amazonaws.com"
+    connector = Connector(
+        hostname=long_host, port=5432, database="orders", username="streamkap_user", password_secret_arn="arn:s",
+        signal_table_schema="streamkap", replication_slot_name="slot", publication_name="pub",
+    ).model_dump()  # fmt: skip
     lines = form_lines(connector)
-    assert [line.split()[0] for line in lines][:3] == ["Hostname", "Port", "Username"]
-    assert lines[0].endswith(connector["hostname"]) and len(lines) == 10
+    assert lines[0] == f"  Hostname{' ' * 27}{long_host}"
+    advanced = lines[lines.index("  Advanced Parameters") + 1 :]
+    assert [line.split("  ")[2].strip() for line in advanced] == [
+        "Snapshot Mode", "Represent Binary Data As", "Snapshot Chunk Size", "Max Batch Size"
+    ]  # fmt: skip
+    assert all("Streamkap's default" in line for line in advanced)
+    assert "When Needed" in advanced[0] and "1024" in advanced[2] and "5120" in advanced[2]
+    assert len(lines) == len(STREAMKAP_FORM) + 1

@@ -24,9 +24,10 @@ def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_step
     assert "Waits are shortened here" in printed and "(reboots: 1)" in printed
 
     # The form as the CLI prints it, each label once, in Streamkap's order, with its value.
-    form = printed.split("Streamkap: Sources > Create New > PostgreSQL\n", 1)[1].splitlines()[: len(STREAMKAP_FORM)]
-    assert [line[2:36].rstrip() for line in form] == list(STREAMKAP_FORM)
-    values = {line[2:36].rstrip(): line[37:] for line in form}
+    form = printed.split("Streamkap: Sources > Create New > PostgreSQL\n", 1)[1].splitlines()[: len(STREAMKAP_FORM) + 1]
+    form.remove("  Advanced Parameters")
+    values = {line[:36].strip(): line[36:].split("  ")[0].strip() for line in form}
+    assert list(values) == list(STREAMKAP_FORM)
     assert values["Replication Slot Name"] == "streamkap_pgoutput_slot" and values["Snapshot Chunk Size"] == "1024"
     assert "5 tables published (3 to capture, as in the tables CSV, + the workflow's signal and heartbeat tables)" in (
         printed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import boto3
 import pytest
@@ -30,6 +31,8 @@ def test_the_connector_is_the_streamkap_form_and_the_heartbeat_is_published_by_d
         "signal_table_schema": "streamkap",
         "replication_slot_name": "streamkap_pgoutput_slot",
         "publication_name": "streamkap_pub",
+        "snapshot_mode": "When Needed",
+        "binary_handling_mode": "bytes",
         "snapshot_chunk_size": 1024,
         "max_batch_size": 2048,
     }
@@ -41,6 +44,16 @@ def test_the_connector_is_the_streamkap_form_and_the_heartbeat_is_published_by_d
     leaves = [["public.events_2025"], ["public.events_2026"]]
     events = [["public.events"]] if stack.server.major_version >= 13 else leaves
     assert rows == [["inventory.stock"], *events, ["public.items"], ["public.orders"]]
+
+    # The same source for Streamkap's Terraform provider: the CSV's tables, the secret by reference only.
+    [(label, source)] = execution.output["terraform"]["resource"]["streamkap_source_postgresql"].items()
+    assert (source["database_hostname"], source["database_port"]) == (stack.server.host, stack.server.port)
+    assert source["table_include_list"].split(",") == [row[0] for row in rows]
+    assert source["schema_include_list"] == "inventory,public" and source["heartbeat_enabled"] is True
+    data = execution.output["terraform"]["data"]["aws_secretsmanager_secret_version"]
+    assert data == {label: {"secret_id": secret["ARN"]}} and label in source["database_password"]
+    password = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret["ARN"])["SecretString"])
+    assert password["password"] not in json.dumps(execution.output)
 
 
 def test_without_heartbeat_only_the_signal_table_is_added_and_the_csv_lists_the_chosen_tables(stack):
