@@ -5,6 +5,7 @@ is used only where DDL cannot take parameters. Server-version differences live h
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from pg8000.native import identifier, literal
@@ -600,8 +601,21 @@ def published_tables(db: Database, publication: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Heartbeat:
-    table_oid: int  # to find the change in a peek
+    table_oid: int | None  # the heartbeat table's change, found by its relation in a peek
     lsn: str  # WAL position inside the heartbeat's transaction: its commit ends past it
+    message: bytes | None = None  # a logical message's prefix and content instead (heartbeat "message")
+
+
+def emit_heartbeat_message(db: Database, prefix: str, content: str) -> Heartbeat:
+    """A transactional logical message (PostgreSQL 14+ passes it through pgoutput): a heartbeat without a table."""
+    lsn = db.value("SELECT pg_logical_emit_message(true, :prefix, :content)::text", prefix=prefix, content=content)
+    return Heartbeat(table_oid=None, lsn=lsn, message=message_body(prefix, content))
+
+
+def message_body(prefix: str, content: str) -> bytes:
+    """How pgoutput writes a message's prefix and content: the prefix NUL-terminated, the content length-prefixed."""
+    data = content.encode()
+    return prefix.encode() + b"\0" + struct.pack("!I", len(data)) + data
 
 
 def write_heartbeat(db: Database, schema: str) -> Heartbeat:
@@ -653,17 +667,33 @@ def slot_reader(db: Database, name: str) -> int | None:
     )
 
 
+# A logical message's first bytes: 'M', flags, its LSN (8 bytes), then prefix and content (message_body).
+MESSAGE_HEADER_BYTES = 10
+MESSAGE_PEEK_BYTES = 128
+
+
 def peek_slot(
-    db: Database, *, slot_name: str, publication: str, proto_version: int, max_changes: int, timeout_ms: int
+    db: Database,
+    *,
+    slot_name: str,
+    publication: str,
+    proto_version: int,
+    max_changes: int,
+    timeout_ms: int,
+    messages: bool = False,
 ) -> list[bytes]:
     """A bounded peek: at most `max_changes` changes under a statement timeout. Never consumes.
     Only each change's first 5 bytes (message type, relation oid) come back, and at most
     `max_changes` of them: upto_nchanges ends at a transaction's end, so one huge transaction
-    would otherwise send all its rows to the Lambda (bench/wal_backlog.py)."""
+    would otherwise send all its rows to the Lambda (bench/wal_backlog.py). `messages` (PostgreSQL
+    14+): logical messages too, each with its first MESSAGE_PEEK_BYTES (the heartbeat's prefix and content)."""
     db.execute(f"SET statement_timeout = {int(timeout_ms)}")
+    options = ", 'messages', 'true'" if messages else ""
     rows = db.rows(
-        """SELECT substr(data, 1, 5) FROM pg_logical_slot_peek_binary_changes(
-               :slot, NULL, :n, 'proto_version', :v, 'publication_names', :p) LIMIT :n""",
+        f"""SELECT CASE WHEN get_byte(data, 0) = 77 THEN substr(data, 1, {MESSAGE_PEEK_BYTES})
+                        ELSE substr(data, 1, 5) END
+            FROM pg_logical_slot_peek_binary_changes(
+               :slot, NULL, :n, 'proto_version', :v, 'publication_names', :p{options}) LIMIT :n""",
         slot=slot_name,
         n=max_changes,
         v=str(proto_version),

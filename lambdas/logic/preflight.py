@@ -55,9 +55,18 @@ def slot_ownership(db: Database, setup: SetupInput, target: Target, existing: sq
     return [f"adopt existing replication slot {setup.slot_name} (record it as rds-cdc-setup's)"]
 
 
-def check_server(server: sql.ServerInfo) -> None:
+# pgoutput passes logical messages on from PostgreSQL 14 (its `messages` option).
+MESSAGE_HEARTBEAT_MAJOR = 14
+
+
+def check_server(server: sql.ServerInfo, setup: SetupInput | None = None) -> None:
     if server.major < 10:
         raise UnsupportedVersion(f"The server runs PostgreSQL {server.version_num}; 10 or later is required")
+    if setup is not None and setup.heartbeat == "message" and server.major < MESSAGE_HEARTBEAT_MAJOR:
+        raise InvalidInput(
+            f"heartbeat 'message' needs PostgreSQL {MESSAGE_HEARTBEAT_MAJOR}+ (pgoutput passes logical messages on "
+            f"from 14); the server runs {server.major}: use heartbeat 'table' (the default) or 'off'"
+        )
     if not (server.is_superuser or server.is_rds_superuser):
         raise InsufficientPrivilege(
             f"The master user {server.current_user!r} is neither superuser nor a member of rds_superuser; "
@@ -163,7 +172,7 @@ def reboot_plan(instance_id: str | None, reboot: str) -> str:
 
 def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> PreflightResult:
     server = sql.server_info(db)
-    check_server(server)
+    check_server(server, setup)
     if target.self_managed and server.wal_level != "logical":
         raise InvalidInput(wal_level_fix(target, server.wal_level))
     state = setup_catalog(db, setup, target, server)

@@ -54,7 +54,7 @@ def source_attributes(
         "schema_include_list": ",".join(schemas),
         "table_include_list": include_list,
         "signal_data_collection_schema_or_database": connector.signal_table_schema,
-        "heartbeat_enabled": setup.heartbeat,
+        "heartbeat_enabled": setup.heartbeat != "off",
         "heartbeat_data_collection_schema_or_database": connector.signal_table_schema,
         "slot_name": connector.replication_slot_name,
         "publication_name": connector.publication_name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import time
+import uuid
 
 from lambdas.dal import sql
 from lambdas.dal.database import OBJECT_IN_USE, Database, ServerError
@@ -16,12 +17,34 @@ PEEK_MAX_CHANGES = 256
 # LIVE_POLL_SECONDS: well under the Lambda's timeout (infra/functions.py), each poll one short query.
 LIVE_CONFIRM_SECONDS = 20
 LIVE_POLL_SECONDS = 1.0
+# The prefix of heartbeat "message": what a connector's heartbeat query would emit too.
+HEARTBEAT_MESSAGE_PREFIX = "streamkap_heartbeat"
 
 
 def writes_to(changes: list[bytes], relation_oid: int) -> bool:
     """Does the pgoutput stream hold an Insert or Update ('I'/'U' + relation oid) of this table?"""
     oid = struct.pack("!I", relation_oid)
     return any(change[:1] in (b"I", b"U") and change[1:5] == oid for change in changes)
+
+
+def carries_message(changes: list[bytes], body: bytes) -> bool:
+    """Does the stream hold this logical message ('M', flags, LSN, then prefix and content)?"""
+    start = sql.MESSAGE_HEADER_BYTES
+    return any(change[:1] == b"M" and change[start : start + len(body)] == body for change in changes)
+
+
+def write_heartbeat(db: Database, setup: SetupInput) -> sql.Heartbeat | None:
+    if setup.heartbeat == "table":
+        return sql.write_heartbeat(db, setup.signal_table_schema)
+    if setup.heartbeat == "message":
+        return sql.emit_heartbeat_message(db, HEARTBEAT_MESSAGE_PREFIX, f"rds-cdc-setup verify {uuid.uuid4().hex}")
+    return None
+
+
+def seen(changes: list[bytes], heartbeat: sql.Heartbeat) -> bool:
+    if heartbeat.message is not None:
+        return carries_message(changes, heartbeat.message)
+    return heartbeat.table_oid is not None and writes_to(changes, heartbeat.table_oid)
 
 
 def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> VerifyResult:
@@ -43,7 +66,7 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             f"ConfigureDatabase published {configured.published_tables}. Was a table dropped or removed from "
             "the publication meanwhile? Start the execution again"
         )
-    heartbeat = sql.write_heartbeat(db, setup.signal_table_schema) if setup.heartbeat else None
+    heartbeat = write_heartbeat(db, setup)
     live = VerifyResult(
         wal_level=server.wal_level,
         published_tables=len(published),
@@ -62,6 +85,7 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
             proto_version=server.pgoutput_proto_version,
             max_changes=PEEK_MAX_CHANGES,
             timeout_ms=environment().peek_timeout_ms,
+            messages=setup.heartbeat == "message",
         )
     except (WorkflowError, ServerError) as error:
         code, detail = (error.sqlstate, error.server_message) if isinstance(error, ServerError) else (None, str(error))
@@ -71,13 +95,16 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
         raise VerificationFailed(f"{setup.user_name} cannot read slot {setup.slot_name}: {detail}") from None
     heartbeat_seen = None
     if heartbeat is not None:
-        heartbeat_seen = writes_to(changes, heartbeat.table_oid)
+        heartbeat_seen = seen(changes, heartbeat)
         # A backlog larger than the bounded peek may hide the heartbeat; only a short stream must show it.
         if not heartbeat_seen and len(changes) < PEEK_MAX_CHANGES:
-            raise VerificationFailed(
-                f"The heartbeat written to {setup.signal_table_schema}.{sql.HEARTBEAT_TABLE} did not appear in "
-                f"slot {setup.slot_name}: check that the table is in publication {setup.publication_name}"
+            where = (
+                f"logical message {HEARTBEAT_MESSAGE_PREFIX!r}"
+                if heartbeat.message is not None
+                else f"{setup.signal_table_schema}.{sql.HEARTBEAT_TABLE}, check that the table is in publication "
+                f"{setup.publication_name}"
             )
+            raise VerificationFailed(f"The heartbeat did not appear in slot {setup.slot_name}: {where}")
     return VerifyResult(
         wal_level=server.wal_level,
         published_tables=len(published),

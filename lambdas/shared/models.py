@@ -126,7 +126,9 @@ class SetupInput(BaseModel):
     ca_certificate: str | None = None
     reboot: Literal["immediate", "never"] = "immediate"
     replica_identity: Literal["check", "full", "ignore"] = "check"
-    heartbeat: bool = True
+    # table: the streamkap_heartbeat table Streamkap's connector updates; message (PostgreSQL 14+):
+    # no table, heartbeats are logical messages (pg_logical_emit_message); off: none. true/false: table/off.
+    heartbeat: Literal["table", "message", "off"] = "table"
     dry_run: bool = False
     poll_seconds: int = Field(30, ge=1, le=3600)
     max_wait_minutes: int = Field(60, ge=1, le=24 * 60)
@@ -168,6 +170,13 @@ class SetupInput(BaseModel):
         if value.lower().startswith("rds"):
             raise ValueError(f"{info.field_name} {value!r}: names starting with 'rds' are reserved on RDS")
         return value
+
+    @field_validator("heartbeat", mode="before")
+    @classmethod
+    def _heartbeat(cls, value: Any) -> Any:
+        """true/false (the input before modes, and tags' "true"/"false") mean the table or none."""
+        named = {True: "table", False: "off", "true": "table", "false": "off"}
+        return named.get(value.lower() if isinstance(value, str) else value, value)
 
     @field_validator("schemas")
     @classmethod
@@ -314,7 +323,7 @@ class SetupInput(BaseModel):
     @property
     def own_tables(self) -> list[str]:
         """The tables the workflow creates and publishes itself, in signal_table_schema."""
-        return [SIGNAL_TABLE] + ([HEARTBEAT_TABLE] if self.heartbeat else [])
+        return [SIGNAL_TABLE] + ([HEARTBEAT_TABLE] if self.heartbeat == "table" else [])
 
     @property
     def table_pairs(self) -> list[tuple[str, str]] | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from pg8000.exceptions import DatabaseError
 
+from lambdas.dal import sql
 from lambdas.dal.database import Database
+from lambdas.dal.secrets import Secrets
+from lambdas.logic.preflight import MESSAGE_HEARTBEAT_MAJOR, preflight
 from lambdas.logic.verify import verify
 from lambdas.shared.errors import (
     InvalidInput,
@@ -256,6 +259,25 @@ def test_verify_as_the_user_sees_its_heartbeat_in_a_bounded_peek(harness):
         s=harness.setup.slot_name,
     )
     assert remaining[0][0] >= 3
+
+
+def test_a_message_heartbeat_needs_no_table_and_is_seen_in_the_peek_from_postgresql_14(harness):
+    harness.setup = harness.setup.model_copy(update={"heartbeat": "message"})
+    if harness.server.major_version < MESSAGE_HEARTBEAT_MAJOR:  # the matrix runs 10: Preflight refuses by name
+        with harness.master() as db, pytest.raises(InvalidInput, match="heartbeat 'message' needs PostgreSQL 14"):
+            preflight(db, Secrets(), harness.setup, harness.target)
+        return
+    configured = harness.configure()
+    harness.create_slot()
+    with harness.master() as master_db:
+        assert "streamkap.streamkap_heartbeat" not in sql.published_tables(master_db, harness.setup.publication_name)
+    creds = harness.user_credentials(configured.secret_arn)
+    with Database.connect(
+        host=harness.server.host, port=harness.server.port, database=harness.database, credentials=creds
+    ) as db:
+        result = verify(db, harness.setup, configured)
+    assert result.peek_ok and result.heartbeat_seen is True and result.proof == "peek"
+    assert harness.sql("SELECT to_regclass('streamkap.streamkap_heartbeat')") == [[None]]
 
 
 def test_verify_behind_one_huge_transaction_brings_back_only_a_bounded_prefix(harness):

@@ -36,7 +36,7 @@ def test_defaults_are_the_seed_guides():
         "ca_certificate": None,
         "reboot": "immediate",
         "replica_identity": "check",
-        "heartbeat": True,
+        "heartbeat": "table",
         "dry_run": False,
         "poll_seconds": 30,
         "max_wait_minutes": 60,
@@ -81,6 +81,24 @@ def test_defaults_are_the_seed_guides():
 def test_bad_input_is_invalid_input_naming_the_field(override, complaint):
     with pytest.raises(InvalidInput, match=complaint):
         parse_input({"db_instance_identifier": "orders-prod", **override})
+
+
+@pytest.mark.parametrize(
+    ("given", "mode"),
+    [(True, "table"), (False, "off"), ("true", "table"), ("FALSE", "off"), ("message", "message"), ("off", "off")],
+)
+def test_heartbeat_true_and_false_still_mean_the_table_and_none(given, mode):
+    assert parse_input({"db_instance_identifier": "orders-prod", "heartbeat": given}).heartbeat == mode
+
+
+def test_only_the_table_heartbeat_adds_a_table_of_the_workflows_own():
+    own = {
+        mode: SetupInput(db_instance_identifier="x", heartbeat=mode).own_tables for mode in ("table", "message", "off")
+    }
+    signal_only = ["streamkap_signal"]
+    assert own == {"table": ["streamkap_signal", "streamkap_heartbeat"], "message": signal_only, "off": signal_only}
+    with pytest.raises(InvalidInput, match="heartbeat"):
+        parse_input({"db_instance_identifier": "orders-prod", "heartbeat": "sometimes"})
 
 
 def test_hostile_but_legal_names_are_accepted_for_quoting_later():

@@ -181,6 +181,19 @@ def test_heartbeat_is_found_by_relation_oid_in_insert_or_update_messages():
     assert not writes_to([b"I" + (16385).to_bytes(4, "big") + b"N"], 16384)
 
 
+def test_a_message_heartbeat_is_found_by_its_prefix_and_content_after_the_header():
+    from lambdas.dal.sql import message_body
+    from lambdas.logic.verify import carries_message
+
+    body = message_body("streamkap_heartbeat", "rds-cdc-setup verify 42")
+    header = b"M\x01" + (0x16B0000).to_bytes(8, "big")
+    assert carries_message([b"B...", header + body, b"C..."], body)
+    assert not carries_message([header + message_body("streamkap_heartbeat", "rds-cdc-setup verify 43")], body)
+    assert not carries_message([header + message_body("other_prefix", "rds-cdc-setup verify 42")], body)
+    assert not carries_message([b"I" + header[1:] + body], body)  # only a message ('M') counts
+    assert body == b"streamkap_heartbeat\0" + (23).to_bytes(4, "big") + b"rds-cdc-setup verify 42"
+
+
 TARGET = {
     **dict.fromkeys(("engine_version", "status", "parameter_group", "parameter_apply_status"), "x"),
     **{"instance_id": "orders-prod", "engine": "postgres", "major_version": 15, "parameter_group_family": "x"},

@@ -124,6 +124,22 @@ def test_reboot_never_stops_with_reboot_pending_and_a_later_run_finishes(stack):
     assert not any(c.startswith("create parameter group") for c in finished.output["changes"])
 
 
+def test_a_message_heartbeat_needs_no_table_from_postgresql_14_and_is_refused_below(stack):
+    execution = stack.run(heartbeat="message")
+    if stack.server.major_version < 14:  # the matrix's PostgreSQL 10
+        assert (execution.status, execution.error) == ("FAILED", "InvalidInput"), execution.cause
+        assert "heartbeat 'message' needs PostgreSQL 14" in execution.cause
+        assert "EnsureParameterGroup" not in execution.states_entered and stack.instance.calls == []
+        return
+    assert execution.status == "SUCCEEDED", execution.cause
+    output = execution.output
+    assert output["verification"]["heartbeat_seen"] is True
+    assert output["verification"]["published_tables"] == output["tables_count"] + 1  # the signal table alone
+    assert stack.sql("SELECT to_regclass('streamkap.streamkap_heartbeat')") == [[None]]
+    [source] = output["terraform"]["resource"]["streamkap_source_postgresql"].values()
+    assert source["heartbeat_enabled"] is True
+
+
 def test_dry_run_returns_the_plan_and_changes_nothing(stack):
     before = everything(stack.server, "orders")
     execution = stack.run(dry_run=True)
