@@ -8,7 +8,7 @@ from aws_cdk import Acknowledgment, CfnOutput, Fn, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from infra.bundling import warn_uncovered_region
+from infra.bundling import check_ca_bundle_to_bundle, warn_uncovered_region
 from infra.config import CdcSetupConfig
 from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
@@ -29,6 +29,7 @@ class CdcSetupStack(Stack):
             **kwargs,
         )
         network = self._network(config)
+        check_ca_bundle_to_bundle(self, config.rds_ca_bundle)
         warn_uncovered_region(self, config.rds_ca_bundle)
         scope_of_access = Scope(
             opt_in_tag=config.opt_in_tag,
