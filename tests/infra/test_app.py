@@ -1,7 +1,8 @@
-"""app.py, the synth's entry point: a setting error is one line."""
+"""app.py, the synth's entry point: a setting error is one line, and the CDK CLI prints no notice of its own."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from aws_cdk import App
 
 import app as entry_point
-from tests.infra.synth import ROOT
+from tests.infra.synth import ROOT, Synth
 
 pytestmark = pytest.mark.infra
 
@@ -60,6 +61,29 @@ def test_an_unexpected_error_keeps_its_traceback(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(entry_point, "CdcSetupStack", broken_stack)
     with pytest.raises(RuntimeError, match="a bug"):
         entry_point.main(App(outdir=str(tmp_path)))
+
+
+def test_cdk_json_configures_every_feature_flag_the_cdk_cli_would_print_a_notice_for(default: Synth) -> None:
+    # The rule of `cdk synth`'s "N feature flags are not configured" (aws-cdk's FlagOperations.filterNeedsAttention),
+    # applied to the report the synth writes; cdk.json sets each to its recommended value, which changes nothing
+    # in our template. A new aws-cdk-lib with new flags fails here: set them (`cdk flags --unstable=flags`).
+    manifest = json.loads((Path(default.app.outdir) / "manifest.json").read_text())
+    flags: dict[str, dict[str, Any]] = manifest["artifacts"]["aws-cdk-lib/feature-flag-report"]["properties"]["flags"]
+    obsolete = {
+        "@aws-cdk/core:enableStackNameDuplicates",
+        "@aws-cdk/aws-s3:grantWriteWithoutAcl",
+        "@aws-cdk/aws-kms:defaultKeyPolicies",
+    }
+    unconfigured = [
+        name
+        for name, flag in flags.items()
+        if name not in obsolete
+        and "userValue" not in flag
+        and flag.get("unconfiguredBehavesLike", {}).get("v2", False) != flag["recommendedValue"]
+    ]
+    assert unconfigured == []
+    cdk_json = json.loads((ROOT / "cdk.json").read_text())
+    assert {name: flags[name]["userValue"] for name in cdk_json["context"]} == cdk_json["context"]
 
 
 def test_cdk_synth_on_a_setting_error_prints_one_line_and_fails(tmp_path: Path) -> None:
