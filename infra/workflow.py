@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -10,6 +9,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import permissions
+from infra.config import ACCOUNT_WIDE_TARGETS, NO_VPC, warn
 from infra.functions import DataPlaneNetwork
 from infra.permissions import SECRET_NAME_PREFIX, Scope
 from infra.steps import Resources, workflow_functions, workflow_state_machine
@@ -46,16 +46,19 @@ class CdcSetupWorkflow(Construct):
         if notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
         if scope_of_access.account_wide:
-            Annotations.of(self).add_warning_v2(
-                "rds-cdc-setup:AccountWideTargets",
+            warn(
+                self,
+                ACCOUNT_WIDE_TARGETS,
                 "target_scope=account: the workflows may modify and reboot every RDS instance and Aurora "
                 f"cluster of the account and region, not only those tagged {opt_in_tag}.",
             )
         if network is None:
-            Annotations.of(self).add_warning_v2(
-                "rds-cdc-setup:NoVpc",
-                "No vpc_id in context: the SQL steps run outside any VPC and reach only a publicly "
-                "accessible database. Set vpc_id, subnet_ids and security_group_ids.",
+            warn(
+                self,
+                NO_VPC,
+                "No vpc_id in context: the SQL steps will run outside any VPC, so they can reach only a "
+                "publicly accessible database. For a database in a VPC, set vpc_id, subnet_ids and "
+                "security_group_ids.",
             )
 
         self.functions = workflow_functions(

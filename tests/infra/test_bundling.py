@@ -293,6 +293,33 @@ def test_cdk_bundles_the_real_package_through_jsii(tmp_path: Path, pip_calls: li
     assert (_option(cmd, "--platform"), _option(cmd, "--python-version")) == ("manylinux2014_aarch64", "3.12")
 
 
+@pytest.mark.infra
+def test_a_failed_build_leaves_no_staging_directory_in_cdk_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca_bundle: Path
+) -> None:
+    # Given bundling enabled and pip failing half-way, after the package was copied into CDK's staging directory
+    def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        raise subprocess.CalledProcessError(1, cmd)
+
+    monkeypatch.setattr(bundling.subprocess, "run", run)
+    out = tmp_path / "cdk.out"
+    app = App(outdir=str(out), context={"rds_ca_bundle": str(ca_bundle)})
+    stack = Stack(app, "Bundled")
+
+    # When the synth fails (CDK bundles as the function is made)
+    with pytest.raises(RuntimeError, match=r"Failed to bundle asset .*-building: .*returned non-zero exit status 1"):
+        lambda_.Function(
+            stack,
+            "Fn",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="lambdas.handlers.report.handler",
+            code=lambda_code(stack, runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64),
+        )
+
+    # Then CDK's asset.<hash>-building, which CDK keeps for a failed bundling, is gone with what it held
+    assert list(out.glob("asset.*")) == []
+
+
 def _installed(target: Path, dist: str, version: str, files: dict[str, str]) -> None:
     """What pip --target leaves: the files, and a dist-info whose RECORD lists them."""
     info = target / f"{dist}-{version}.dist-info"

@@ -82,6 +82,7 @@ def test_config_is_frozen_and_keyword_only() -> None:
         ({"target_scope": "everything"}, "'target_scope' must be one of tagged, account"),
         ({"master_secret_scope": "all"}, "'master_secret_scope' must be one of rds-managed, tagged, listed"),
         ({"master_secret_scope": "listed"}, "'listed' needs 'master_secret_arns'"),
+        ({"acknowledged_warnings": "NoVpc"}, "'acknowledged_warnings' must be one of rds-cdc-setup:NoVpc, "),
     ],
 )
 def test_bad_context_names_the_key(context: dict[str, Any], message: str) -> None:
@@ -96,6 +97,11 @@ def test_scopes_default_to_the_narrow_forms_and_master_secret_arns_take_patterns
     )
     assert config.target_scope == "account"
     assert config.master_secret_arns == (SECRET, f"{SECRET[:-6]}*")
+
+
+def test_acknowledged_warnings_take_the_ids_the_synth_prints() -> None:
+    config = from_context(acknowledged_warnings="rds-cdc-setup:AccountWideTargets,Annotation::rds-cdc-setup:NoVpc")
+    assert config.acknowledged_warnings == ("rds-cdc-setup:AccountWideTargets", "rds-cdc-setup:NoVpc")
 
 
 def test_the_readme_states_each_deployment_default() -> None:

@@ -52,9 +52,14 @@ MASTER_READERS = {
 
 @pytest.fixture(scope="module")
 def widened(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """target_scope=account, master secrets by the opt-in tag on the secret."""
+    """target_scope=account, master secrets by the opt-in tag on the secret; no VPC, its warning acknowledged
+    in the form the CDK CLI prints."""
     return synthesize(
-        tmp_path_factory.mktemp("widened"), target_scope="account", master_secret_scope="tagged", opt_in_tag="cdc=on"
+        tmp_path_factory.mktemp("widened"),
+        target_scope="account",
+        master_secret_scope="tagged",
+        opt_in_tag="cdc=on",
+        acknowledged_warnings="Annotation::rds-cdc-setup:NoVpc",
     )
 
 
@@ -262,9 +267,17 @@ def test_target_scope_account_widens_targets_only_and_synth_warns(widened: Synth
     # The groups stay the workflow's own
     assert (f"{RDS}pg:*", owned("pg")) in holders(widened, "rds:ModifyDBInstance")["EnsureParameterGroup"]
     assert holders(widened, "rds:ModifyDBParameterGroup") == {"EnsureParameterGroup": [(f"{RDS}pg:*", owned("pg"))]}
-    warning = Match.string_like_regexp("target_scope=account")
+    warning = Match.string_like_regexp("target_scope=account: .* -c acknowledged_warnings=rds-cdc-setup:AccountWide")
     Annotations.from_stack(widened.stack).has_warning("*", warning)
     Annotations.from_stack(default.stack).has_no_warning("*", warning)
+
+
+def test_a_warning_the_context_acknowledges_is_not_printed(widened: Synth, default: Synth) -> None:
+    # Without vpc_id both warn; the widened stack's context acknowledges it (CDK's Annotations.acknowledge_warning)
+    assert widened.config.vpc_id is default.config.vpc_id is None
+    no_vpc = "No vpc_id in context: .* Acknowledge it: -c acknowledged_warnings=rds-cdc-setup:NoVpc "
+    Annotations.from_stack(default.stack).has_warning("*", Match.string_like_regexp(no_vpc))
+    Annotations.from_stack(widened.stack).has_no_warning("*", Match.string_like_regexp("No vpc_id"))
 
 
 def test_master_secret_scope_tagged_reads_only_secrets_carrying_the_opt_in_tag(widened: Synth) -> None:
