@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import CliError, app, execution_input, print_output
-from cli.display import STREAMKAP_FORM, Progress
+from cli.display import STREAMKAP_FORM, Progress, show_progress
 from lambdas.logic.report import report
 from lambdas.shared.models import Connector, WorkflowState
 from lambdas.shared.teardown_models import PARTS
@@ -105,6 +105,32 @@ def test_progress_counts_a_looping_state_and_reports_a_failure_once():
     assert (wait.runs, round(wait.seconds, 3), wait.running) == (2, 0.04, False)
     assert (verify.error, verify.running) == ("VerificationFailed", False)
     assert progress.add(event("ExecutionFailed", error="VerificationFailed")) is None  # already shown
+
+
+def test_a_caught_failure_prints_one_line_when_output_is_not_a_terminal(capsys):
+    # A Catch exits the failed state (TaskStateExited) after its failure events: one line, not two
+    show_progress(
+        [
+            event("TaskStateEntered", "CreateSlot", 0),
+            event("TaskFailed", error="TransientFailure"),  # retried, then succeeded: not a failure
+            event("TaskSucceeded"),
+            event("TaskStateExited", "CreateSlot", 7),
+            event("TaskStateEntered", "Verify", 10),
+            event("TaskFailed", error="VerificationFailed"),
+            event("LambdaFunctionFailed", error="VerificationFailed"),
+            event("TaskStateExited", "Verify", 15),
+            event("TaskStateEntered", "NotifyFailure", 20),
+            event("TaskStateExited", "NotifyFailure", 22),
+        ]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["✗", "CreateSlot"],
+        ["✓", "CreateSlot"],
+        ["✗", "Verify"],
+        ["✓", "NotifyFailure"],
+    ]
+    assert lines[2].split()[2:] == ["VerificationFailed"]
 
 
 def test_flags_win_over_input_which_wins_over_the_targets_defaults(tmp_path):
