@@ -624,8 +624,7 @@ def alarms(
     local: Local = False,
     region: Annotated[str | None, typer.Option(help="AWS region (default: the profile's).")] = None,
 ) -> None:
-    """The CloudWatch alarms setup made for an instance or cluster, their state and threshold, and the
-    latest slot lag (read only)."""
+    """Read only: the CloudWatch alarms setup made for an instance or cluster, and the latest slot lag."""
     if instance and cluster:
         raise CliError("InvalidInput", "give --instance or --cluster, not both")
     if not (instance or cluster or local):

@@ -468,6 +468,7 @@ def test_missing_aws_credentials_are_one_line_saying_how_to_give_them(monkeypatc
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session of an earlier test keeps its credentials
 
     result = runner.invoke(app, ["plan", "-i", "orders-prod", "--state-machine-arn", ARN])
 
@@ -560,6 +561,7 @@ def test_alarms_lists_the_workflows_alarms_of_an_instance_or_a_clusters_instance
                     "MetricName": "OldestReplicationSlotLag",
                     "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "orders-prod"}],
                     "Value": 3 * 1024**3 / 2,
+                    "Timestamp": datetime.now(UTC) - timedelta(minutes=10),
                     "Unit": "Bytes",
                 }
             ],
