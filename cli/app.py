@@ -6,19 +6,28 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec
 
 import boto3
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from pydantic import BaseModel, ValidationError
 from rich.markup import escape
 
 from cli import display, executions, form
 from cli.display import console
+from lambdas.logic.monitoring import GIB, alarm_marker
+from lambdas.shared.fleet_models import FleetInput
+from lambdas.shared.models import SetupInput
+from lambdas.shared.names import ALARM_NAME_PREFIX
+from lambdas.shared.parsing import problems
+from lambdas.shared.teardown_models import PARTS, TeardownInput
 
 app = typer.Typer(
     help="Prepare (and tear down) RDS, Aurora or self-managed PostgreSQL for Streamkap CDC with the rds-cdc-setup "
@@ -38,6 +47,10 @@ SetupArn = Annotated[
 TeardownArn = Annotated[
     str | None,
     typer.Option("--teardown-arn", envvar="RDS_CDC_TEARDOWN_ARN", help="Teardown state machine (stack output)."),
+]
+FleetArn = Annotated[
+    str | None,
+    typer.Option("--fleet-arn", envvar="RDS_CDC_FLEET_ARN", help="Fleet state machine (stack output)."),
 ]
 Region = Annotated[str | None, typer.Option(help="AWS region (default: the ARN's).")]
 Instance = Annotated[str | None, typer.Option("--instance", "-i", help="RDS instance (db_instance_identifier).")]
@@ -74,33 +87,64 @@ class CliError(Exception):
 
 
 @dataclass(frozen=True)
+class Machine:
+    """A state machine of the stack, as a command names it: its flag, env var and stack output."""
+
+    what: str
+    flag: str
+    env: str
+    output: str
+
+
+SETUP = Machine("setup", "--state-machine-arn", "RDS_CDC_SETUP_ARN", "StateMachineArn")
+TEARDOWN = Machine("teardown", "--teardown-arn", "RDS_CDC_TEARDOWN_ARN", "TeardownStateMachineArn")
+FLEET = Machine("fleet", "--fleet-arn", "RDS_CDC_FLEET_ARN", "FleetStateMachineArn")
+
+
+@dataclass(frozen=True)
 class Target:
     sfn: Any
-    setup_arn: str | None
-    teardown_arn: str | None
+    arns: dict[str, str]  # Machine.what -> ARN, for the machines known
     defaults: dict[str, Any]  # execution input the target suggests (the local sample database)
+    client_args: dict[str, Any] = field(default_factory=dict)  # boto3.client's, for other services
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, **self.client_args)
 
 
-def connect(*, local: bool, setup_arn: str | None, teardown_arn: str | None, region: str | None) -> Target:
+def no_machine(machines: list[Machine]) -> CliError:
+    """Names only the command's own flags, env vars and stack outputs."""
+    outputs = " / ".join(m.output for m in machines)
+    envs = " / ".join(m.env for m in machines)
+    return CliError(
+        "InvalidInput",
+        f"no state machine: pass {' or '.join(m.flag for m in machines)} (the stack output{'s' * (len(machines) > 1)} "
+        f"{outputs}, or {envs}), or --local",
+    )
+
+
+def connect(*, local: bool, machines: dict[Machine, str | None], region: str | None = None) -> Target:
+    """`machines`: the command's state machines and the ARNs given (none: a command that only reads
+    other services, in `region` or the profile's)."""
     if local:
         from local.stack import CREDENTIALS, ensure_running
 
         info, started = ensure_running()
         if started:
             console.print(f"Local stack started: {info.postgres}, RDS instance {info.instance} (emulated)")
-        sfn = boto3.client("stepfunctions", endpoint_url=info.endpoint, **CREDENTIALS)
-        return Target(sfn, info.setup_arn, info.teardown_arn, info.execution_input)
-    arn = setup_arn or teardown_arn
-    if not arn:
-        raise CliError(
-            "InvalidInput",
-            "no state machine: pass --state-machine-arn / --teardown-arn (the stack outputs StateMachineArn and "
-            "TeardownStateMachineArn; or RDS_CDC_SETUP_ARN / RDS_CDC_TEARDOWN_ARN), or --local",
-        )
-    parts = arn.split(":")
-    if len(parts) < 7 or parts[2] != "states":
-        raise CliError("InvalidInput", f"{arn!r} is not a Step Functions state machine ARN")
-    return Target(boto3.client("stepfunctions", region_name=region or parts[3]), setup_arn, teardown_arn, {})
+        local_args: dict[str, Any] = {"endpoint_url": info.endpoint, **CREDENTIALS}
+        arns = {"setup": info.setup_arn, "teardown": info.teardown_arn, "fleet": info.fleet_arn}
+        known = {what: arn for what, arn in arns.items() if arn}
+        return Target(boto3.client("stepfunctions", **local_args), known, info.execution_input, local_args)
+    given: dict[str, str] = {machine.what: arn for machine, arn in machines.items() if arn}
+    if machines and not given:
+        raise no_machine(list(machines))
+    for arn in given.values():
+        parts = arn.split(":")
+        if len(parts) < 7 or parts[2] != "states":
+            raise CliError("InvalidInput", f"{arn!r} is not a Step Functions state machine ARN")
+    args: dict[str, Any] = {"region_name": region or next((arn.split(":")[3] for arn in given.values()), None)}
+    return Target(boto3.client("stepfunctions", **args), given, {}, args)
 
 
 # The keys naming what to prepare. A layer (defaults < --input < flags) that names a target replaces
@@ -113,6 +157,20 @@ FLAGS = {
     "host": "--host",
     "port": "--port",
     "master_secret_arn": "--master-secret-arn",
+    "database": "--database",
+    "schemas": "--schema",
+    "tables": "--table",
+    "dry_run": "--dry-run",
+    "force": "--force",
+}
+# The teardown's parts, as its flags.
+PART_FLAGS = {
+    "drop_slot": "--slot",
+    "drop_publication": "--publication",
+    "drop_tables": "--tables",
+    "drop_user": "--user",
+    "revert_parameter_group": "--parameter-group",
+    "drop_alarms": "--alarms",
 }
 
 
@@ -175,6 +233,8 @@ def setup_request(
     tables: list[str] | None,
 ) -> dict[str, Any]:
     """plan's and setup's flags as setup input keys, over --input."""
+    one_name_per_flag("--schema", schemas)
+    one_name_per_flag("--table", tables)
     return requested_input(
         extra,
         db_instance_identifier=instance,
@@ -188,16 +248,49 @@ def setup_request(
     )
 
 
+def one_name_per_flag(flag: str, values: list[str] | None) -> None:
+    """`--schema a,b` is a list typed the shell's way: one name per flag. A name that really holds a
+    comma goes in --input, where JSON says where each name ends."""
+    for value in values or []:
+        if "," in value:
+            repeated = " ".join(f"{flag} {part.strip()}" for part in value.split(",") if part.strip())
+            key = FLAGS_KEYS[flag]
+            raise CliError(
+                "InvalidInput",
+                f"{flag} {value!r}: one name per flag, not a comma-separated list: {repeated} "
+                f"(a name with a comma in it goes in --input '{{\"{key}\": [...]}}')",
+            )
+
+
+FLAGS_KEYS = {flag: key for key, flag in FLAGS.items()}
+
+
+def refuse_locally(model: type[BaseModel], payload: dict[str, Any]) -> None:
+    """The workflow's own input check (its ValidateInput), run here first: bad input is refused
+    before an execution starts, with the flags named beside their keys."""
+    try:
+        model.model_validate(payload)
+    except ValidationError as error:
+        found = problems(error, known=model.model_fields)
+        for key, flag in {**FLAGS, **PART_FLAGS}.items():  # whole keys: `tables` is not `drop_tables`
+            found = re.sub(rf"(?<![\w.]){key}: ", f"{key} ({flag}): ", found)
+        raise CliError("InvalidInput", f"input rejected, nothing was started. {found}") from None
+
+
 def execution_input(defaults: dict[str, Any], extra: str | None, **flags: Any) -> dict[str, Any]:
     """Flags win over --input, which wins over the target's defaults. The commands take its two
     halves apart, to check the target before connecting."""
     return overlay(defaults, requested_input(extra, **flags))
 
 
-def run(target: Target, state_machine_arn: str | None, payload: dict[str, Any], prefix: str) -> dict[str, Any]:
+def run(target: Target, machine: Machine, payload: dict[str, Any], prefix: str) -> dict[str, Any]:
     """Start, follow state by state, return the output of a successful execution."""
-    if not state_machine_arn:
-        raise CliError("InvalidInput", f"no {prefix} state machine: pass its ARN, or --local")
+    state_machine_arn = target.arns.get(machine.what)
+    if not state_machine_arn:  # only a local stack started by an older version lacks one
+        raise CliError(
+            "InvalidInput",
+            f"the running local stack has no {machine.what} state machine: run `python -m cli stop-local`, then retry",
+        )
     arn = executions.start(target.sfn, state_machine_arn, payload, prefix)
     console.print(f"Execution [bold]{arn.rsplit(':', 1)[-1]}[/] started\n")
     display.show_progress(executions.follow(target.sfn, arn))
@@ -248,8 +341,20 @@ def guarded(function: Callable[P, None]) -> Callable[P, None]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             function(*args, **kwargs)
+        except typer.Exit:  # a command's own exit status (a RuntimeError, caught below otherwise)
+            raise
         except CliError as error:
             display.error(error.name, str(error))
+            raise typer.Exit(1) from None
+        except NoCredentialsError:
+            display.error(
+                "NoCredentials",
+                "no AWS credentials: set AWS_PROFILE (a profile made by `aws configure`), run `aws configure`, "
+                "or use --local for the local stack",
+            )
+            raise typer.Exit(1) from None
+        except NoRegionError:
+            display.error("NoRegion", "no AWS region: pass --region, or set AWS_REGION (or the profile's region)")
             raise typer.Exit(1) from None
         except ClientError as error:
             display.error(error.response["Error"]["Code"], error.response["Error"].get("Message", ""))
@@ -279,9 +384,10 @@ def plan(
 ) -> None:
     """Dry run: every change setup would make, changing nothing."""
     requested = setup_request(input, instance, cluster, host, port, master_secret_arn, database, schema, table)
-    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
-    payload = overlay(target.defaults, requested)
-    print_output(run(target, target.setup_arn, {**payload, "dry_run": True}, "plan"))
+    target = connect(local=local, machines={SETUP: state_machine_arn}, region=region)
+    payload = {**overlay(target.defaults, requested), "dry_run": True}
+    refuse_locally(SetupInput, payload)
+    print_output(run(target, SETUP, payload, "plan"))
 
 
 @app.command()
@@ -303,8 +409,10 @@ def setup(
 ) -> None:
     """Run the setup, following it state by state; print the connector settings and write the tables CSV."""
     requested = setup_request(input, instance, cluster, host, port, master_secret_arn, database, schema, table)
-    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=None, region=region)
-    print_output(run(target, target.setup_arn, overlay(target.defaults, requested), "setup"), csv)
+    target = connect(local=local, machines={SETUP: state_machine_arn}, region=region)
+    payload = overlay(target.defaults, requested)
+    refuse_locally(SetupInput, payload)
+    print_output(run(target, SETUP, payload, "setup"), csv)
 
 
 # list_executions does not return an execution's input, so finding a target's executions describes
@@ -314,7 +422,7 @@ STATUS_SCAN = 50
 
 def latest_executions(target: Target, wanted: dict[str, Any]) -> list[dict[str, Any]]:
     """Both workflows' executions, newest first; only those naming the wanted target, if any."""
-    machines = [arn for arn in (target.setup_arn, target.teardown_arn) if arn]
+    machines = [target.arns[m.what] for m in (SETUP, TEARDOWN) if m.what in target.arns]
     found = [e for arn in machines for e in executions.recent(target.sfn, arn, STATUS_SCAN if wanted else 5)]
     if wanted:
         found = [
@@ -353,7 +461,7 @@ def status(
     check_target(wanted)
     if wanted and execution_arn:
         raise CliError("InvalidInput", "give an execution ARN or a target (--instance, --cluster, --host), not both")
-    target = connect(local=local, setup_arn=state_machine_arn, teardown_arn=teardown_arn, region=region)
+    target = connect(local=local, machines={SETUP: state_machine_arn, TEARDOWN: teardown_arn}, region=region)
     if execution_arn is None:
         latest = latest_executions(target, wanted)
         if not latest:
@@ -420,9 +528,165 @@ def teardown(
         force=force,
         dry_run=dry_run,
     )
-    target = connect(local=local, setup_arn=None, teardown_arn=teardown_arn, region=region)
+    if not any(requested.get(part) for part in PARTS):
+        raise CliError(
+            "InvalidInput",
+            f"nothing to remove: choose at least one of {', '.join(PART_FLAGS.values())}, or --all "
+            "(each part is opt-in)",
+        )
+    target = connect(local=local, machines={TEARDOWN: teardown_arn}, region=region)
     defaults = {k: v for k, v in target.defaults.items() if k in ("db_instance_identifier", "database")}
-    print_output(run(target, target.teardown_arn, overlay(defaults, requested), "teardown"))
+    payload = overlay(defaults, requested)
+    refuse_locally(TeardownInput, payload)
+    print_output(run(target, TEARDOWN, payload, "teardown"))
+
+
+@app.command()
+@guarded
+def fleet(
+    instance: Annotated[
+        list[str] | None, typer.Option("--instance", "-i", help="An RDS instance of the fleet (repeat).")
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Every RDS instance with this tag: key=value, or key for any value.")
+    ] = None,
+    database: Database = None,
+    schema: Schemas = None,
+    table: Tables = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan each instance, changing nothing.")] = False,
+    max_concurrency: Annotated[
+        int | None, typer.Option("--max-concurrency", min=1, max=20, help="Setups at once (default 4).")
+    ] = None,
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input", help='More fleet input: a JSON object ({"setup": {...}, "max_instances": ...}), or @file.json.'
+        ),
+    ] = None,
+    local: Local = False,
+    fleet_arn: FleetArn = None,
+    region: Region = None,
+) -> None:
+    """Set up many RDS instances (a list or a tag), one setup execution each; print each one's result."""
+    one_name_per_flag("--schema", schema)
+    one_name_per_flag("--table", table)
+    given = requested_input(input)
+    if instance and tag:
+        raise CliError("InvalidInput", "give --instance (repeat) or --tag, not both")
+    if instance or tag:
+        given = {k: v for k, v in given.items() if k not in ("db_instance_identifiers", "tag")}
+        given |= {"db_instance_identifiers": instance} if instance else {"tag": tag}
+    if max_concurrency is not None:
+        given["max_concurrency"] = max_concurrency
+    flags = {"database": database, "schemas": schema, "tables": table, "dry_run": dry_run}
+    setup = {**given.get("setup", {}), **{k: v for k, v in flags.items() if v not in (None, [], False)}}
+    if not local and "db_instance_identifiers" not in given and "tag" not in given:
+        raise CliError("InvalidInput", "name the fleet: --instance (repeat) or --tag key=value")
+    target = connect(local=local, machines={FLEET: fleet_arn}, region=region)
+    defaults = dict(target.defaults)  # the local stack's: its one instance, and its settings under every setup
+    if "db_instance_identifiers" not in given and "tag" not in given:
+        given["db_instance_identifiers"] = [defaults["db_instance_identifier"]]
+    shared = {k: v for k, v in defaults.items() if k not in TARGET_KEYS}
+    payload = {**given, "setup": {**shared, **setup}}
+    refuse_locally(FleetInput, payload)
+    print_fleet(run(target, FLEET, payload, "fleet"))
+
+
+def print_fleet(output: dict[str, Any]) -> None:
+    """One line per instance; a failed one's execution ARN under it (`status <arn>` shows it whole).
+    Exits 1 unless every instance succeeded."""
+    counts = ", ".join(f"{status} {n}" for status, n in output.get("counts", {}).items())
+    console.print(f"\n[bold]Fleet of {len(output['instances'])} instance(s):[/] {counts}")
+    for member in output["instances"]:
+        failed = member["status"] == "Failed"
+        mark = "[red]✗[/]" if failed else "[green]✓[/]"
+        error = f"  {member.get('error')}: {member.get('message') or ''}" if failed else ""
+        console.print(f"  {mark} {member['db_instance_identifier']:<28} {member['status']}{escape(error)}")
+        if failed and member.get("execution_arn"):
+            console.print(f"      {member['execution_arn']}")
+    status = output["status"]
+    console.print(f"\n[{'bold green' if status == 'Succeeded' else 'bold red'}]{status}[/]")
+    if status != "Succeeded":
+        raise typer.Exit(1)
+
+
+LAG_WINDOW = timedelta(hours=3)  # how far back the latest slot-lag datapoint is looked for
+
+
+@app.command()
+@guarded
+def alarms(
+    instance: Annotated[str | None, typer.Option("--instance", "-i", help="RDS instance.")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", "-c", help="Aurora cluster: its instances.")] = None,
+    local: Local = False,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: the profile's).")] = None,
+) -> None:
+    """Read only: the CloudWatch alarms setup made for an instance or cluster, and the latest slot lag."""
+    if instance and cluster:
+        raise CliError("InvalidInput", "give --instance or --cluster, not both")
+    if not (instance or cluster or local):
+        raise CliError("InvalidInput", "name the target: --instance or --cluster")
+    target = connect(local=local, machines={}, region=region)
+    if cluster:
+        [found] = target.client("rds").describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"]
+        members = sorted(found["DBClusterMembers"], key=lambda m: not m["IsClusterWriter"])  # the writer first
+        # Setup names the alarms after the writer it found; after a failover that is another member.
+        instances = {m["DBInstanceIdentifier"]: " (writer)" if m["IsClusterWriter"] else "" for m in members}
+    else:
+        instances = {instance or target.defaults["db_instance_identifier"]: ""}
+    cloudwatch = target.client("cloudwatch")
+    for name, role in instances.items():
+        show_alarms(cloudwatch, name, role)
+
+
+def show_alarms(cloudwatch: Any, instance: str, role: str = "") -> None:
+    ours = [
+        alarm
+        for page in cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmNamePrefix=f"{ALARM_NAME_PREFIX}{instance}-", AlarmTypes=["MetricAlarm"]
+        )
+        for alarm in page["MetricAlarms"]
+        if str(alarm.get("AlarmDescription") or "").startswith(alarm_marker(instance))  # not another's
+    ]
+    console.print(f"\n[bold]{instance}[/]{role}")
+    if not ours:
+        console.print("  No alarms of rds-cdc-setup (setup makes them; a self-managed server gets none).")
+    else:
+        width = max(len(alarm["AlarmName"]) for alarm in ours)
+        for alarm in ours:  # plain lines, never truncated: the names are for copying
+            sign = ">" if alarm["ComparisonOperator"].startswith("Greater") else "<"
+            state = alarm["StateValue"]
+            color = {"OK": "green", "ALARM": "bold red"}.get(state, "yellow")
+            since = alarm.get("StateUpdatedTimestamp")
+            console.print(
+                f"  {alarm['AlarmName']:<{width}}  [{color}]{state:<17}[/]  "
+                f"{alarm['MetricName']} {sign} {alarm['Threshold'] / GIB:g} GiB"
+                + (f", since {since.strftime('%Y-%m-%d %H:%M')} UTC" if since else "")
+            )
+    end = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/RDS",
+        MetricName="OldestReplicationSlotLag",
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": instance}],
+        StartTime=end - LAG_WINDOW,
+        EndTime=end,
+        Period=300,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    if points:
+        latest = max(points, key=lambda p: p["Timestamp"])
+        at = latest["Timestamp"].strftime("%Y-%m-%d %H:%M UTC")
+        console.print(f"  Slot lag (OldestReplicationSlotLag, 5-minute maximum at {at}): {size(latest['Maximum'])}")
+    else:
+        hours = LAG_WINDOW.total_seconds() / 3600
+        console.print(f"  Slot lag: no OldestReplicationSlotLag datapoint in the last {hours:g} hours")
+
+
+def size(value: float) -> str:
+    for unit, factor in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if value >= factor:
+            return f"{value / factor:.1f} {unit}"
+    return f"{value:.0f} bytes"
 
 
 @app.command("stop-local")

@@ -16,6 +16,7 @@ from cli.form import FORM_TITLE, form_lines
 console = Console(highlight=False, emoji=False, soft_wrap=True)  # ARNs hold ":secret:"
 
 FAILURES = ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed")
+RECOVERIES = ("TaskSucceeded", "LambdaFunctionSucceeded")
 
 
 @dataclass
@@ -45,7 +46,9 @@ class Progress:
         elif kind.endswith("StateExited"):
             row = self.rows[event["stateExitedEventDetails"]["name"]]
             row.running, row.seconds = False, row.seconds + at - row.entered_at
-            return row
+            return None if row.error else row  # a caught failure exits its state too: shown once, when it failed
+        elif kind in RECOVERIES and self.current:  # a retried attempt that succeeded: the state did not fail
+            self.rows[self.current].error = None
         elif kind in FAILURES and self.current and not self.rows[self.current].error:  # one per failure
             details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             row = self.rows[self.current]

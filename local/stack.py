@@ -2,8 +2,8 @@
 
 `make demo` runs one execution in one process. The CLI needs state that outlives a command
 (`setup`, then `status`, then `teardown`), so the same pieces run here in a process of their
-own: the demo's sample PostgreSQL behind the RDS emulator, both state machines deployed on
-moto, and a moto server on 127.0.0.1 that the CLI's boto3 clients talk to, exactly as they
+own: the demo's sample PostgreSQL behind the RDS emulator, the three state machines (setup,
+teardown, fleet) deployed on moto, and a moto server on 127.0.0.1 that the CLI's boto3 clients talk to, exactly as they
 would talk to AWS. `stop()` (the CLI's `stop-local`) ends it and throws the database away."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from local.workflow_runner import ROOT
 
 STATE_DIR = Path(os.environ.get("RDS_CDC_LOCAL_DIR", ROOT / ".local-stack"))
 TEARDOWN_ASL = ROOT / "statemachine" / "cdc_teardown.asl.json"
+FLEET_ASL = ROOT / "statemachine" / "cdc_fleet.asl.json"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
 
 
@@ -36,6 +37,7 @@ class StackInfo:
     database: str
     postgres: str
     execution_input: dict  # the demo's: instance, schemas
+    fleet_arn: str = ""  # "": a stack started before the fleet was deployed locally
 
 
 def info_file(state_dir: Path) -> Path:
@@ -62,6 +64,7 @@ def serve(state_dir: Path) -> None:
             RdsEmulator() as emulator,
             LocalWorkflow() as setup,
             LocalWorkflow(asl_file=TEARDOWN_ASL) as teardown,
+            LocalWorkflow(asl_file=FLEET_ASL, substitutions={"SetupStateMachineArn": setup.state_machine_arn}) as fleet,
         ):
             add_sample_instance(emulator, server)
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -76,6 +79,7 @@ def serve(state_dir: Path) -> None:
                 database="orders",
                 postgres=f"PostgreSQL {server.major_version} on {server.host}:{server.port}",
                 execution_input=EXECUTION_INPUT,
+                fleet_arn=fleet.state_machine_arn,
             )
             partial = info_file(state_dir).with_suffix(".tmp")
             partial.write_text(json.dumps(asdict(info)))

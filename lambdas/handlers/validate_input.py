@@ -2,20 +2,14 @@
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from lambdas.shared.errors import InvalidInput
 from lambdas.shared.models import SetupInput
 from lambdas.shared.observability import logger
+from lambdas.shared.parsing import parse_or_reject
 from lambdas.shared.step import step
 
 
 def parse_input(event: dict[str, Any]) -> SetupInput:
-    try:
-        return SetupInput.model_validate(event)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
-        raise InvalidInput(f"Execution input rejected, nothing was changed. {problems}") from None
+    return parse_or_reject(SetupInput, event, "Execution input rejected, nothing was changed.")
 
 
 @step()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,11 +13,21 @@ from lambdas.shared.errors import InvalidInput
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def problems(error: ValidationError, prefix: str = "") -> str:
-    return "; ".join(
-        f"{prefix}{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in error.errors()
-    )
+def problems(error: ValidationError, prefix: str = "", known: Iterable[str] = ()) -> str:
+    """One line. An unknown top-level key names the closest of `known` (the model's keys): keys only,
+    never a value, which could be a secret."""
+    keys = list(known)
+    found = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "input"
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown key"
+            close = difflib.get_close_matches(str(e["loc"][-1]), keys, n=1) if len(e["loc"]) == 1 else []
+            if close:
+                message += f"; did you mean {prefix}{close[0]}?"
+        found.append(f"{prefix}{where}: {message}")
+    return "; ".join(found)
 
 
 def parse_or_reject(model: type[Model], data: Any, rejected: str) -> Model:
@@ -23,4 +35,4 @@ def parse_or_reject(model: type[Model], data: Any, rejected: str) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(f"{rejected} {problems(error)}") from None
+        raise InvalidInput(f"{rejected} {problems(error, known=model.model_fields)}") from None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from cli.app import CliError, app, execution_input, print_output
-from cli.display import Progress
+from cli.display import Progress, show_progress
 from cli.form import STREAMKAP_FORM
 from lambdas.logic.report import report
 from lambdas.shared.models import Connector, WorkflowState
@@ -129,6 +130,32 @@ def test_progress_counts_a_looping_state_and_reports_a_failure_once():
     assert (wait.runs, round(wait.seconds, 3), wait.running) == (2, 0.04, False)
     assert (verify.error, verify.running) == ("VerificationFailed", False)
     assert progress.add(event("ExecutionFailed", error="VerificationFailed")) is None  # already shown
+
+
+def test_a_caught_failure_prints_one_line_when_output_is_not_a_terminal(capsys):
+    # A Catch exits the failed state (TaskStateExited) after its failure events: one line, not two
+    show_progress(
+        [
+            event("TaskStateEntered", "CreateSlot", 0),
+            event("TaskFailed", error="TransientFailure"),  # retried, then succeeded: not a failure
+            event("TaskSucceeded"),
+            event("TaskStateExited", "CreateSlot", 7),
+            event("TaskStateEntered", "Verify", 10),
+            event("TaskFailed", error="VerificationFailed"),
+            event("LambdaFunctionFailed", error="VerificationFailed"),
+            event("TaskStateExited", "Verify", 15),
+            event("TaskStateEntered", "NotifyFailure", 20),
+            event("TaskStateExited", "NotifyFailure", 22),
+        ]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["✗", "CreateSlot"],
+        ["✓", "CreateSlot"],
+        ["✗", "Verify"],
+        ["✓", "NotifyFailure"],
+    ]
+    assert lines[2].split()[2:] == ["VerificationFailed"]
 
 
 def test_flags_win_over_input_which_wins_over_the_targets_defaults(tmp_path):
@@ -289,13 +316,14 @@ def test_teardown_passes_the_cluster_or_host_and_its_secret_through(sfn):
 
     cluster = runner.invoke(app, ["teardown", "-c", "orders-aurora", "--slot", "--teardown-arn", TEARDOWN_ARN])
     secret = ["--master-secret-arn", SECRET, "--teardown-arn", TEARDOWN_ARN]
-    host = runner.invoke(app, ["teardown", "--host", "pg.internal", "--port", "6543", "--all", "--dry-run", *secret])
+    parts = ["--slot", "--publication", "--tables", "--user", "--alarms"]  # no parameter group off RDS
+    host = runner.invoke(app, ["teardown", "--host", "pg.internal", "--port", "6543", *parts, "--dry-run", *secret])
 
     assert (cluster.exit_code, host.exit_code) == (0, 0), cluster.output + host.output
-    parts = dict.fromkeys(PARTS, True)
+    chosen = dict.fromkeys(set(PARTS) - {"revert_parameter_group"}, True)
     assert sfn.started == [
         {"db_cluster_identifier": "orders-aurora", "drop_slot": True},
-        {"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET, **parts, "dry_run": True},
+        {"host": "pg.internal", "port": 6543, "master_secret_arn": SECRET, **chosen, "dry_run": True},
     ]
 
 
@@ -375,3 +403,223 @@ def test_status_of_a_cluster_or_host_shows_only_its_executions_latest_first(monk
     nothing = runner.invoke(app, ["status", "-c", "orders-eu", "--state-machine-arn", ARN])
     assert nothing.exit_code == 0
     assert "No executions of db_cluster_identifier=orders-eu among the latest 50." in nothing.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plan", "--schema", "public,sales"], "--schema 'public,sales': one name per flag, not a comma-separated "
+         "list: --schema public --schema sales (a name with a comma in it goes in --input '{\"schemas\": [...]}')"),
+        (["setup", "--schema", "a", "--table", "a.x, b.y"], "--table a.x --table b.y"),
+        (["fleet", "--tag", "team=orders", "--schema", "a,b"], "--schema a --schema b"),
+        (["teardown", "-i", "orders-prod"], "InvalidInput: nothing to remove: choose at least one of --slot, "
+         "--publication, --tables, --user, --parameter-group, --alarms, or --all"),
+        (["teardown", "--input", '{"drop_slot": false}'], "nothing to remove: choose at least one of --slot"),
+        (["fleet", "-i", "orders-eu", "--tag", "team=orders"], "InvalidInput: give --instance (repeat) or --tag"),
+        (["fleet", "--schema", "public"], "InvalidInput: name the fleet: --instance (repeat) or --tag key=value"),
+        (["alarms"], "InvalidInput: name the target: --instance or --cluster"),
+    ],
+)  # fmt: skip
+def test_a_mistake_in_the_flags_is_one_line_naming_the_flags_before_anything_starts(sfn, args, message):
+    result = runner.invoke(app, [*args, "--region", "us-east-1"] if args[0] == "alarms" else args)
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert result.output.count("\n") == 1, result.output
+    assert sfn.started == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["setup", "-i", "orders-prod", "--input", '{"shemas": ["public"], "rebot": "never"}'],
+            "InvalidInput: input rejected, nothing was started. shemas: unknown key; did you mean schemas?; "
+            "rebot: unknown key; did you mean reboot?",
+        ),
+        (["plan", "--schema", "public"], "input: db_instance_identifier (RDS), db_cluster_identifier (Aurora) or"),
+        (["plan", "-i", "orders-prod", "--database", "a\x00b"], "database (--database): "),
+        (
+            ["teardown", "--host", "pg", "--master-secret-arn", SECRET, "--all"],
+            "input rejected, nothing was started. input: revert_parameter_group needs an RDS instance",
+        ),
+        (["teardown", "-i", "orders-prod", "--slot", "--input", '{"drop_slots": true}'], "did you mean drop_slot?"),
+        (
+            ["teardown", "-i", "orders-prod", "--input", '{"drop_tables": 1.5}'],
+            ". drop_tables (--tables): Input should",
+        ),
+        (["fleet", "--tag", "team=orders", "--input", '{"max_instance": 3}'], "did you mean max_instances?"),
+    ],
+)
+def test_input_the_workflow_would_reject_is_refused_before_an_execution_starts(sfn, args, message):
+    arn = {"teardown": ["--teardown-arn", TEARDOWN_ARN], "fleet": ["--fleet-arn", FLEET_ARN]}
+    result = runner.invoke(app, [*args, *arn.get(args[0], ["--state-machine-arn", ARN])])
+
+    assert result.exit_code == 1
+    assert message in result.output
+    assert result.output.count("\n") == 1, result.output
+    assert sfn.started == []
+
+
+@pytest.mark.parametrize(
+    ("command", "named", "not_named"),
+    [
+        ("plan", "pass --state-machine-arn (the stack output StateMachineArn, or RDS_CDC_SETUP_ARN)", "teardown"),
+        ("setup", "pass --state-machine-arn (the stack output StateMachineArn", "eardown"),
+        ("teardown", "pass --teardown-arn (the stack output TeardownStateMachineArn, or RDS_CDC_TEARDOWN_ARN)",
+         "SETUP"),
+        ("status", "pass --state-machine-arn or --teardown-arn (the stack outputs StateMachineArn / "
+         "TeardownStateMachineArn, or RDS_CDC_SETUP_ARN / RDS_CDC_TEARDOWN_ARN), or --local", "fleet"),
+        ("fleet", "pass --fleet-arn (the stack output FleetStateMachineArn, or RDS_CDC_FLEET_ARN), or --local",
+         "SETUP"),
+    ],
+)  # fmt: skip
+def test_without_a_state_machine_each_command_names_only_its_own_flags(monkeypatch, command, named, not_named):
+    for env in ("RDS_CDC_SETUP_ARN", "RDS_CDC_TEARDOWN_ARN", "RDS_CDC_FLEET_ARN"):
+        monkeypatch.delenv(env, raising=False)
+    args = {"teardown": ["-i", "orders-prod", "--slot"], "fleet": ["--tag", "team"]}.get(command, ["-i", "orders-prod"])
+
+    result = runner.invoke(app, [command, *args])
+
+    assert result.exit_code == 1
+    assert f"InvalidInput: no state machine: {named}" in result.output
+    assert not_named not in result.output
+
+
+def test_missing_aws_credentials_are_one_line_saying_how_to_give_them(monkeypatch, tmp_path):
+    for env in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session of an earlier test keeps its credentials
+
+    result = runner.invoke(app, ["plan", "-i", "orders-prod", "--state-machine-arn", ARN])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "NoCredentials: no AWS credentials: set AWS_PROFILE (a profile made by `aws configure`), run `aws configure`, "
+        "or use --local for the local stack\n"
+    )
+
+
+FLEET_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rds-cdc-fleet"
+FLEET_OUTPUT = {
+    "status": "PartiallyFailed",
+    "counts": {"Ready": 1, "Failed": 1},
+    "instances": [
+        {"db_instance_identifier": "orders-eu", "status": "Ready", "execution_arn": f"{ARN}:a"},
+        {
+            "db_instance_identifier": "orders-us",
+            "status": "Failed",
+            "error": "ReplicaIdentityMissing",
+            "message": "1 table(s) have no primary key: public.audit_log",
+            "execution_arn": f"{ARN}:b".replace(":stateMachine:", ":execution:"),
+        },
+    ],
+}
+
+
+def test_fleet_sends_the_selector_and_the_setup_flags_and_prints_each_instance(sfn):
+    sfn.output = FLEET_OUTPUT
+    extra = json.dumps({"tag": "team=orders", "setup": {"reboot": "never"}, "max_instances": 5})
+
+    result = runner.invoke(
+        app,
+        ["fleet", "-i", "orders-eu", "-i", "orders-us", "--schema", "public", "--dry-run", "--max-concurrency", "2",
+         "--input", extra, "--fleet-arn", FLEET_ARN],
+    )  # fmt: skip
+
+    assert result.exit_code == 1  # one instance failed
+    assert sfn.started == [
+        {
+            "db_instance_identifiers": ["orders-eu", "orders-us"],  # the flags' selector replaces the input's tag
+            "max_instances": 5,
+            "max_concurrency": 2,
+            "setup": {"reboot": "never", "schemas": ["public"], "dry_run": True},
+        }
+    ]
+    lines = result.output.splitlines()
+    assert "Fleet of 2 instance(s): Ready 1, Failed 1" in lines
+    assert "  ✓ orders-eu                    Ready" in lines
+    assert (
+        "  ✗ orders-us                    Failed  ReplicaIdentityMissing: 1 table(s) have no primary key: "
+        "public.audit_log"
+    ) in lines
+    assert f"      {FLEET_OUTPUT['instances'][1]['execution_arn']}" in lines
+    assert lines[-1] == "PartiallyFailed"
+
+
+def test_a_fleet_that_succeeded_exits_0(sfn):
+    sfn.output = {**FLEET_OUTPUT, "status": "Succeeded", "instances": FLEET_OUTPUT["instances"][:1]}
+
+    result = runner.invoke(app, ["fleet", "--tag", "team", "--fleet-arn", FLEET_ARN])
+
+    assert result.exit_code == 0, result.output
+    assert sfn.started == [{"tag": "team", "setup": {}}]
+    assert result.output.splitlines()[-1] == "Succeeded"
+
+
+def test_alarms_lists_the_workflows_alarms_of_an_instance_or_a_clusters_instances_and_the_latest_slot_lag():
+    from moto import mock_aws
+
+    from lambdas.logic.monitoring import alarm_specs, desired_alarm
+    from lambdas.shared.models import SetupInput
+
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+        for instance in ("orders-prod", "orders-prod-2", "orders-aurora-1"):
+            for spec in alarm_specs(SetupInput(db_instance_identifier=instance)):
+                cloudwatch.put_metric_alarm(**desired_alarm(spec, instance, None))
+        cloudwatch.put_metric_alarm(  # the workflow's name, but not its marker: someone else's
+            **{**desired_alarm(alarm_specs(SetupInput(db_instance_identifier="x"))[0], "orders-prod", None),
+               "AlarmName": "rds-cdc-setup-orders-prod-Handmade", "AlarmDescription": "mine"}
+        )  # fmt: skip
+        for name in ("FreeStorageSpace", "TransactionLogsDiskUsage", "OldestReplicationSlotLag"):
+            state = "ALARM" if name == "OldestReplicationSlotLag" else "OK"
+            cloudwatch.set_alarm_state(AlarmName=f"rds-cdc-setup-orders-prod-{name}", StateValue=state, StateReason="t")
+        cloudwatch.put_metric_data(
+            Namespace="AWS/RDS",
+            MetricData=[
+                {
+                    "MetricName": "OldestReplicationSlotLag",
+                    "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "orders-prod"}],
+                    "Value": 3 * 1024**3 / 2,
+                    "Timestamp": datetime.now(UTC) - timedelta(minutes=10),
+                    "Unit": "Bytes",
+                }
+            ],
+        )
+        rds = boto3.client("rds", region_name="eu-west-1")
+        rds.create_db_cluster(
+            DBClusterIdentifier="orders-aurora",
+            Engine="aurora-postgresql",
+            MasterUsername="m",
+            MasterUserPassword="p" * 8,
+        )
+        rds.create_db_instance(
+            DBInstanceIdentifier="orders-aurora-1", DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )  # fmt: skip
+
+        instance = runner.invoke(app, ["alarms", "-i", "orders-prod", "--region", "eu-west-1"])
+        cluster = runner.invoke(app, ["alarms", "-c", "orders-aurora", "--region", "eu-west-1"])
+        none = runner.invoke(app, ["alarms", "-i", "billing", "--region", "eu-west-1"])
+
+    assert (instance.exit_code, cluster.exit_code, none.exit_code) == (0, 0, 0), instance.output + cluster.output
+    rows = sorted(line.split()[:6] for line in instance.output.splitlines() if " rds-cdc-setup-" in line)
+    assert rows == [
+        ["rds-cdc-setup-orders-prod-FreeStorageSpace", "OK", "FreeStorageSpace", "<", "5", "GiB,"],
+        ["rds-cdc-setup-orders-prod-OldestReplicationSlotLag", "ALARM", "OldestReplicationSlotLag", ">", "5", "GiB,"],
+        ["rds-cdc-setup-orders-prod-TransactionLogsDiskUsage", "OK", "TransactionLogsDiskUsage", ">", "10", "GiB,"],
+    ]
+    assert "Handmade" not in instance.output and "orders-prod-2" not in instance.output
+    assert "Slot lag (OldestReplicationSlotLag, 5-minute maximum at " in instance.output
+    assert instance.output.rstrip().endswith("): 1.5 GiB")
+    assert "\norders-aurora-1 (writer)\n" in cluster.output
+    assert cluster.output.count("rds-cdc-setup-orders-aurora-1-") == 3
+    assert "Slot lag: no OldestReplicationSlotLag datapoint in the last 3 hours" in cluster.output
+    assert none.output == (
+        "\nbilling\n  No alarms of rds-cdc-setup (setup makes them; a self-managed server gets none).\n"
+        "  Slot lag: no OldestReplicationSlotLag datapoint in the last 3 hours\n"
+    )

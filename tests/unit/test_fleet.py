@@ -122,3 +122,12 @@ def test_the_largest_fleet_with_the_largest_input_and_every_member_failing_fits_
     assert len(json.dumps(map_results).encode()) <= STATE_LIMIT_BYTES
     summary = summarize([MemberResult.model_validate(r) for r in map_results])  # as SummarizeFleet parses them
     assert len(json.dumps(summary.model_dump(mode="json")).encode()) <= STATE_LIMIT_BYTES
+
+
+def test_a_misspelt_setup_key_of_a_fleet_names_the_closest_setup_key(monkeypatch):
+    from lambdas.handlers import resolve_fleet as step
+    from tests.unit.test_step import FakeContext
+
+    monkeypatch.setattr(step, "Rds", lambda: RDS)
+    with pytest.raises(InvalidInput, match=r"setup\.reboto: unknown key; did you mean setup\.reboot\?"):
+        step.handler({"tag": "team=orders", "setup": {"reboto": "never"}}, FakeContext())

@@ -182,3 +182,15 @@ def test_the_largest_allowed_wait_is_accepted_and_one_minute_more_is_refused(pol
 def test_the_defaults_and_hourly_polls_for_a_day_fit_the_history():
     assert worst_case_history_events(30, 60) <= HISTORY_EVENT_BUDGET
     parse_input({"db_instance_identifier": "a", "poll_seconds": 120, "max_wait_minutes": 24 * 60})
+
+
+def test_a_misspelt_key_names_the_closest_known_one_and_no_value():
+    from lambdas.handlers.validate_teardown_input import parse_input as parse_teardown
+
+    secret = "hunter2-do-not-print"
+    with pytest.raises(InvalidInput) as setup:
+        parse_input({"db_instance_identifier": "orders-prod", "shemas": [secret], "xyzzy": secret})
+    rejected = "Execution input rejected, nothing was changed."
+    assert str(setup.value) == f"{rejected} shemas: unknown key; did you mean schemas?; xyzzy: unknown key"
+    with pytest.raises(InvalidInput, match=r"drop_slots: unknown key; did you mean drop_slot\?"):
+        parse_teardown({"db_instance_identifier": "orders-prod", "drop_slots": True})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -88,6 +89,31 @@ def test_setup_follows_each_state_then_prints_the_form_and_writes_the_csv(cli):
     assert "Ready: the database is ready for Streamkap." in done.stdout
 
 
+def test_alarms_lists_what_create_alarms_made_and_the_latest_slot_lag(cli):
+    cli.client("cloudwatch").put_metric_data(
+        Namespace="AWS/RDS",
+        MetricData=[
+            {
+                "MetricName": "OldestReplicationSlotLag",
+                "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": "orders-prod"}],
+                "Value": 5 * 1024**2,
+            }
+        ],
+    )
+
+    done = cli("alarms", "--local")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = [line.split()[0] for line in done.stdout.splitlines() if line.startswith("  rds-cdc-setup-")]
+    assert sorted(listed) == [
+        f"rds-cdc-setup-orders-prod-{metric}"
+        for metric in ("FreeStorageSpace", "OldestReplicationSlotLag", "TransactionLogsDiskUsage")
+    ]
+    # the threshold: half the WAL bound setup gave the instance's group (its small emulated storage)
+    assert re.search(r"  OldestReplicationSlotLag > [0-9.]+ GiB, since ", done.stdout), done.stdout
+    assert done.stdout.rstrip().endswith("UTC): 5.0 MiB")
+
+
 def test_status_shows_the_latest_execution_and_its_result(cli):
     done = cli("status", "--local")
 
@@ -133,11 +159,15 @@ def test_plan_for_a_self_managed_host_reaches_the_workflow_without_rds(cli):
     assert name not in listed and [n.split("-")[0] for n in listed] == ["setup", "plan"]
 
 
-def test_teardown_without_a_part_is_invalid_input_and_exits_non_zero(cli):
-    done = cli("teardown", "--local")
+def test_fleet_plans_the_local_instance_through_the_fleet_workflow(cli):
+    # After the tests that read the latest setup executions: the fleet's own is one of them.
+    done = cli("fleet", "--local", "--dry-run")
 
-    assert done.returncode == 1
-    assert "InvalidInput: Teardown input rejected, nothing was changed. input: nothing to remove" in done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "  ✓ ResolveFleet " in done.stdout
+    assert "Fleet of 1 instance(s): DryRun 1" in done.stdout
+    assert f"  ✓ {'orders-prod':<28} DryRun\n" in done.stdout
+    assert done.stdout.rstrip().endswith("Succeeded")
 
 
 def test_teardown_all_removes_what_setup_created(cli):
@@ -153,6 +183,7 @@ def test_teardown_all_removes_what_setup_created(cli):
 
     status = cli("status", "--local")
     assert "Removed: Everything chosen is gone." in status.stdout
+    assert "  No alarms of rds-cdc-setup" in cli("alarms", "--local").stdout
 
 
 def test_no_secret_value_was_ever_printed(cli):
