@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,27 @@ def test_boto3_is_pinned_once() -> None:
     assert len(requirement_inputs) == 5
     pinned = [path for path in requirement_inputs if re.search(r"^boto3\s*==", lock_text(path), flags=re.MULTILINE)]
     assert pinned == ["lambdas/requirements.in"]
+
+
+# botocore imports certifi when it is installed, else uses its own CA bundle (botocore/httpsession.py).
+IMPORTED_IF_PRESENT = {"certifi"}
+
+
+@pytest.mark.parametrize(
+    ("lock", "entry"),
+    [("requirements-cli.txt", "cli.app"), (LOCAL_LOCK, "local.demo"), (RUNTIME_LOCK, "lambdas.handlers.verify")],
+)
+def test_what_a_unit_imports_is_in_its_lock(lock: str, entry: str) -> None:
+    """The CLI's lock lost pydantic when typer stopped needing it, while the CLI began to import the
+    workflow's models: a fresh interpreter imports the unit's entry and names every distribution it loaded."""
+    probe = (
+        "import importlib, sys, importlib.metadata as md; before = set(sys.modules); "
+        f"importlib.import_module({entry!r}); "
+        "tops = {m.split('.')[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names); "
+        "owners = md.packages_distributions(); "
+        "print(' '.join(sorted({d for t in tops for d in owners.get(t, [])})))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    normalized = {re.sub(r"[-_.]+", "-", name).lower() for name in loaded.stdout.split()}
+    locked = set(pins(lock_text(lock)))
+    assert normalized - locked - IMPORTED_IF_PRESENT == set(), f"{entry} imports packages missing from {lock}"
