@@ -205,8 +205,9 @@ def plan_database(
         listed = some(list(dict.fromkeys(not_permitted)))
         raise InsufficientPrivilege(
             f"The master user {server.current_user!r} cannot make the planned changes without owning (or being a "
-            f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`, or "
-            "run with a user that owns them"
+            f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`"
+            + (" (publication_mode tables publishes only those)" if setup.publication_mode != "tables" else "")
+            + ", or run with a user that owns them"
         )
     return changes
 
