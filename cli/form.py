@@ -53,6 +53,11 @@ def published_tables(output: dict[str, Any]) -> str:
     own = published - captured if captured is not None else 0
     if own <= 0:
         return f"{published} tables published"
+    if own > 2:  # publication_mode schemas or all_tables: the publication holds tables nobody captures
+        return (
+            f"{published} tables published ({captured} to capture, as in the tables CSV, + the workflow's own and "
+            "those outside the captured schemas that publication_mode schemas or all_tables publishes)"
+        )
     whose = "signal table" if own == 1 else "signal and heartbeat tables"
     return f"{published} tables published ({captured} to capture, as in the tables CSV, + the workflow's {whose})"
 

@@ -319,6 +319,26 @@ class Database:
             raise
         self._run("COMMIT")
 
+    @contextmanager
+    def rolled_back(self, *, nested: bool = False) -> Iterator[Database]:
+        """A trial: whatever the block does is undone, whether it succeeds or fails. Its own
+        transaction, or (`nested`, inside a transaction()) a savepoint, which leaves the outer
+        transaction as it was."""
+        begin, undo = ("SAVEPOINT rds_cdc_setup_trial", "ROLLBACK TO SAVEPOINT rds_cdc_setup_trial")
+        if not nested:
+            begin, undo = "BEGIN", "ROLLBACK"
+        self._run(begin)
+        try:
+            yield self
+        except BaseException:
+            if self.usable:  # a lost connection rolls back by itself
+                with suppress(WorkflowError, ServerError):
+                    self._run(undo)
+            raise
+        self._run(undo)
+        if nested:
+            self._run("RELEASE SAVEPOINT rds_cdc_setup_trial")
+
     def close(self) -> None:
         with suppress(InterfaceError, OSError):
             self._conn.close()

@@ -44,9 +44,12 @@ class ServerInfo:
     @property
     def supports_partition_root(self) -> bool:
         # PG13+: publish_via_partition_root and partitioned tables in a publication; PG10-12
-        # publish the leaf partitions instead. (FOR TABLES IN SCHEMA, 15+, is never used: it needs
-        # superuser, as FOR ALL TABLES does; the publication is always an explicit table list.)
+        # publish the leaf partitions instead.
         return self.major >= 13
+
+    @property
+    def supports_schema_publication(self) -> bool:
+        return self.major >= 15  # FOR TABLES IN SCHEMA (publication_mode schemas)
 
     @property
     def pgoutput_proto_version(self) -> int:
@@ -149,9 +152,23 @@ class CatalogState:
     publication_all_tables: bool = False
     publication_via_root: bool = False
     publication_tables: frozenset[str] = frozenset()  # schema.table explicitly in it
+    publication_schemas: frozenset[str] = frozenset()  # PG15+: its FOR TABLES IN SCHEMA schemas
     publication_marked: bool = False
     database_owned: bool = True  # the master user may grant on the database
     owned_schemas: frozenset[str] | None = None  # None: all (synthetic states in unit tests)
+    # Tables a schemas or all_tables publication holds beyond the captured schemas (all_tables: every
+    # other schema's but the system ones; schemas: the signal schema's): their UPDATE/DELETE are
+    # published too, so they need a replica identity. Empty for publication_mode tables.
+    outside_relations: tuple[Relation, ...] = ()
+
+    @property
+    def publication_mode(self) -> str | None:
+        """How the existing publication names its tables (publication_mode's words); None: none exists."""
+        if not self.publication_exists:
+            return None
+        if self.publication_all_tables:
+            return "all_tables"
+        return "schemas" if self.publication_schemas else "tables"
 
 
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")
@@ -167,6 +184,7 @@ def read_setup_catalog(
     signal_schema: str,
     publication: str,
     server: ServerInfo,
+    publication_mode: str = "tables",
 ) -> CatalogState:
     """Read everything ConfigureDatabase could change: a fixed number of queries,
     whatever the number of tables."""
@@ -231,25 +249,22 @@ def read_setup_catalog(
         else frozenset()
     )
 
-    # Per-table lists come back as one JSON value: parsed in C, several times faster than
-    # one row per table at 10,000 tables (bench/db_setup.py).
-    relations = tuple(
-        Relation(
-            oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists, owned, owner
-        )
-        for oid, schema, name, kind, is_partition, has_pk, replident, selectable, owned, owner in db.value(
-            """SELECT coalesce(json_agg(json_build_array(
-                      c.oid::int, n.nspname::text, c.relname::text, c.relkind::text, c.relispartition,
-                      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
-                      c.relreplident::text, has_table_privilege(:r, c.oid, 'SELECT'),
-                      pg_has_role(current_user, c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)::text)
-                      ORDER BY n.nspname, c.relname), '[]')
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY(CAST(:s AS text[]))""",
-            r=privilege_role,
+    relations = read_relations(db, privilege_role, role_exists, "n.nspname = ANY(CAST(:s AS text[]))", s=schemas)
+    outside: tuple[Relation, ...] = ()
+    if publication_mode == "all_tables":
+        # What FOR ALL TABLES publishes (is_publishable_class): permanent user tables of any schema.
+        outside = read_relations(
+            db,
+            privilege_role,
+            role_exists,
+            """NOT n.nspname = ANY(CAST(:s AS text[])) AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+               AND c.relkind = 'r' AND c.relpersistence = 'p' AND c.oid >= 16384""",
             s=schemas,
         )
-    )
+    elif publication_mode == "schemas" and signal_schema not in schemas:
+        outside = read_relations(
+            db, privilege_role, role_exists, "n.nspname = :signal AND c.relkind = 'r'", signal=signal_schema
+        )
     leaves: dict[int, list[int]] = {}
     for root, leaf in db.value(
         """WITH RECURSIVE tree(root, child) AS (
@@ -295,6 +310,16 @@ def read_setup_catalog(
             p=publication,
         )
     )
+    publication_schemas: frozenset[str] = frozenset()
+    if server.supports_schema_publication:
+        publication_schemas = frozenset(
+            db.value(
+                """SELECT coalesce(json_agg(n.nspname::text), '[]') FROM pg_publication_namespace pn
+                   JOIN pg_publication p ON p.oid = pn.pnpubid JOIN pg_namespace n ON n.oid = pn.pnnspid
+                   WHERE p.pubname = :p""",
+                p=publication,
+            )
+        )
     return CatalogState(
         database=database,
         user=roles.get(user),
@@ -317,9 +342,36 @@ def read_setup_catalog(
         publication_all_tables=bool(publication_row and publication_row[0]),
         publication_via_root=bool(publication_row and publication_row[1]),
         publication_tables=publication_tables,
+        publication_schemas=publication_schemas,
         publication_marked=bool(publication_row and is_marked(publication_row[2])),
         database_owned=bool(database_owned),
         owned_schemas=owned_schemas,
+        outside_relations=outside,
+    )
+
+
+def read_relations(
+    db: Database, privilege_role: str, role_exists: bool, where: str, **params: str | list[str]
+) -> tuple[Relation, ...]:
+    """Tables and partitioned tables matching `where` (over pg_class c, pg_namespace n)."""
+    # Per-table lists come back as one JSON value: parsed in C, several times faster than
+    # one row per table at 10,000 tables (bench/db_setup.py).
+    return tuple(
+        Relation(
+            oid, schema, name, kind, is_partition, has_pk, replident, bool(selectable) and role_exists, owned, owner
+        )
+        for oid, schema, name, kind, is_partition, has_pk, replident, selectable, owned, owner in db.value(
+            f"""SELECT coalesce(json_agg(json_build_array(
+                      c.oid::int, n.nspname::text, c.relname::text, c.relkind::text, c.relispartition,
+                      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary),
+                      c.relreplident::text, has_table_privilege(:r, c.oid, 'SELECT'),
+                      pg_has_role(current_user, c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)::text)
+                      ORDER BY n.nspname, c.relname), '[]')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE c.relkind IN ('r', 'p') AND {where}""",
+            r=privilege_role,
+            **params,
+        )
     )
 
 
@@ -442,6 +494,30 @@ def create_publication(publication: str, tables: list[tuple[str, str]], via_root
     names = ", ".join(qualified(s, t) for s, t in tables)
     options = " WITH (publish_via_partition_root = true)" if via_root else ""
     return f"CREATE PUBLICATION {identifier(publication)} FOR TABLE {names}{options}"
+
+
+def create_schema_publication(publication: str, schemas: list[str], via_root: bool) -> str:
+    """publication_mode schemas (PG15+): every table of the schemas, now and later."""
+    names = ", ".join(identifier(s) for s in schemas)
+    options = " WITH (publish_via_partition_root = true)" if via_root else ""
+    return f"CREATE PUBLICATION {identifier(publication)} FOR TABLES IN SCHEMA {names}{options}"
+
+
+def create_all_tables_publication(publication: str, via_root: bool) -> str:
+    """publication_mode all_tables: every table of the database, now and later."""
+    options = " WITH (publish_via_partition_root = true)" if via_root else ""
+    return f"CREATE PUBLICATION {identifier(publication)} FOR ALL TABLES{options}"
+
+
+def add_publication_schemas(publication: str, schemas: list[str]) -> str:
+    return (
+        f"ALTER PUBLICATION {identifier(publication)} ADD TABLES IN SCHEMA {', '.join(identifier(s) for s in schemas)}"
+    )
+
+
+def publication_size(db: Database, publication: str) -> int:
+    """How many tables the publication holds, as pg_publication_tables (and so Verify) counts them."""
+    return db.value("SELECT count(*)::int FROM pg_publication_tables WHERE pubname = :p", p=publication)
 
 
 def add_publication_tables(publication: str, tables: list[tuple[str, str]]) -> str:

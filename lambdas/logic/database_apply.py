@@ -13,6 +13,7 @@ from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_plan import plan_database, published_names
 from lambdas.logic.preflight import (
     check_blockers,
+    check_publication_mode,
     check_server,
     check_slot,
     secret_changes,
@@ -73,9 +74,10 @@ def _configure(
         secret = secrets.inspect_user_secret(name, kms_key_arn=settings.secrets_kms_key_arn)
         adopted_secret = secret_changes(secret, setup, name)
         # Named errors surface before anything, the secret included, changes.
-        plan_database(
+        planned = plan_database(
             state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
         )
+        check_publication_mode(db, setup, planned, nested=True)
         user_secret = secrets.ensure_user_secret(
             name=name,
             username=setup.user_name,
@@ -95,14 +97,18 @@ def _configure(
             # A change's statements carry no parameters: one simple-protocol message, one round trip
             # (REPLICA IDENTITY FULL on thousands of tables is one change).
             db.execute(";\n".join(change.statements))
-    users, everything = published_names(state, setup, server)
+        users, everything = published_names(state, setup, server)
+        # A schemas or all_tables publication holds more than the captured tables: count what it holds.
+        published = (
+            len(everything) if setup.publication_mode == "tables" else sql.publication_size(db, setup.publication_name)
+        )
     return ConfigureResult(
         changes=([f"created secret {user_secret.arn}"] if user_secret.created else [])
         + adopted_secret
         + [c.description for c in changes],
         secret_arn=user_secret.arn,
         user_tables=len(users),
-        published_tables=len(everything),
+        published_tables=published,
         tables_csv=inline_tables_csv(users),
     )
 

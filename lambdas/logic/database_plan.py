@@ -19,6 +19,14 @@ VERIFIER_PLACEHOLDER = "SCRAM-SHA-256$4096:planned$planned:planned"
 class Change:
     description: str
     statements: tuple[str, ...]
+    # A statement whose permission only the server can tell (a superuser-only publication), tried in
+    # a transaction that is rolled back before anything changes (preflight.check_publication_mode).
+    trial: str | None = None
+
+
+def publication_schemas(setup: SetupInput) -> list[str]:
+    """publication_mode schemas: the captured schemas and the signal schema, whose tables must be published."""
+    return list(dict.fromkeys([*setup.schemas, setup.signal_table_schema]))
 
 
 def tables_to_publish(state: CatalogState, setup: SetupInput, server: ServerInfo) -> list[Relation]:
@@ -69,6 +77,12 @@ def plan_database(
     absent = missing_schemas(state, setup)
     if absent:
         raise InvalidInput(f"Schemas not found in database {state.database!r}: {', '.join(absent)}")
+    if setup.publication_mode == "schemas" and not server.supports_schema_publication:
+        raise InvalidInput(
+            f"publication_mode schemas (CREATE PUBLICATION ... FOR TABLES IN SCHEMA) needs PostgreSQL 15 or later; "
+            f"this server runs PostgreSQL {server.version_num} (major {server.major}). Use publication_mode tables "
+            "(the default: the schemas' tables listed) or all_tables"
+        )
     user, role, database = setup.user_name, setup.role_name, state.database
     signal_schema = setup.signal_table_schema
     changes: list[Change] = []
@@ -173,10 +187,10 @@ def plan_database(
 
     identity_changes = _replica_identity_changes(state, setup, published)
     if setup.replica_identity == "full":
-        for relation in leaf_tables(published, state):
+        for relation in identity_tables(state, published):
             if relation.breaks_update_delete:
                 require(relation.owned, f"table {relation.qualified_name}")
-    if not state.publication_all_tables:  # adding a table to a publication needs its ownership
+    if setup.publication_mode == "tables":  # adding a table to a publication needs its ownership
         for relation in published:
             if relation.qualified_name not in state.publication_tables:
                 require(relation.owned, f"table {relation.qualified_name}")
@@ -191,8 +205,9 @@ def plan_database(
         listed = some(list(dict.fromkeys(not_permitted)))
         raise InsufficientPrivilege(
             f"The master user {server.current_user!r} cannot make the planned changes without owning (or being a "
-            f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`, or "
-            "run with a user that owns them"
+            f"member of the owner of): {listed}. Grant the owning roles to the master user, narrow `tables`"
+            + (" (publication_mode tables publishes only those)" if setup.publication_mode != "tables" else "")
+            + ", or run with a user that owns them"
         )
     return changes
 
@@ -273,17 +288,30 @@ def _role_changes(
     return changes
 
 
+def identity_tables(state: CatalogState, published: list[Relation]) -> list[Relation]:
+    """Every table whose UPDATE/DELETE the publication carries: the leaves of the captured ones and,
+    for publication_mode schemas or all_tables, those it holds beyond them (state.outside_relations)."""
+    tables = {r.qualified_name: r for r in leaf_tables(published, state)}
+    for relation in state.outside_relations:
+        tables.setdefault(relation.qualified_name, relation)
+    return list(tables.values())
+
+
 def _replica_identity_changes(state: CatalogState, setup: SetupInput, published: list[Relation]) -> list[Change]:
     if setup.replica_identity == "ignore":
         return []
-    lacking = [r for r in leaf_tables(published, state) if r.breaks_update_delete]
+    lacking = [r for r in identity_tables(state, published) if r.breaks_update_delete]
     if not lacking:
         return []
     names = [r.qualified_name for r in lacking]
     if setup.replica_identity == "check":
+        scope = {
+            "all_tables": " (publication_mode all_tables publishes every table of the database)",
+            "schemas": f" (publication_mode schemas publishes every table of {', '.join(publication_schemas(setup))})",
+        }.get(setup.publication_mode, "")
         raise ReplicaIdentityMissing(
             f"{len(names)} table(s) have no primary key or replica identity, so UPDATE and DELETE on "
-            f"them would fail once published: {some(names)}. "
+            f"them would fail once published{scope}: {some(names)}. "
             "Add a primary key, or re-run with replica_identity 'full' (logs whole old rows) "
             "or 'ignore' (insert-only tables)"
         )
@@ -305,14 +333,40 @@ def _publication_changes(
     own_tables: list[str],
     ownership: OwnershipCheck,
 ) -> list[Change]:
-    publication = setup.publication_name
+    publication, mode = setup.publication_name, setup.publication_mode
     wanted = [(r.schema, r.name) for r in published] + [(setup.signal_table_schema, t) for t in own_tables]
     publication_marker = sql.comment_on("PUBLICATION", publication, marker("Streamkap CDC publication"))
+    via_root = server.supports_partition_root
     if not state.publication_exists:
+        if mode == "tables":
+            return [
+                Change(
+                    f"create publication {publication} with {len(wanted)} tables",
+                    (sql.create_publication(publication, wanted, via_root), publication_marker),
+                )
+            ]
+        if mode == "all_tables":
+            create = sql.create_all_tables_publication(publication, via_root)
+            return [
+                Change(
+                    f"create publication {publication} FOR ALL TABLES (publication_mode all_tables: every table of "
+                    f"database {state.database}, present and future; the tables CSV lists those of "
+                    f"{', '.join(setup.schemas)})",
+                    (create, publication_marker),
+                    trial=create,
+                )
+            ]
+        schemas = publication_schemas(setup)
+        # The trial names the schemas that exist now (the signal schema may be created by this run):
+        # PostgreSQL looks the schemas up before it checks the privilege.
+        existing = [s for s in schemas if s in state.schemas]
         return [
             Change(
-                f"create publication {publication} with {len(wanted)} tables",
-                (sql.create_publication(publication, wanted, server.supports_partition_root), publication_marker),
+                f"create publication {publication} FOR TABLES IN SCHEMA {', '.join(schemas)} (publication_mode "
+                "schemas: every table of these schemas, present and future; the signal schema's for the signal "
+                "table)",
+                (sql.create_schema_publication(publication, schemas, via_root), publication_marker),
+                trial=sql.create_schema_publication(publication, existing, via_root),
             )
         ]
     changes: list[Change] = []
@@ -323,7 +377,37 @@ def _publication_changes(
             Change(f"adopt existing publication {publication} (mark it as rds-cdc-setup's)", (publication_marker,))
         )
     # publish_via_partition_root is left as it is: flipping it renames what a running connector receives.
-    if not state.publication_all_tables:
+    if state.publication_mode != mode:
+        raise PublicationConflict(
+            f"Publication {publication} exists as publication_mode {state.publication_mode} ("
+            f"{MODE_CLAUSES[str(state.publication_mode)]}); this run asks for publication_mode {mode}. A publication "
+            "is not switched in place (a connector may be reading it): keep publication_mode "
+            f"{state.publication_mode}, or run teardown with drop_publication (it drops only the workflow's own "
+            f"publication) and then setup with publication_mode {mode}"
+        )
+    if mode == "schemas":
+        schemas = publication_schemas(setup)
+        foreign = sorted(state.publication_schemas - set(schemas)) + sorted(
+            t for t in state.publication_tables if t.partition(".")[0] not in schemas
+        )
+        if foreign:
+            raise PublicationConflict(
+                f"Publication {publication} already exists and holds schemas or tables this run would not publish: "
+                f"{some(foreign)}. Use another publication_name, add those schemas to the input, or drop the "
+                "publication"
+            )
+        missing_schemas = [s for s in schemas if s not in state.publication_schemas]
+        if missing_schemas:
+            add = sql.add_publication_schemas(publication, missing_schemas)
+            present = [s for s in missing_schemas if s in state.schemas]
+            changes.append(
+                Change(
+                    f"add schemas {', '.join(missing_schemas)} to publication {publication}",
+                    (add,),
+                    trial=sql.add_publication_schemas(publication, present) if present else None,
+                )
+            )
+    elif mode == "tables":
         wanted_names = {f"{s}.{t}" for s, t in wanted}
         foreign = sorted(state.publication_tables - wanted_names)
         if foreign:
@@ -341,6 +425,9 @@ def _publication_changes(
                 )
             )
     return changes
+
+
+MODE_CLAUSES = {"tables": "FOR TABLE a list", "schemas": "FOR TABLES IN SCHEMA", "all_tables": "FOR ALL TABLES"}
 
 
 def published_names(state: CatalogState, setup: SetupInput, server: ServerInfo) -> tuple[list[str], list[str]]:

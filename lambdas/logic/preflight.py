@@ -16,6 +16,7 @@ from lambdas.shared.errors import (
     InvalidInput,
     LongTransactionBlocking,
     NotOwned,
+    PublicationModeNotAllowed,
     SlotConflict,
     UnsupportedVersion,
 )
@@ -84,6 +85,7 @@ def setup_catalog(db: Database, setup: SetupInput, target: Target, server: sql.S
         signal_schema=setup.signal_table_schema,
         publication=setup.publication_name,
         server=server,
+        publication_mode=setup.publication_mode,
     )
 
 
@@ -156,6 +158,30 @@ def with_live_notes(changes: list[Change], setup: SetupInput, reader_pid: int | 
     return plan
 
 
+def check_publication_mode(db: Database, setup: SetupInput, changes: list[Change], *, nested: bool = False) -> None:
+    """A FOR ALL TABLES or FOR TABLES IN SCHEMA publication needs what only the server can tell
+    (superuser on PostgreSQL; rds_superuser where RDS or Aurora allows it): try the statement in a
+    transaction (`nested`: a savepoint of the caller's) that is always rolled back."""
+    trials = [change.trial for change in changes if change.trial]
+    if not trials:
+        return
+    try:
+        with db.rolled_back(nested=nested):
+            sql.set_local_lock_timeout(db, environment().lock_timeout_ms)
+            for statement in trials:
+                db.execute(statement)
+    except InsufficientPrivilege as refused:
+        clause = "FOR ALL TABLES" if setup.publication_mode == "all_tables" else "FOR TABLES IN SCHEMA"
+        raise PublicationModeNotAllowed(
+            f"The master user may not create publication {setup.publication_name} {clause} "
+            f"(publication_mode {setup.publication_mode}) on this server: tried in a transaction that was rolled "
+            f"back, nothing was changed ({refused}). PostgreSQL allows such publications only to a superuser (on "
+            "RDS and Aurora, to rds_superuser where the engine version allows it). What works: publication_mode "
+            "tables (the default: the tables listed, which the master user may publish as their owner), or a "
+            "superuser's secret as master_secret_arn"
+        ) from None
+
+
 def reboot_plan(instance_id: str | None, reboot: str) -> str:
     """The plan says what the reboot costs before anyone approves it."""
     if reboot == "never":
@@ -197,15 +223,21 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
             return [f"refused (a real run stops here): {refused}"]
 
     plan += refusable(lambda: secret_changes(secret, setup, name))
-    plan += refusable(
-        lambda: with_live_notes(
-            plan_database(
-                state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
-            ),
-            setup,
-            sql.slot_reader(db, setup.slot_name),
+
+    def database_plan() -> list[str]:
+        changes = plan_database(
+            state, setup, server, secret_exists=secret.arn is not None, master_username=target.master_username
         )
-    )
+        lines = with_live_notes(changes, setup, sql.slot_reader(db, setup.slot_name))
+        try:
+            check_publication_mode(db, setup, changes)
+        except PublicationModeNotAllowed as refused:
+            if not setup.dry_run:
+                raise
+            lines.append(f"refused (a real run stops here): {refused}")
+        return lines
+
+    plan += refusable(database_plan)
     plan += refusable(lambda: slot_plan(db, setup, target, server))
     return PreflightResult(
         server_version_num=server.version_num,

@@ -36,9 +36,12 @@ def _quoted(value: str) -> str:
 def export_query(setup: SetupInput) -> str:
     """The user tables of the publication, one schema.table per row, as ConfigureDatabase published them."""
     own = ", ".join(_quoted(t) for t in (SIGNAL_TABLE, HEARTBEAT_TABLE))  # as tables_to_publish leaves them out
+    # A schemas or all_tables publication holds more than is captured: only the captured schemas' tables.
+    captured = ", ".join(_quoted(s) for s in setup.schemas)
+    scope = f"AND schemaname IN ({captured}) " if setup.publication_mode != "tables" else ""
     return (
         "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
-        f"WHERE pubname = {_quoted(setup.publication_name)} "
+        f"WHERE pubname = {_quoted(setup.publication_name)} {scope}"
         f"AND NOT (schemaname = {_quoted(setup.signal_table_schema)} AND tablename IN ({own})) ORDER BY 1"
     )
 

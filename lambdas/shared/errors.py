@@ -66,7 +66,14 @@ class SlotConflict(WorkflowError):
 
 
 class PublicationConflict(WorkflowError):
-    """A publication with our name holds tables this run would not publish."""
+    """A publication with our name holds tables this run would not publish, or was made in another
+    publication_mode (a mode is not switched in place: teardown drops it, setup makes it again)."""
+
+
+class PublicationModeNotAllowed(WorkflowError):
+    """publication_mode schemas or all_tables: the master user may not create such a publication here
+    (PostgreSQL allows it superusers only; RDS/Aurora's rds_superuser where the engine allows it),
+    found by trying in a transaction that was rolled back."""
 
 
 class LongTransactionBlocking(WorkflowError):

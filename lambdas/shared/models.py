@@ -115,6 +115,10 @@ class SetupInput(BaseModel):
     database: str | None = None  # null: the instance's initial database (DBName), else "postgres"
     schemas: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
     tables: list[str] | None = None  # "schema.table"; null: every table of `schemas`
+    # What the publication names: `tables` an explicit list (the tables of `schemas`, or `tables`);
+    # `schemas` FOR TABLES IN SCHEMA (PostgreSQL 15+); `all_tables` FOR ALL TABLES. The last two need a
+    # master user the server lets create them (superuser; rds_superuser where RDS allows): Preflight tries.
+    publication_mode: Literal["tables", "schemas", "all_tables"] = "tables"
     signal_table_schema: str = names.SIGNAL_TABLE_SCHEMA
     user_name: str = names.USER_NAME
     role_name: str = names.ROLE_NAME
@@ -273,6 +277,11 @@ class SetupInput(BaseModel):
             outside = [t for t in self.tables if t.partition(".")[0] not in self.schemas]
             if outside:
                 raise ValueError(f"tables {outside} are not in schemas {self.schemas}")
+            if self.publication_mode != "tables":
+                raise ValueError(
+                    f"tables goes with publication_mode tables; publication_mode {self.publication_mode} publishes "
+                    "whole schemas (or the whole database): set tables to null, or publication_mode to tables"
+                )
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,12 @@ def output(published: int, captured: int | None, proof: str = "peek") -> dict:
         (5, 3, "5 tables published (3 to capture, as in the tables CSV, + the workflow's signal and heartbeat tables)"),
         (4, 3, "4 tables published (3 to capture, as in the tables CSV, + the workflow's signal table)"),
         (3, 3, "3 tables published"),
+        (
+            9,
+            3,
+            "9 tables published (3 to capture, as in the tables CSV, + the workflow's own and those outside the "
+            "captured schemas that publication_mode schemas or all_tables publishes)",
+        ),
         (5, None, "5 tables published"),
     ],
 )

@@ -27,6 +27,7 @@ def test_defaults_are_the_seed_guides():
         "database": None,
         "schemas": ["public"],
         "tables": None,
+        "publication_mode": "tables",
         "signal_table_schema": "streamkap",
         "user_name": "streamkap_user",
         "role_name": "streamkap_role",

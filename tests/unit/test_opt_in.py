@@ -123,6 +123,7 @@ FORBIDDEN_TAGS = {
     "adopt": "adopt",
     "rotate_password": "rotate-password",
     "dry_run": "dry-run",
+    "publication_mode": "publication-mode",  # all_tables would publish every table of the database
 }
 ALLOWED_VALUES = {
     "database": ("orders", "orders"),
