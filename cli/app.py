@@ -306,7 +306,7 @@ def succeeded(result: executions.Result) -> dict[str, Any]:
     raise CliError(result.error or result.status, cause or f"the execution ended {result.status}")
 
 
-def print_output(output: dict[str, Any], csv_path: Path | None = None) -> None:
+def print_output(output: dict[str, Any], csv_path: Path | None = None, terraform_path: Path | None = None) -> None:
     """A setup's or a teardown's output; their statuses differ but for DryRun, printed alike."""
     status = output["status"]
     if status == "DryRun":
@@ -328,6 +328,10 @@ def print_output(output: dict[str, Any], csv_path: Path | None = None) -> None:
         csv_path.write_text(output["tables_csv"])
         rows = len(output["tables_csv"].splitlines())
         console.print(f"Tables CSV (Streamkap bulk upload, no header): {csv_path} ({rows} tables)")
+    if terraform_path and output.get("terraform"):
+        terraform_path.parent.mkdir(parents=True, exist_ok=True)
+        terraform_path.write_text(json.dumps(output["terraform"], indent=2) + "\n")
+        console.print(f"Terraform (streamkap_source_postgresql, the password read from its secret): {terraform_path}")
     console.print(f"\n[bold green]{status}[/]: the database is ready for Streamkap.")
 
 
@@ -403,16 +407,23 @@ def setup(
     table: Tables = None,
     input: Input = None,
     csv: Annotated[Path, typer.Option(help="Where to write the tables CSV.")] = Path("tables.csv"),
+    terraform: Annotated[
+        Path,
+        typer.Option(
+            help="Where to write the source for Streamkap's Terraform provider (.tf.json); keep it beside the CSV."
+        ),
+    ] = Path("streamkap_source.tf.json"),
     local: Local = False,
     state_machine_arn: SetupArn = None,
     region: Region = None,
 ) -> None:
-    """Run the setup, following it state by state; print the connector settings and write the tables CSV."""
+    """Run the setup, following it state by state; print the connector settings, write the tables CSV and the
+    Terraform source."""
     requested = setup_request(input, instance, cluster, host, port, master_secret_arn, database, schema, table)
     target = connect(local=local, machines={SETUP: state_machine_arn}, region=region)
     payload = overlay(target.defaults, requested)
     refuse_locally(SetupInput, payload)
-    print_output(run(target, SETUP, payload, "setup"), csv)
+    print_output(run(target, SETUP, payload, "setup"), csv, terraform)
 
 
 # list_executions does not return an execution's input, so finding a target's executions describes

@@ -64,7 +64,7 @@ def test_plan_shows_the_changes_and_starts_the_local_stack(cli):
 
 
 def test_setup_follows_each_state_then_prints_the_form_and_writes_the_csv(cli):
-    done = cli("setup", "--local", "--csv", "out/tables.csv")
+    done = cli("setup", "--local", "--csv", "out/tables.csv", "--terraform", "out/streamkap_source.tf.json")
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Local stack started" not in done.stdout  # the one plan started is reused
@@ -77,15 +77,23 @@ def test_setup_follows_each_state_then_prints_the_form_and_writes_the_csv(cli):
         "Database": "orders",
         "Replication Slot Name": "streamkap_pgoutput_slot",
         "Publication Name": "streamkap_pub",
-        "Snapshot Chunk Size": "1024",
-        "Max Batch Size": "2048",
     }
     for label, value in form.items():
         assert f"  {label:<34} {value}\n" in done.stdout, label
+    for label, value in {
+        "Snapshot Mode": "When Needed",
+        "Snapshot Chunk Size": "1024",
+        "Max Batch Size": "2048",
+    }.items():
+        assert f"    {label:<32} {value:<12} Streamkap's default" in done.stdout, label
     assert f"  {'Password (Secrets Manager secret)':<34} arn:aws:secretsmanager:us-east-1:" in done.stdout
     # PG10-12 cannot publish a partitioned table: its leaf partitions are listed instead.
     events = "order_events\n" if MAJOR >= 13 else "order_events_2026h1\npublic.order_events_2026h2\n"
     assert (cli.workdir / "out" / "tables.csv").read_text() == f"inventory.stock\npublic.{events}public.orders\n"
+    terraform = json.loads((cli.workdir / "out" / "streamkap_source.tf.json").read_text())
+    [source] = terraform["resource"]["streamkap_source_postgresql"].values()
+    csv_rows = (cli.workdir / "out" / "tables.csv").read_text().splitlines()
+    assert source["table_include_list"].split(",") == csv_rows and source["database_user"] == "streamkap_user"
     assert "Ready: the database is ready for Streamkap." in done.stdout
 
 
@@ -120,7 +128,7 @@ def test_status_shows_the_latest_execution_and_its_result(cli):
     assert done.returncode == 0, done.stdout + done.stderr
     [latest] = [line for line in done.stdout.splitlines() if line.strip().startswith("setup-")][:1]
     assert "SUCCEEDED" in latest
-    assert "  Snapshot Chunk Size                1024" in done.stdout
+    assert "    Snapshot Chunk Size              1024" in done.stdout
 
 
 def test_plan_for_a_self_managed_host_reaches_the_workflow_without_rds(cli):
