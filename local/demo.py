@@ -41,7 +41,16 @@ INSERT INTO public.order_events SELECT g, TIMESTAMPTZ '2026-03-01' + g * INTERVA
     FROM generate_series(1, 10) g;
 INSERT INTO inventory.stock VALUES ('sku-1', 40), ('sku-2', 7)
 """
-EXECUTION_INPUT = {"db_instance_identifier": INSTANCE, "schemas": ["public", "inventory"], "poll_seconds": 5}
+EXECUTION_INPUT = {
+    "db_instance_identifier": INSTANCE,
+    "schemas": ["public", "inventory"],
+    "publication_mode": "tables",
+    "poll_seconds": 5,
+}
+PUBLICATION_MODES = (
+    "publication_mode tables: the captured schemas' tables, listed (schemas and all_tables are tried in a rolled-back\n"
+    "transaction first: this RDS-like master may not create them and would get PublicationModeNotAllowed)"
+)
 WAIT_SECONDS = 0.01  # each Wait state, at most: the emulated reboot is done at the first poll anyway
 WAITS = (
     f"Waits are shortened here: each Wait state lasts at most {WAIT_SECONDS * 1000:.0f} ms (on AWS, poll_seconds: "
@@ -155,8 +164,17 @@ def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -
     say("\n".join(form_lines(output["connector"])))
     say("\nTables CSV (Streamkap's bulk upload, no header; the CLI writes it to tables.csv):")
     say("".join(f"  {line}\n" for line in output["tables_csv"].splitlines()).rstrip())
-    say(f"\n{verified_line(output)}")
+    say(f"\n{verified_line(output)}\n{PUBLICATION_MODES}")
+    say_terraform(output["terraform"])
     return prove(output, server)
+
+
+def say_terraform(document: dict[str, Any]) -> None:
+    """The output's `terraform`, the resource's attributes one per line (the CLI writes the whole .tf.json)."""
+    [(label, source)] = document["resource"]["streamkap_source_postgresql"].items()
+    say(f'\nTerraform (the CLI writes it to streamkap_source.tf.json): streamkap_source_postgresql "{label}"')
+    for attribute, value in source.items():
+        say(f"  {attribute:<44} {json.dumps(value)}")
 
 
 def prove(output: dict, server: LocalPostgres) -> int:

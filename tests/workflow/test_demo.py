@@ -33,6 +33,11 @@ def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_step
         printed
     )
     assert re.search(r"INSERT public\.orders \(id='1001'", printed)
+    # The chosen publication mode, and the source as Streamkap's Terraform provider takes it (no password).
+    assert "publication_mode tables: the captured schemas' tables, listed" in printed
+    assert 'streamkap_source_postgresql "orders-prod_orders"' in printed
+    assert re.search(r'table_include_list +"inventory\.stock,public\.order_events,public\.orders"', printed)
+    assert re.search(r'database_password +"\$\{jsondecode\(data\.aws_secretsmanager_secret_version\.', printed)
 
     # It says its server is gone, and where to go from here.
     tail = printed[printed.index("The database is ready for Streamkap.") :]
