@@ -23,6 +23,8 @@ CONNECTOR_FIELDS = {
     "signal_table_schema",
     "replication_slot_name",
     "publication_name",
+    "snapshot_mode",
+    "binary_handling_mode",
     "snapshot_chunk_size",
     "max_batch_size",
 }
