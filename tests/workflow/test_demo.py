@@ -33,6 +33,8 @@ def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_step
         printed
     )
     assert re.search(r"INSERT public\.orders \(id='1001'", printed)
+    # Then registered in Streamkap's stand-in, whose connector advanced the slot.
+    assert re.search(r"Streamkap source orders-prod/orders \(src-1\): Active\n  its connector confirmed slot", printed)
 
     # It says its server is gone, and where to go from here.
     tail = printed[printed.index("The database is ready for Streamkap.") :]
