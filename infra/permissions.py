@@ -21,7 +21,13 @@ from constructs import Construct
 
 from infra.config import MASTER_SECRET_SCOPES, TARGET_SCOPES
 from infra.functions import acknowledge, acknowledge_wildcard, arn
-from lambdas.shared.names import ALARM_NAME_PREFIX, DEFAULT_OPT_IN_TAG, SECRET_NAME_PREFIX
+from lambdas.shared.names import (
+    ALARM_NAME_PREFIX,
+    DEFAULT_OPT_IN_TAG,
+    SECRET_NAME_PREFIX,
+    STREAMKAP_API_SECRET_PREFIX,
+    STREAMKAP_SOURCE_TAG_KEY,
+)
 
 # As lambdas/shared/ownership.py marks what the workflow creates (tests/infra assert they agree).
 OWNER_TAG_KEY = "created-by"
@@ -35,6 +41,7 @@ PG, CLUSTER_PG = "pg:*", "cluster-pg:*"
 MASTER_SECRETS = "secret:rds!*"  # RDS names the master secrets it manages rds!db-<uuid> / rds!cluster-<uuid>
 OWN_SECRETS = f"secret:{SECRET_NAME_PREFIX}*"
 ANY_SECRET = "secret:*"  # noqa: S105 - an ARN pattern
+STREAMKAP_API_SECRETS = f"secret:{STREAMKAP_API_SECRET_PREFIX}*"
 ANY_KEY = "key/*"
 # Secrets Manager sets this tag on the secrets a service manages; RDS's are "rds".
 OWNING_SERVICE_TAG = "aws:secretsmanager:owningService"
@@ -351,6 +358,47 @@ def own_secret_delete() -> Grant:
                 actions=["secretsmanager:DeleteSecret"],
                 resources=[arn("secretsmanager", OWN_SECRETS)],
                 conditions=OWNED_SECRET,
+            )
+        ],
+    )
+
+
+def streamkap_api_secrets() -> Grant:
+    """GetSecretValue on the secrets named streamkap-api/... (the input's streamkap_api_secret_arn must be
+    one: ValidateInput refuses others by name); the DBA picks their key, so Decrypt through Secrets
+    Manager only, on any key, as for master secrets."""
+    return Grant(
+        [
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[arn("secretsmanager", STREAMKAP_API_SECRETS)]
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[arn("kms", ANY_KEY)],
+                conditions={
+                    "StringEquals": via_secrets_manager(),
+                    "StringLike": {"kms:EncryptionContext:SecretARN": arn("secretsmanager", STREAMKAP_API_SECRETS)},
+                },
+            ),
+        ],
+        [
+            ("secretsmanager", STREAMKAP_API_SECRETS, f"Streamkap API credentials: {STREAMKAP_API_SECRET_PREFIX}..."),
+            ("kms", ANY_KEY, "Any key may protect the API credentials; Decrypt via Secrets Manager, for them only."),
+        ],
+    )
+
+
+def own_secret_source_record() -> Grant:
+    """Read and set one tag, the Streamkap source id, on the workflow's own secrets (the owner tag)."""
+    return own_secret_describe() + Grant(
+        [
+            iam.PolicyStatement(
+                actions=["secretsmanager:TagResource"],
+                resources=[arn("secretsmanager", OWN_SECRETS)],
+                conditions={
+                    **OWNED_SECRET,
+                    "ForAllValues:StringEquals": {"aws:TagKeys": [STREAMKAP_SOURCE_TAG_KEY]},
+                },
             )
         ],
     )

@@ -106,6 +106,13 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
             "delete the CloudWatch alarms setup made for the target",
             permissions.own_alarms(["cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"]),
         )
+    if access is Access.STREAMKAP_API_SECRET:
+        return "read the Streamkap API credentials (secrets streamkap-api/...)", permissions.streamkap_api_secrets()
+    if access is Access.SOURCE_RECORD:
+        return (
+            "record the Streamkap source id as a tag on the CDC user's secret the workflow created",
+            permissions.own_secret_source_record(),
+        )
     if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE):
         if resources.lock is None:
             raise ValueError(f"{access} needs the lock table")

@@ -3,7 +3,9 @@
 Creates a sample database on an instance that uses a default parameter group, runs one
 execution of the real state machine, prints every state as it runs, the connector
 settings as the Streamkap form and the tables CSV, then proves the result: a new row, decoded
-from the slot as streamkap_user; it ends with what to run next, since its server is thrown away."""
+from the slot as streamkap_user, then runs again registering the source with a local stand-in of
+Streamkap's API, whose connector advances the slot; it ends with what to run next, since its server is
+thrown away."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from lambdas.shared.names import DEFAULT_OPT_IN_TAG
 from local.pgoutput import decode
 from local.postgres_server import LocalPostgres, for_major
 from local.rds_emulator import EmulatedInstance, RdsEmulator
+from local.streamkap_api import CLIENT_ID, CLIENT_SECRET, StreamkapStandIn
 from local.workflow_runner import LocalWorkflow
 
 INSTANCE = "orders-prod"
@@ -166,7 +169,11 @@ def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -
     say("".join(f"  {line}\n" for line in output["tables_csv"].splitlines()).rstrip())
     say(f"\n{verified_line(output)}\n{PUBLICATION_MODES}")
     say_terraform(output["terraform"])
-    return prove(output, server)
+    if prove(output, server) or register(workflow, server):
+        return 1
+    say("\nThe database is ready for Streamkap.")
+    say(NEXT_STEPS)
+    return 0
 
 
 def say_terraform(document: dict[str, Any]) -> None:
@@ -203,8 +210,28 @@ def prove(output: dict, server: LocalPostgres) -> int:
     if not any(c.values.get("id") == "1001" for c in changes):
         say("  FAILED: the new row is not in the slot")
         return 1
-    say("\nThe database is ready for Streamkap.")
-    say(NEXT_STEPS)
+    return 0
+
+
+def register(workflow: LocalWorkflow, server: LocalPostgres) -> int:
+    """The same execution again, now with Streamkap API credentials: against the local stand-in of
+    Streamkap's API, whose connector (pg_recvlogical) streams the slot."""
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="streamkap-api/demo", SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    )
+    with StreamkapStandIn(server=server) as api:
+        registering = {**EXECUTION_INPUT, "streamkap_api_secret_arn": secret["ARN"], "streamkap_api_url": api.url}
+        say(f"\nAgain, registering the source in Streamkap (a local stand-in of its API at {api.url}):")
+        execution = workflow.run(registering)
+        if execution.status != "SUCCEEDED" or execution.output is None:
+            say(f"  FAILED: {execution.error}: {execution.cause}")
+            return 1
+        source, streaming = execution.output["source"], execution.output["source_streaming"]
+        say(f"  Streamkap source {source['name']} ({source['id']}): {source['connector_status']}")
+        say(
+            f"  its connector confirmed slot {streaming['slot_name']} to {streaming['confirmed_flush_lsn']}, "
+            f"past the heartbeat at {streaming['heartbeat_lsn']}"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.dal.clients import client, is_transient
 from lambdas.shared.errors import InvalidInput, NotOwned, TransientFailure
+from lambdas.shared.names import STREAMKAP_SOURCE_TAG_KEY
 from lambdas.shared.ownership import OWNER_TAG, OWNER_TAG_KEY, OWNER_TAG_VALUE
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -74,6 +75,27 @@ class Secrets:
             ) from None
         except (ValueError, KeyError, TypeError):
             raise InvalidInput(f"Secret {secret_arn} is not JSON with 'username' and 'password' keys") from None
+
+    def json_value(self, secret_arn: str) -> dict[str, Any]:
+        """A secret's JSON object (Streamkap's API credentials); its value never leaves the caller."""
+        try:
+            value = json.loads(self._sm.get_secret_value(SecretId=secret_arn)["SecretString"])
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            raise InvalidInput(f"Cannot read secret {secret_arn} ({code})") from None
+        except (ValueError, KeyError, TypeError):
+            raise InvalidInput(f"Secret {secret_arn} is not JSON") from None
+        if not isinstance(value, dict):
+            raise InvalidInput(f"Secret {secret_arn} is not a JSON object")
+        return value
+
+    def recorded_source(self, secret_arn: str) -> str | None:
+        """The Streamkap source id recorded on the workflow's CDC user's secret (RegisterSource's marker)."""
+        tags = self._sm.describe_secret(SecretId=secret_arn).get("Tags") or []
+        return next((tag.get("Value") for tag in tags if tag.get("Key") == STREAMKAP_SOURCE_TAG_KEY), None)
+
+    def record_source(self, secret_arn: str, source_id: str) -> None:
+        self._sm.tag_resource(SecretId=secret_arn, Tags=[{"Key": STREAMKAP_SOURCE_TAG_KEY, "Value": source_id}])
 
     def inspect_user_secret(self, name: str, *, kms_key_arn: str | None) -> SecretState:
         """Is there a secret at the CDC user's secret name, and is it the workflow's own: its owner tag,

@@ -9,6 +9,7 @@ from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets, SecretState
 from lambdas.logic.database_plan import Change, plan_database
+from lambdas.logic.register import source_plan
 from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
     CapacityExhausted,
@@ -239,6 +240,7 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
 
     plan += refusable(database_plan)
     plan += refusable(lambda: slot_plan(db, setup, target, server))
+    plan += source_plan(setup, target)
     return PreflightResult(
         server_version_num=server.version_num,
         wal_level=server.wal_level,

@@ -14,6 +14,7 @@ from lambdas.shared.models import (
     Connector,
     SetupInput,
     SetupOutput,
+    Target,
     VerifyResult,
     WorkflowState,
 )
@@ -84,9 +85,9 @@ def report(state: WorkflowState) -> SetupOutput:
     raise ValueError("Report was given a configured database without its verification: was a step run out of order?")
 
 
-def ready(state: WorkflowState, configured: ConfigureResult, verification: VerifyResult) -> SetupOutput:
-    setup, target = state.input, state.target
-    connector = Connector(
+def connector_of(setup: SetupInput, target: Target, configured: ConfigureResult) -> Connector:
+    """The "Create Source" form's fields (RegisterSource sends the same through the API)."""
+    return Connector(
         hostname=target.host,
         port=target.port,
         database=target.database,
@@ -96,6 +97,11 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         replication_slot_name=setup.slot_name,
         publication_name=setup.publication_name,
     )
+
+
+def ready(state: WorkflowState, configured: ConfigureResult, verification: VerifyResult) -> SetupOutput:
+    setup, target = state.input, state.target
+    connector = connector_of(setup, target, configured)
     omitted = None
     if configured.tables_csv is None:
         omitted = (
@@ -111,5 +117,7 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         changes=changes_made(state),
         verification=verification,
         terraform=terraform_document(setup, connector, configured.tables_csv),
+        source=state.source,
+        source_streaming=state.source_streaming,
         message=omitted,
     )

@@ -79,3 +79,61 @@ def terraform_document(setup: SetupInput, connector: Connector, tables_csv: str 
         "data": {"aws_secretsmanager_secret_version": {label: {"secret_id": connector.password_secret_arn}}},
         "resource": {"streamkap_source_postgresql": {label: source_attributes(setup, connector, tables, password)}},
     }
+
+
+# The provider's SourcePostgresqlFieldMappings (internal/generated/source_postgresql.go): Terraform
+# attribute -> the key of the source's config in Streamkap's API. RegisterSource sends the attributes
+# above through this table, so the registered source and the `.tf.json` can never say different things.
+API_CONFIG_KEYS = {
+    "database_hostname": "database.hostname.user.defined",
+    "database_port": "database.port.user.defined",
+    "database_user": "database.user",
+    "database_password": "database.password",
+    "database_dbname": "database.dbname",
+    "snapshot_read_only": "snapshot.read.only.user.defined",
+    "signal_data_collection_schema_or_database": "signal.data.collection.schema.or.database",
+    "column_include_list_toggled": "column.include.list.toggled",
+    "source_regex_support_enabled": "SourceRegexSupport.enabled",
+    "transforms_source_regex_support_regex_replacement": "transforms.SourceRegexSupport.regex.replacement",
+    "transforms_source_regex_support_key_field_template": "transforms.SourceRegexSupport.key.field.template",
+    "transforms_source_regex_support_metadata_field_name": "transforms.SourceRegexSupport.metadata.field.name",
+    "column_include_list": "column.include.list.user.defined",
+    "column_exclude_list": "column.exclude.list.user.defined",
+    "heartbeat_enabled": "heartbeat.enabled",
+    "heartbeat_data_collection_schema_or_database": "heartbeat.data.collection.schema.or.database",
+    "slot_name": "slot.name",
+    "publication_name": "publication.name",
+    "schema_include_list": "schema.include.list",
+    "table_include_list": "table.include.list.user.defined",
+    "database_sslmode": "database.sslmode",
+    "include_source_db_name_in_table_name": "include.source.db.name.in.table.name.user.defined",
+    "binary_handling_mode": "binary.handling.mode",
+    "transforms_insert_static_key1_static_field": "transforms.InsertStaticKey1.static.field",
+    "transforms_insert_static_key1_static_value": "transforms.InsertStaticKey1.static.value",
+    "transforms_insert_static_value1_static_field": "transforms.InsertStaticValue1.static.field",
+    "transforms_insert_static_value1_static_value": "transforms.InsertStaticValue1.static.value",
+    "transforms_insert_static_key2_static_field": "transforms.InsertStaticKey2.static.field",
+    "transforms_insert_static_key2_static_value": "transforms.InsertStaticKey2.static.value",
+    "transforms_insert_static_value2_static_field": "transforms.InsertStaticValue2.static.field",
+    "transforms_insert_static_value2_static_value": "transforms.InsertStaticValue2.static.value",
+    "predicates_is_topic_to_enrich_pattern": "predicates.IsTopicToEnrich.pattern",
+    "streamkap_snapshot_parallelism": "streamkap.snapshot.parallelism",
+    "streamkap_snapshot_large_table_threshold": "streamkap.snapshot.large.table.threshold",
+    "streamkap_snapshot_custom_table_config": "streamkap.snapshot.custom.table.config.user.defined",
+    "ssh_enabled": "ssh.enabled",
+    "ssh_host": "ssh.host",
+    "ssh_port": "ssh.port",
+    "ssh_user": "ssh.user",
+    "ssh_public_key": "ssh.public.key.user.displayed",
+}
+
+
+def api_source_config(setup: SetupInput, connector: Connector, tables: list[str], password: str) -> dict[str, Any]:
+    """The source's `config` as Streamkap's API takes it: source_attributes through API_CONFIG_KEYS
+    (the name travels beside the config, not in it). The password is the real one: the caller sends
+    it to the API and keeps it nowhere else."""
+    attributes = source_attributes(setup, connector, tables, password)
+    unmapped = set(attributes) - {"name"} - set(API_CONFIG_KEYS)
+    if unmapped:  # an attribute added above without its API key would silently not be registered
+        raise ValueError(f"no API config key for the source attributes {sorted(unmapped)}")
+    return {API_CONFIG_KEYS[name]: value for name, value in attributes.items() if name != "name"}

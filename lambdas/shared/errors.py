@@ -115,3 +115,17 @@ class TransientFailure(WorkflowError):
 
 class DependentObjects(WorkflowError):
     """Teardown: the role still has privileges or objects the run may not remove."""
+
+
+class StreamkapAuthFailed(WorkflowError):
+    """RegisterSource: Streamkap's API refused the client id/secret or the token (HTTP 401/403)."""
+
+
+class StreamkapConflict(WorkflowError):
+    """RegisterSource: Streamkap's API answered 409 (a source of that name was made meanwhile, or the
+    change collides with another): nothing was changed by the workflow; start the execution again."""
+
+
+class StreamkapApiFailed(WorkflowError):
+    """RegisterSource: Streamkap's API answered with an error that a retry will not mend (a 500, a
+    rejected config), or the source it registered went Broken/Paused/Stopped instead of Active."""

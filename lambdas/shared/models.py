@@ -149,6 +149,11 @@ class SetupInput(BaseModel):
     adopt: list[AdoptKind] = Field(default_factory=list)
     # An existing CDC user of ours whose secret is gone gets a new password only when this is true.
     rotate_password: bool = False
+    # RegisterSource: a Secrets Manager secret (named names.STREAMKAP_API_SECRET_PREFIX..., JSON with
+    # client_id and client_secret) for Streamkap's API; null: the source is not registered (the step is
+    # skipped). The API's base URL, Streamkap's public one unless given (a test stand-in, say).
+    streamkap_api_secret_arn: str | None = None
+    streamkap_api_url: str = names.STREAMKAP_API_URL
 
     @field_validator("db_instance_identifier", "db_cluster_identifier")
     @classmethod
@@ -243,6 +248,24 @@ class SetupInput(BaseModel):
     @classmethod
     def _ca_certificate(cls, value: str | None) -> str | None:
         return None if value is None else check_ca_certificate(value)
+
+    @field_validator("streamkap_api_secret_arn")
+    @classmethod
+    def _streamkap_secret(cls, value: str | None) -> str | None:
+        if value is not None and f":secret:{names.STREAMKAP_API_SECRET_PREFIX}" not in value:
+            raise ValueError(
+                f"streamkap_api_secret_arn {value!r} must be the ARN of a secret named "
+                f"{names.STREAMKAP_API_SECRET_PREFIX}...: the workflow may read only those (JSON with client_id and "
+                "client_secret)"
+            )
+        return value
+
+    @field_validator("streamkap_api_url")
+    @classmethod
+    def _streamkap_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+            raise ValueError(f"streamkap_api_url {value!r} is not an http(s) URL")
+        return value.rstrip("/")
 
     @field_validator("host")
     @classmethod
@@ -420,6 +443,23 @@ class VerifyResult(BaseModel):
     proof: Literal["peek", "live"] = "peek"
 
 
+class RegisteredSource(BaseModel):
+    """RegisterSource: the Streamkap source of this target, as the API reports it after the step."""
+
+    id: str
+    name: str
+    connector_status: str
+    changes: list[str]
+
+
+class SourceStreaming(BaseModel):
+    """ConfirmSourceStreaming: the source's connector confirmed the slot past a fresh heartbeat."""
+
+    slot_name: str
+    heartbeat_lsn: str
+    confirmed_flush_lsn: str
+
+
 class StepError(BaseModel):
     Error: str
     Cause: str | None = None
@@ -498,6 +538,15 @@ class VerifyInput(TargetStepInput):
     configure: ConfigureResult
 
 
+class RegisterSourceInput(TargetStepInput):
+    configure: ConfigureResult
+
+
+class ConfirmSourceStreamingInput(TargetStepInput):
+    configure: ConfigureResult
+    source: RegisteredSource
+
+
 class ReleaseLockInput(StepState):
     """The ASL's Parameters: the whole state, whichever way out it took (its input names the lock),
     and the execution's ARN (the lock's holder)."""
@@ -534,6 +583,8 @@ class WorkflowState(SetupInputState):
     slot: SlotResult | None = None
     verification: VerifyResult | None = None
     alarms: AlarmsResult | None = None
+    source: RegisteredSource | None = None
+    source_streaming: SourceStreaming | None = None
 
 
 class Connector(BaseModel):
@@ -564,6 +615,9 @@ class SetupOutput(BaseModel):
     verification: VerifyResult | None = None
     # The source as a Streamkap Terraform provider `.tf.json` (lambdas/logic/terraform.py); no password.
     terraform: dict[str, Any] | None = None
+    # With streamkap_api_secret_arn: the source registered in Streamkap, and the slot it streams.
+    source: RegisteredSource | None = None
+    source_streaming: SourceStreaming | None = None
     message: str | None = None
 
 

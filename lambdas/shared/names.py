@@ -12,6 +12,12 @@ LOCK_TABLE_NAME = f"{PROJECT}-locks"  # the local stack's; a deployment names it
 HANDLERS_PACKAGE = "lambdas.handlers"
 # key=value a target carries to opt in: the deployment's default (infra/config.py) and the functions'.
 DEFAULT_OPT_IN_TAG = "streamkap:cdc=enabled"
+# RegisterSource: the Streamkap API (the base URL Streamkap's Terraform provider talks to), the
+# secrets holding its client id/secret (IAM reads only secrets named with this prefix), and the tag on
+# the CDC user's secret that records the id of the source the workflow created (its ownership marker).
+STREAMKAP_API_URL = "https://api.streamkap.com/api"
+STREAMKAP_API_SECRET_PREFIX = "streamkap-api/"  # noqa: S105 - a name prefix
+STREAMKAP_SOURCE_TAG_KEY = "streamkap-source-id"
 
 # The seed defaults: the names Streamkap's guide gives the objects; setup's and teardown's inputs
 # default to them.

@@ -72,6 +72,8 @@ class Environment(BaseModel):
     slot_timeout_ms: int = Field(30_000, alias="SLOT_TIMEOUT_MS", gt=0)
     # Verify's bounded peek of the slot (statement_timeout).
     peek_timeout_ms: int = Field(30_000, alias="PEEK_TIMEOUT_MS", gt=0)
+    # RegisterSource: each call to Streamkap's API gives up after this (a TransientFailure, retried).
+    streamkap_api_timeout_seconds: float = Field(8, alias="STREAMKAP_API_TIMEOUT_SECONDS", gt=0)
 
     @property
     def longest_server_wait_ms(self) -> int:

@@ -47,6 +47,8 @@ def test_defaults_are_the_seed_guides():
         "max_slot_wal_keep_size_mb": None,
         "adopt": [],  # nothing that exists is taken over unless the input says so
         "rotate_password": False,
+        "streamkap_api_secret_arn": None,
+        "streamkap_api_url": "https://api.streamkap.com/api",
     }
 
 

@@ -124,6 +124,8 @@ FORBIDDEN_TAGS = {
     "rotate_password": "rotate-password",
     "dry_run": "dry-run",
     "publication_mode": "publication-mode",  # all_tables would publish every table of the database
+    "streamkap_api_secret_arn": "streamkap-api-secret-arn",  # a secret, and a registration somewhere else
+    "streamkap_api_url": "streamkap-api-url",  # would send the database password to another host
 }
 ALLOWED_VALUES = {
     "database": ("orders", "orders"),

@@ -18,6 +18,8 @@ OFF_THE_INSTANCE_PATH = {
     "ReadTriggerTags": "runs an EventBridge event starts only (tests/workflow/test_trigger.py)",
     "DescribeSelfManagedTarget": "self-managed servers only (tests/workflow/test_self_managed.py)",
     "NotifyFailure": "the failure path: each crash below goes through it",
+    "RegisterSource": "runs with streamkap_api_secret_arn only (tests/workflow/test_register_source.py reruns it)",
+    "ConfirmSourceStreaming": "runs with streamkap_api_secret_arn only (tests/workflow/test_register_source.py)",
 }
 # Steps whose failure the ASL catches and goes on: the killed run still ends Ready.
 SURVIVED = {"ReleaseLock": "a lost release fails no run: the next run takes the ended holder's lock over"}

@@ -38,6 +38,8 @@ def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_step
     assert 'streamkap_source_postgresql "orders-prod_orders"' in printed
     assert re.search(r'table_include_list +"inventory\.stock,public\.order_events,public\.orders"', printed)
     assert re.search(r'database_password +"\$\{jsondecode\(data\.aws_secretsmanager_secret_version\.', printed)
+    # Then registered in Streamkap's stand-in, whose connector advanced the slot.
+    assert re.search(r"Streamkap source orders-prod/orders \(src-1\): Active\n  its connector confirmed slot", printed)
 
     # It says its server is gone, and where to go from here.
     tail = printed[printed.index("The database is ready for Streamkap.") :]
