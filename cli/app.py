@@ -394,6 +394,9 @@ def teardown(
         bool, typer.Option("--parameter-group", help="Re-attach the default parameter group setup replaced.")
     ] = False,
     alarms: Annotated[bool, typer.Option("--alarms", help="Delete the CloudWatch alarms setup made.")] = False,
+    security_group: Annotated[
+        bool, typer.Option("--security-group", help="Detach and delete the security group allow_cidrs made.")
+    ] = False,
     everything: Annotated[bool, typer.Option("--all", help="All of the above.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Drop the slot even while a connector reads it.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed.")] = False,
@@ -417,6 +420,7 @@ def teardown(
         drop_user=user or everything,
         revert_parameter_group=parameter_group or everything,
         drop_alarms=alarms or everything,
+        drop_security_group=security_group or everything,
         force=force,
         dry_run=dry_run,
     )

@@ -41,7 +41,13 @@ INSERT INTO public.order_events SELECT g, TIMESTAMPTZ '2026-03-01' + g * INTERVA
     FROM generate_series(1, 10) g;
 INSERT INTO inventory.stock VALUES ('sku-1', 40), ('sku-2', 7)
 """
-EXECUTION_INPUT = {"db_instance_identifier": INSTANCE, "schemas": ["public", "inventory"], "poll_seconds": 5}
+# allow_cidrs: a documentation range standing for Streamkap's published addresses (the access rule).
+EXECUTION_INPUT = {
+    "db_instance_identifier": INSTANCE,
+    "schemas": ["public", "inventory"],
+    "poll_seconds": 5,
+    "allow_cidrs": ["203.0.113.0/24"],
+}
 WAIT_SECONDS = 0.01  # each Wait state, at most: the emulated reboot is done at the first poll anyway
 WAITS = (
     f"Waits are shortened here: each Wait state lasts at most {WAIT_SECONDS * 1000:.0f} ms (on AWS, poll_seconds: "
@@ -111,6 +117,7 @@ def add_sample_instance(emulator: RdsEmulator, server: LocalPostgres) -> Emulate
         engine_version=server.version,  # the emulated instance runs what the local server runs
         rds_client=boto3.client("rds"),
         secrets_client=boto3.client("secretsmanager"),
+        publicly_accessible=True,  # Streamkap connects over the internet, from allow_cidrs
     )
 
 
@@ -151,6 +158,8 @@ def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -
     say("\nChanges made:")
     for change in output["changes"]:
         say(f"  - {change}")
+    for warning in output.get("warnings") or []:
+        say(f"\nWarning: {warning}")
     say(f"\n{FORM_TITLE}")
     say("\n".join(form_lines(output["connector"])))
     say("\nTables CSV (Streamkap's bulk upload, no header; the CLI writes it to tables.csv):")

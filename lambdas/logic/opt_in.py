@@ -25,7 +25,8 @@ from lambdas.shared.models import ReadTriggerTagsInput, SetupInput, SkippedOutpu
 # names. Never the target itself (db_instance_identifier, db_cluster_identifier, host, port),
 # a secret (master_secret_arn), a user/role/publication/slot/schema name (they would point the
 # run at someone else's objects, e.g. the master user), the ownership opt-ins (adopt,
-# rotate_password) or dry_run: tagging a resource must not widen what the workflow may touch.
+# rotate_password), network access (allow_cidrs, allow_public_cidrs) or dry_run: tagging a
+# resource must not widen what the workflow may touch, nor who may reach the database.
 TAG_SETTINGS = frozenset(
     {
         "database",

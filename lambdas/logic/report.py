@@ -109,4 +109,5 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         verification=verification,
         terraform=terraform_document(setup, connector, configured.tables_csv),
         message=omitted,
+        warnings=state.security_group.warnings if state.security_group else [],
     )

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from lambdas.shared import names
+from lambdas.shared.cidrs import normalize_cidrs
 from lambdas.shared.ownership import AdoptKind
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
@@ -145,6 +146,12 @@ class SetupInput(BaseModel):
     adopt: list[AdoptKind] = Field(default_factory=list)
     # An existing CDC user of ours whose secret is gone gets a new password only when this is true.
     rotate_password: bool = False
+    # allow_cidrs wider than an IPv4 /8 or IPv6 /32 (0.0.0.0/0, ::/0) only when this is true (lambdas/shared/cidrs.py).
+    allow_public_cidrs: bool = False
+    # Streamkap's published addresses (or the SSH tunnel's), as CIDRs: a security group of the workflow's
+    # with ingress on the database port from exactly these, added to the instance's (Aurora: the cluster's)
+    # groups (lambdas/logic/security_group.py). null: network access is not managed by this run.
+    allow_cidrs: list[str] | None = None
 
     @field_validator("db_instance_identifier", "db_cluster_identifier")
     @classmethod
@@ -225,6 +232,13 @@ class SetupInput(BaseModel):
     def _adopt(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
 
+    @field_validator("allow_cidrs")
+    @classmethod
+    def _allow_cidrs(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        return normalize_cidrs(value, allow_public=bool(info.data.get("allow_public_cidrs")))
+
     @field_validator("max_slot_wal_keep_size_mb")
     @classmethod
     def _wal_keep(cls, value: int | None) -> int | None:
@@ -299,6 +313,12 @@ class SetupInput(BaseModel):
             raise ValueError(
                 "master_secret_arn is required with host: a Secrets Manager secret with the username and "
                 "password of a superuser of the self-managed server"
+            )
+        if self.allow_cidrs is not None:
+            raise ValueError(
+                "allow_cidrs adds a security group to an RDS instance or Aurora cluster; a self-managed server has "
+                "none the workflow could manage: allow Streamkap's addresses in its own firewall (security group, "
+                "pg_hba.conf) yourself"
             )
         if self.max_slot_wal_keep_size_mb is not None:
             raise ValueError(
@@ -400,6 +420,15 @@ class SlotResult(BaseModel):
     changes: list[str]
 
 
+class SecurityGroupResult(BaseModel):
+    """EnsureSecurityGroup: the workflow's group admitting allow_cidrs, attached to the target."""
+
+    group_name: str
+    group_id: str | None = None
+    changes: list[str]
+    warnings: list[str] = Field(default_factory=list)  # e.g. a private instance Streamkap cannot reach
+
+
 class VerifyResult(BaseModel):
     wal_level: str
     published_tables: int
@@ -489,6 +518,10 @@ class VerifyInput(TargetStepInput):
     configure: ConfigureResult
 
 
+class EnsureSecurityGroupInput(TargetStepInput):
+    pass
+
+
 class ReleaseLockInput(StepState):
     """The ASL's Parameters: the whole state, whichever way out it took (its input names the lock),
     and the execution's ARN (the lock's holder)."""
@@ -525,6 +558,7 @@ class WorkflowState(SetupInputState):
     slot: SlotResult | None = None
     verification: VerifyResult | None = None
     alarms: AlarmsResult | None = None
+    security_group: SecurityGroupResult | None = None
 
 
 class Connector(BaseModel):
@@ -556,6 +590,7 @@ class SetupOutput(BaseModel):
     # The source as a Streamkap Terraform provider `.tf.json` (lambdas/logic/terraform.py); no password.
     terraform: dict[str, Any] | None = None
     message: str | None = None
+    warnings: list[str] = Field(default_factory=list)  # worth acting on, not failing the run over
 
 
 class SkippedOutput(BaseModel):

@@ -46,6 +46,8 @@ def test_defaults_are_the_seed_guides():
         "max_slot_wal_keep_size_mb": None,
         "adopt": [],  # nothing that exists is taken over unless the input says so
         "rotate_password": False,
+        "allow_public_cidrs": False,
+        "allow_cidrs": None,  # network access is not managed unless the input lists CIDRs
     }
 
 

@@ -123,6 +123,9 @@ FORBIDDEN_TAGS = {
     "adopt": "adopt",
     "rotate_password": "rotate-password",
     "dry_run": "dry-run",
+    # Who may tag an instance must not open its database port to the internet.
+    "allow_cidrs": "allow-cidrs",
+    "allow_public_cidrs": "allow-public-cidrs",
 }
 ALLOWED_VALUES = {
     "database": ("orders", "orders"),

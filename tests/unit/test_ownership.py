@@ -86,6 +86,7 @@ def test_the_adopt_kinds_are_the_ones_the_input_accepts():
         "secret",
         "parameter_group",
         "pending_changes",
+        "security_group",
     )
 
 
