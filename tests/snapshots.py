@@ -74,8 +74,13 @@ def catalog(server: LocalPostgres, database: str, *, password_hashes: bool = Tru
     return found
 
 
-def security_group_state() -> tuple[dict[str, str], dict[str, Any]]:
-    """(group id -> name, name -> its description, tags and inbound rules): by name, ids are random."""
+def security_group_state(database_port: int | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    """(group id -> name, name -> its description, tags and inbound rules): by name, ids are random;
+    the database's port as "database port", as each local server has its own."""
+
+    def port(value: Any) -> Any:
+        return "database port" if database_port is not None and value == database_port else value
+
     found = boto3.client("ec2").describe_security_groups()["SecurityGroups"]
     names = {g["GroupId"]: g["GroupName"] for g in found}
     groups = {
@@ -85,8 +90,8 @@ def security_group_state() -> tuple[dict[str, str], dict[str, Any]]:
             sorted(
                 (
                     p.get("IpProtocol"),
-                    p.get("FromPort"),
-                    p.get("ToPort"),
+                    port(p.get("FromPort")),
+                    port(p.get("ToPort")),
                     r.get("CidrIp") or r.get("CidrIpv6"),
                     r.get("Description"),
                 )
@@ -99,9 +104,9 @@ def security_group_state() -> tuple[dict[str, str], dict[str, Any]]:
     return names, groups
 
 
-def rds_state() -> dict[str, Any]:
+def rds_state(database_port: int | None = None) -> dict[str, Any]:
     rds, sm = boto3.client("rds"), boto3.client("secretsmanager")
-    group_names, security_groups = security_group_state()
+    group_names, security_groups = security_group_state(database_port)
 
     def tags(arn: str) -> list[tuple[str, str]]:
         return sorted((t["Key"], t["Value"]) for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"])
@@ -158,4 +163,4 @@ def rds_state() -> dict[str, Any]:
 
 
 def everything(server: LocalPostgres, database: str, *, password_hashes: bool = True) -> dict[str, Any]:
-    return {"catalog": catalog(server, database, password_hashes=password_hashes), "rds": rds_state()}
+    return {"catalog": catalog(server, database, password_hashes=password_hashes), "rds": rds_state(server.port)}
