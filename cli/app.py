@@ -105,7 +105,8 @@ def connect(*, local: bool, setup_arn: str | None, teardown_arn: str | None, reg
 
 # The keys naming what to prepare. A layer (defaults < --input < flags) that names a target replaces
 # the lower layers' choice whole: `--cluster` on the local stack, whose defaults name an instance,
-# must not send both. `port` belongs to the host it came with.
+# must not send both. `port` belongs to the host it came with, `allow_cidrs` to the instance or cluster
+# whose security groups it opens (a self-managed host refuses it).
 TARGET_KEYS = ("db_instance_identifier", "db_cluster_identifier", "host")
 FLAGS = {
     "db_instance_identifier": "--instance",
@@ -119,7 +120,7 @@ FLAGS = {
 def overlay(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
     merged = dict(lower)
     if any(upper.get(key) for key in TARGET_KEYS):
-        for key in (*TARGET_KEYS, "port"):
+        for key in (*TARGET_KEYS, "port", "allow_cidrs"):
             merged.pop(key, None)
     return {**merged, **upper}
 
