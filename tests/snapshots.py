@@ -88,15 +88,18 @@ def security_group_state(database_port: int | None = None) -> tuple[dict[str, st
             g.get("Description"),
             sorted((t["Key"], t["Value"]) for t in g.get("Tags") or []),
             sorted(
-                (
-                    p.get("IpProtocol"),
-                    port(p.get("FromPort")),
-                    port(p.get("ToPort")),
-                    r.get("CidrIp") or r.get("CidrIpv6"),
-                    r.get("Description"),
-                )
-                for p in g.get("IpPermissions") or []
-                for r in [*(p.get("IpRanges") or []), *(p.get("Ipv6Ranges") or [])]
+                [
+                    (
+                        p.get("IpProtocol"),
+                        port(p.get("FromPort")),
+                        port(p.get("ToPort")),
+                        r.get("CidrIp") or r.get("CidrIpv6"),
+                        r.get("Description"),
+                    )
+                    for p in g.get("IpPermissions") or []
+                    for r in [*(p.get("IpRanges") or []), *(p.get("Ipv6Ranges") or [])]
+                ],
+                key=str,  # ports are numbers or "database port"
             ),
         )
         for g in found

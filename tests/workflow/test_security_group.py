@@ -27,6 +27,11 @@ def instance_groups(stack: Stack) -> list[str]:
     return [g["GroupName"] for g in ec2.describe_security_groups(GroupIds=ids)["SecurityGroups"]]
 
 
+def cluster_groups(described: dict) -> list[str]:
+    ids = [g["VpcSecurityGroupId"] for g in described["VpcSecurityGroups"]]
+    return [g["GroupName"] for g in boto3.client("ec2").describe_security_groups(GroupIds=ids)["SecurityGroups"]]
+
+
 def group(name: str = NAME) -> dict | None:
     found = boto3.client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])
     return (found["SecurityGroups"] or [None])[0]
@@ -139,3 +144,17 @@ def test_teardown_detaches_and_deletes_only_the_workflows_group(stack):
 
         again = teardown.run({"db_instance_identifier": INSTANCE, "drop_security_group": True})
         assert again.output["changes"] == []
+
+
+def test_on_aurora_the_group_goes_to_the_cluster_and_teardown_takes_it_off_again(new_server):
+    from tests.workflow.test_aurora import CLUSTER, make_cluster
+
+    name = f"rds-cdc-setup-{CLUSTER}-streamkap"
+    for cluster in make_cluster(new_server):
+        ready = cluster.run(allow_cidrs=[STREAMKAP])
+        assert ready.output["status"] == "Ready", ready.cause
+        assert cluster_groups(cluster.cluster()) == ["default", name]
+        with LocalWorkflow(asl_file=TEARDOWN_ASL) as teardown:
+            removed = teardown.run({"db_cluster_identifier": CLUSTER, "drop_security_group": True})
+            assert removed.output["status"] == "Removed", removed.cause
+        assert cluster_groups(cluster.cluster()) == ["default"] and group(name) is None
