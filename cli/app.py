@@ -149,7 +149,8 @@ def connect(*, local: bool, machines: dict[Machine, str | None], region: str | N
 
 # The keys naming what to prepare. A layer (defaults < --input < flags) that names a target replaces
 # the lower layers' choice whole: `--cluster` on the local stack, whose defaults name an instance,
-# must not send both. `port` belongs to the host it came with.
+# must not send both. `port` belongs to the host it came with, `allow_cidrs` to the instance or cluster
+# whose security groups it opens (a self-managed host refuses it).
 TARGET_KEYS = ("db_instance_identifier", "db_cluster_identifier", "host")
 FLAGS = {
     "db_instance_identifier": "--instance",
@@ -177,7 +178,7 @@ PART_FLAGS = {
 def overlay(lower: dict[str, Any], upper: dict[str, Any]) -> dict[str, Any]:
     merged = dict(lower)
     if any(upper.get(key) for key in TARGET_KEYS):
-        for key in (*TARGET_KEYS, "port"):
+        for key in (*TARGET_KEYS, "port", "allow_cidrs"):
             merged.pop(key, None)
     return {**merged, **upper}
 
@@ -513,6 +514,9 @@ def teardown(
         bool, typer.Option("--parameter-group", help="Re-attach the default parameter group setup replaced.")
     ] = False,
     alarms: Annotated[bool, typer.Option("--alarms", help="Delete the CloudWatch alarms setup made.")] = False,
+    security_group: Annotated[
+        bool, typer.Option("--security-group", help="Detach and delete the security group allow_cidrs made.")
+    ] = False,
     everything: Annotated[bool, typer.Option("--all", help="All of the above.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Drop the slot even while a connector reads it.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed.")] = False,
@@ -536,6 +540,7 @@ def teardown(
         drop_user=user or everything,
         revert_parameter_group=parameter_group or everything,
         drop_alarms=alarms or everything,
+        drop_security_group=security_group or everything,
         force=force,
         dry_run=dry_run,
     )

@@ -33,11 +33,13 @@ from lambdas.shared.names import (
 OWNER_TAG_KEY = "created-by"
 OWNER_TAG_VALUE = "rds-cdc-setup"
 COPIED_FROM_TAG_KEY = "rds-cdc-setup:copied-from"  # as lambdas/dal/rds.py tags a copied parameter group
+TARGET_TAG_KEY = "rds-cdc-setup:target"  # as lambdas/dal/security_groups.py tags the allow_cidrs group
 # SECRET_NAME_PREFIX and ALARM_NAME_PREFIX: as the steps name secrets and alarms (lambdas/shared/names.py).
 OWN_ALARMS = f"alarm:{ALARM_NAME_PREFIX}*"
 
 DB, CLUSTER = "db:*", "cluster:*"
 PG, CLUSTER_PG = "pg:*", "cluster-pg:*"
+SECURITY_GROUPS, VPCS = "security-group/*", "vpc/*"
 MASTER_SECRETS = "secret:rds!*"  # RDS names the master secrets it manages rds!db-<uuid> / rds!cluster-<uuid>
 OWN_SECRETS = f"secret:{SECRET_NAME_PREFIX}*"
 ANY_SECRET = "secret:*"  # noqa: S105 - an ARN pattern
@@ -99,6 +101,13 @@ GROUP_TAGS_IN_REQUEST = {
     "ForAllValues:StringEquals": {"aws:TagKeys": [OWNER_TAG_KEY, COPIED_FROM_TAG_KEY]},
 }
 OWNED_SECRET = {"StringEquals": {f"secretsmanager:ResourceTag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE}}
+# A security group's: the owner tag, and besides it at most the target it admits Streamkap to (creating
+# or adopting the group); changing or deleting one needs the owner tag on it.
+SECURITY_GROUP_TAGS_IN_REQUEST = {
+    "StringEquals": {f"aws:RequestTag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE},
+    "ForAllValues:StringEquals": {"aws:TagKeys": [OWNER_TAG_KEY, TARGET_TAG_KEY]},
+}
+OWNED_SECURITY_GROUP = {"StringEquals": {f"ec2:ResourceTag/{OWNER_TAG_KEY}": OWNER_TAG_VALUE}}
 
 
 def via_secrets_manager() -> dict[str, str]:
@@ -412,6 +421,59 @@ def own_alarms(actions: list[str]) -> Grant:
         [iam.PolicyStatement(actions=actions, resources=[arn("cloudwatch", OWN_ALARMS)])],
         [("cloudwatch", OWN_ALARMS, f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.")],
     )
+
+
+def read_security_groups() -> Grant:
+    """DescribeSecurityGroups: EC2 supports no resource or condition on its Describe calls."""
+    return Grant(
+        [iam.PolicyStatement(actions=["ec2:DescribeSecurityGroups"], resources=["*"])],
+        [(LITERAL, "*", "ec2:DescribeSecurityGroups takes no resource-level scope (AWS); read only.")],
+    )
+
+
+def own_security_groups(scope: Scope) -> Grant:
+    """Create a security group only with the owner tag (in any VPC: the target's is input), tag one
+    only with the owner and target tags (as it is created, or adopted), change inbound rules only of a
+    group carrying the owner tag; attach it to an opted-in instance or cluster."""
+    grant = Grant(
+        [
+            iam.PolicyStatement(actions=["ec2:CreateSecurityGroup"], resources=[arn("ec2", VPCS)]),
+            iam.PolicyStatement(
+                actions=["ec2:CreateSecurityGroup", "ec2:CreateTags"],
+                resources=[arn("ec2", SECURITY_GROUPS)],
+                conditions=SECURITY_GROUP_TAGS_IN_REQUEST,
+            ),
+            iam.PolicyStatement(
+                actions=["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+                resources=[arn("ec2", SECURITY_GROUPS)],
+                conditions=OWNED_SECURITY_GROUP,
+            ),
+        ],
+        [
+            ("ec2", VPCS, "The group is made in the target's VPC, which is known only at run time."),
+            (
+                "ec2",
+                SECURITY_GROUPS,
+                f"Created with, or changed only when carrying, {OWNER_TAG_KEY}={OWNER_TAG_VALUE}.",
+            ),
+        ],
+    )
+    return grant + target_change(scope, ["rds:ModifyDBInstance"], ["rds:ModifyDBCluster"])
+
+
+def own_security_group_delete(scope: Scope) -> Grant:
+    """Delete only a group carrying the owner tag; detach it from the opted-in target first."""
+    grant = Grant(
+        [
+            iam.PolicyStatement(
+                actions=["ec2:DeleteSecurityGroup"],
+                resources=[arn("ec2", SECURITY_GROUPS)],
+                conditions=OWNED_SECURITY_GROUP,
+            )
+        ],
+        [("ec2", SECURITY_GROUPS, f"Only groups tagged {OWNER_TAG_KEY}={OWNER_TAG_VALUE} (ec2:ResourceTag).")],
+    )
+    return grant + target_change(scope, ["rds:ModifyDBInstance"], ["rds:ModifyDBCluster"])
 
 
 def managed_policy(scope: Construct, construct_id: str, description: str, grant: Grant) -> iam.ManagedPolicy:

@@ -113,6 +113,18 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
             "record the Streamkap source id as a tag on the CDC user's secret the workflow created",
             permissions.own_secret_source_record(),
         )
+    if access is Access.SECURITY_GROUP_READ:
+        return "describe security groups (EC2 scopes none)", permissions.read_security_groups()
+    if access is Access.SECURITY_GROUP:
+        return (
+            "create its own security group, change its inbound rules, attach it to an opted-in target",
+            permissions.own_security_groups(scope),
+        )
+    if access is Access.SECURITY_GROUP_DELETE:
+        return (
+            "detach its own security group from an opted-in target and delete it",
+            permissions.own_security_group_delete(scope),
+        )
     if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE):
         if resources.lock is None:
             raise ValueError(f"{access} needs the lock table")

@@ -44,11 +44,13 @@ INSERT INTO public.order_events SELECT g, TIMESTAMPTZ '2026-03-01' + g * INTERVA
     FROM generate_series(1, 10) g;
 INSERT INTO inventory.stock VALUES ('sku-1', 40), ('sku-2', 7)
 """
+# allow_cidrs: a documentation range standing for Streamkap's published addresses (the access rule).
 EXECUTION_INPUT = {
     "db_instance_identifier": INSTANCE,
     "schemas": ["public", "inventory"],
     "publication_mode": "tables",
     "poll_seconds": 5,
+    "allow_cidrs": ["203.0.113.0/24"],
 }
 PUBLICATION_MODES = (
     "publication_mode tables: the captured schemas' tables, listed (schemas and all_tables are tried in a rolled-back\n"
@@ -123,6 +125,7 @@ def add_sample_instance(emulator: RdsEmulator, server: LocalPostgres) -> Emulate
         engine_version=server.version,  # the emulated instance runs what the local server runs
         rds_client=boto3.client("rds"),
         secrets_client=boto3.client("secretsmanager"),
+        publicly_accessible=True,  # Streamkap connects over the internet, from allow_cidrs
     )
 
 
@@ -163,6 +166,8 @@ def run(workflow: LocalWorkflow, emulator: RdsEmulator, server: LocalPostgres) -
     say("\nChanges made:")
     for change in output["changes"]:
         say(f"  - {change}")
+    for warning in output.get("warnings") or []:
+        say(f"\nWarning: {warning}")
     say(f"\n{FORM_TITLE}")
     say("\n".join(form_lines(output["connector"])))
     say("\nTables CSV (Streamkap's bulk upload, no header; the CLI writes it to tables.csv):")

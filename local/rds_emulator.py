@@ -8,7 +8,12 @@
 - dynamic parameters (wal_sender_timeout) reach the server at once, by a reload;
 - the endpoint and the MasterUserSecret point at the local server and its real credentials;
 - DescribeDBParameterGroups of a group that does not exist is DBParameterGroupNotFound (moto
-  returns an empty list). CopyDBParameterGroup / CopyDBClusterParameterGroup (user-set values
+  returns an empty list);
+- instances (and Aurora writers) live in a DB subnet group of the default VPC, as every RDS instance
+  does (DescribeDBInstances' DBSubnetGroup.VpcId: where allow_cidrs' security group goes), publicly
+  accessible or not as added;
+- DeleteSecurityGroup of a group an instance or cluster still uses is DependencyViolation (moto's EC2
+  knows no RDS network interfaces and deletes it). CopyDBParameterGroup / CopyDBClusterParameterGroup (user-set values
   and the request's tags) and ListTagsForResource on parameter groups are moto's own, as AWS does.
 
 Aurora PostgreSQL (`add_cluster`): a cluster with one writer instance on the local server (or
@@ -29,8 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+import boto3
+from moto.ec2.exceptions import DependencyViolationError
+from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
-from moto.rds.models import DBCluster, DBInstance, RDSBackend
+from moto.rds.models import DBCluster, DBInstance, RDSBackend, rds_backends
 
 from local.postgres_server import LocalPostgres
 
@@ -107,6 +115,7 @@ class RdsEmulator:
         engine: str = "postgres",
         allocated_storage: int = 20,
         max_allocated_storage: int | None = None,
+        publicly_accessible: bool = False,
     ) -> EmulatedInstance:
         """`allocated_storage` / `max_allocated_storage`: AllocatedStorage and (storage autoscaling)
         MaxAllocatedStorage in GiB, as DescribeDBInstances reports them."""
@@ -120,6 +129,8 @@ class RdsEmulator:
             ManageMasterUserPassword=True,
             Port=server.port,
             DBName=db_name,
+            DBSubnetGroupName=self.subnet_group(rds_client),
+            PubliclyAccessible=publicly_accessible,
         )
         if parameter_group:
             kwargs["DBParameterGroupName"] = parameter_group
@@ -171,6 +182,8 @@ class RdsEmulator:
             Port=server.port,
             DatabaseName=db_name,
             DBClusterParameterGroupName=cluster_parameter_group,
+            DBSubnetGroupName=self.subnet_group(rds_client),
+            VpcSecurityGroupIds=[self.default_security_group(rds_client)],  # as RDS attaches when given none
             Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         )["DBCluster"]
         secrets_client.put_secret_value(
@@ -190,12 +203,36 @@ class RdsEmulator:
             DBClusterIdentifier=cluster.cluster_id,
             Engine="aurora-postgresql",
             DBInstanceClass="db.r6g.large",
+            DBSubnetGroupName=self.subnet_group(rds_client),
+            PubliclyAccessible=False,
         )
         rds_client.describe_db_clusters(
             DBClusterIdentifier=cluster.cluster_id
         )  # moto: 'creating' on the first look only
         self.instances[writer_id] = cluster
         self.clusters[cluster.cluster_id] = cluster
+
+    @staticmethod
+    def subnet_group(rds_client: Any) -> str:
+        """The DB subnet group over the default VPC's subnets (made once), as RDS's `default` group is."""
+        name = "default"
+        if not any(g["DBSubnetGroupName"] == name for g in rds_client.describe_db_subnet_groups()["DBSubnetGroups"]):
+            ec2 = boto3.client("ec2", region_name=rds_client.meta.region_name)
+            [vpc] = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault")]
+            subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+            rds_client.create_db_subnet_group(
+                DBSubnetGroupName=name,
+                DBSubnetGroupDescription="default",
+                SubnetIds=[subnet["SubnetId"] for subnet in subnets[:2]],
+            )
+        return name
+
+    @staticmethod
+    def default_security_group(rds_client: Any) -> str:
+        ec2 = boto3.client("ec2", region_name=rds_client.meta.region_name)
+        [vpc] = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault")]
+        filters = [{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+        return str(ec2.describe_security_groups(Filters=filters)["SecurityGroups"][0]["GroupId"])
 
     # ---- patches ------------------------------------------------------------------------
 
@@ -211,6 +248,14 @@ class RdsEmulator:
         original_members = property_getter(DBCluster, "db_cluster_members")
         original_cluster_endpoint = property_getter(DBCluster, "endpoint")
         original_describe_groups = RDSBackend.describe_db_parameter_groups
+        original_delete_security_group = SecurityGroupBackend.delete_security_group
+
+        def delete_security_group(backend: Any, name: str | None = None, group_id: str | None = None) -> None:
+            rds = rds_backends[backend.account_id][backend.region_name]
+            users: list[Any] = [*rds.databases.values(), *rds.clusters.values()]
+            if group_id and any(group_id in user.vpc_security_group_ids for user in users):
+                raise DependencyViolationError(f"resource {group_id} has a dependent object")
+            original_delete_security_group(backend, name, group_id)
 
         def describe_db_parameter_groups(backend: RDSBackend, kwargs: dict[str, Any]) -> Any:
             found = original_describe_groups(backend, kwargs)
@@ -337,6 +382,7 @@ class RdsEmulator:
             mock.patch.object(RDSBackend, "modify_db_cluster", modify_db_cluster),
             mock.patch.object(DBCluster, "db_cluster_members", property(db_cluster_members)),
             mock.patch.object(DBCluster, "endpoint", property(cluster_endpoint)),
+            mock.patch.object(SecurityGroupBackend, "delete_security_group", delete_security_group),
         ]
         for patch in patches:
             self._stack.enter_context(patch)

@@ -6,7 +6,7 @@ under moto's IAM access control: a call its role does not allow fails as it woul
   template, to one IAM user per step; the step's handler runs with that user's access key
   (lambdas/dal/clients.py CREDENTIALS).
 - moto evaluates a request only against "*" for most services (its access control knows no resource
-  of an RDS, Secrets Manager, SNS, CloudWatch, DynamoDB or Step Functions request). So the resources
+  of an RDS, EC2, Secrets Manager, SNS, CloudWatch, DynamoDB or Step Functions request). So the resources
   a request touches are named here, per action, from its parameters (`request_resources`), and moto's
   own evaluation (IAMRequest: signature, then each policy's Action and Resource with wildcards) runs
   once per resource, as IAM does for a call that touches several (ModifyDBInstance attaching a group:
@@ -225,6 +225,22 @@ def _cloudwatch(action: str, p: Mapping[str, Any]) -> list[str]:
     raise KeyError(action)
 
 
+def _ec2(action: str, p: Mapping[str, Any]) -> list[str]:
+    def group(group_id: str) -> str:
+        return _arn("ec2", f"security-group/{group_id}")
+
+    models: dict[str, Callable[[], list[str]]] = {
+        "DescribeSecurityGroups": lambda: ["*"],  # EC2's Describe calls take no resource
+        # The new group's id is unknown when IAM authorizes: security-group/*, and the VPC it goes in.
+        "CreateSecurityGroup": lambda: [_arn("ec2", f"vpc/{p['VpcId']}"), group("*")],
+        "CreateTags": lambda: [group(resource) for resource in p["Resources"]],
+        "AuthorizeSecurityGroupIngress": lambda: [group(p["GroupId"])],
+        "RevokeSecurityGroupIngress": lambda: [group(p["GroupId"])],
+        "DeleteSecurityGroup": lambda: [group(p["GroupId"])],
+    }
+    return models[action]()
+
+
 def request_resources(service: str, action: str, p: Mapping[str, Any]) -> list[str]:
     """The resources IAM authorizes a request against (the Service Authorization Reference's resource
     types, filled from the request). KeyError: no model for the action."""
@@ -236,6 +252,8 @@ def request_resources(service: str, action: str, p: Mapping[str, Any]) -> list[s
         return [p["TopicArn"]]
     if service == "cloudwatch":
         return _cloudwatch(action, p)
+    if service == "ec2":
+        return _ec2(action, p)
     if service == "dynamodb" and action in ("GetItem", "PutItem", "DeleteItem", "UpdateItem"):
         return [_arn("dynamodb", f"table/{p['TableName']}")]
     if service == "states" and action == "DescribeExecution":
@@ -245,7 +263,10 @@ def request_resources(service: str, action: str, p: Mapping[str, Any]) -> list[s
 
 def dependent_action(service: str, action: str, p: Mapping[str, Any]) -> str | None:
     """The other action IAM also requires (the Service Authorization Reference's dependent actions):
-    creating with tags needs the tagging action too (RDS's Create*/Copy*, Secrets Manager's CreateSecret)."""
+    creating with tags needs the tagging action too (RDS's Create*/Copy*, Secrets Manager's CreateSecret,
+    EC2's TagSpecifications)."""
+    if service == "ec2" and action.startswith("Create") and p.get("TagSpecifications"):
+        return "ec2:CreateTags"
     if not p.get("Tags"):
         return None
     if service == "rds" and action.startswith(("Create", "Copy")):

@@ -74,8 +74,42 @@ def catalog(server: LocalPostgres, database: str, *, password_hashes: bool = Tru
     return found
 
 
-def rds_state() -> dict[str, Any]:
+def security_group_state(database_port: int | None = None) -> tuple[dict[str, str], dict[str, Any]]:
+    """(group id -> name, name -> its description, tags and inbound rules): by name, ids are random;
+    the database's port as "database port", as each local server has its own."""
+
+    def port(value: Any) -> Any:
+        return "database port" if database_port is not None and value == database_port else value
+
+    found = boto3.client("ec2").describe_security_groups()["SecurityGroups"]
+    names = {g["GroupId"]: g["GroupName"] for g in found}
+    groups = {
+        g["GroupName"]: (
+            g.get("Description"),
+            sorted((t["Key"], t["Value"]) for t in g.get("Tags") or []),
+            sorted(
+                [
+                    (
+                        p.get("IpProtocol"),
+                        port(p.get("FromPort")),
+                        port(p.get("ToPort")),
+                        r.get("CidrIp") or r.get("CidrIpv6"),
+                        r.get("Description"),
+                    )
+                    for p in g.get("IpPermissions") or []
+                    for r in [*(p.get("IpRanges") or []), *(p.get("Ipv6Ranges") or [])]
+                ],
+                key=str,  # ports are numbers or "database port"
+            ),
+        )
+        for g in found
+    }
+    return names, groups
+
+
+def rds_state(database_port: int | None = None) -> dict[str, Any]:
     rds, sm = boto3.client("rds"), boto3.client("secretsmanager")
+    group_names, security_groups = security_group_state(database_port)
 
     def tags(arn: str) -> list[tuple[str, str]]:
         return sorted((t["Key"], t["Value"]) for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"])
@@ -85,6 +119,7 @@ def rds_state() -> dict[str, Any]:
             i["DBInstanceIdentifier"],
             i["DBInstanceStatus"],
             [(g["DBParameterGroupName"], g["ParameterApplyStatus"]) for g in i.get("DBParameterGroups", [])],
+            [group_names.get(g["VpcSecurityGroupId"]) for g in i.get("VpcSecurityGroups", [])],
         )
         for i in rds.describe_db_instances()["DBInstances"]
     ]
@@ -103,6 +138,7 @@ def rds_state() -> dict[str, Any]:
             c["DBClusterIdentifier"],
             c.get("DBClusterParameterGroup"),
             [(m["DBInstanceIdentifier"], m.get("DBClusterParameterGroupStatus")) for m in c["DBClusterMembers"]],
+            [group_names.get(g["VpcSecurityGroupId"]) for g in c.get("VpcSecurityGroups", [])],
         )
         for c in rds.describe_db_clusters()["DBClusters"]
     )
@@ -125,8 +161,9 @@ def rds_state() -> dict[str, Any]:
         "clusters": clusters,
         "cluster_parameter_groups": cluster_groups,
         "secrets": secrets,
+        "security_groups": security_groups,
     }
 
 
 def everything(server: LocalPostgres, database: str, *, password_hashes: bool = True) -> dict[str, Any]:
-    return {"catalog": catalog(server, database, password_hashes=password_hashes), "rds": rds_state()}
+    return {"catalog": catalog(server, database, password_hashes=password_hashes), "rds": rds_state(server.port)}

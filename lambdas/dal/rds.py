@@ -20,6 +20,13 @@ def tag_dict(raw: dict[str, Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in raw.get("TagList") or []}
 
 
+def security_group_ids(raw: dict[str, Any]) -> tuple[str, ...]:
+    """VpcSecurityGroups of an instance or cluster, without those being removed."""
+    return tuple(
+        group["VpcSecurityGroupId"] for group in raw.get("VpcSecurityGroups") or [] if group.get("Status") != "removing"
+    )
+
+
 @dataclass(frozen=True)
 class InstanceInfo:
     instance_id: str
@@ -46,6 +53,11 @@ class InstanceInfo:
     # None (its AllocatedStorage is no allocation: the cluster volume grows as needed).
     allocated_storage_gib: int | None = None
     max_allocated_storage_gib: int | None = None
+    # The VPC security groups of the instance (Aurora: the cluster's), being removed ones left out; its
+    # VPC and whether it has a public address (Aurora: the writer's).
+    security_group_ids: tuple[str, ...] = ()
+    vpc_id: str | None = None
+    publicly_accessible: bool | None = None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> InstanceInfo:
@@ -67,6 +79,9 @@ class InstanceInfo:
             tags=tag_dict(raw),
             allocated_storage_gib=raw.get("AllocatedStorage"),
             max_allocated_storage_gib=raw.get("MaxAllocatedStorage"),
+            security_group_ids=security_group_ids(raw),
+            vpc_id=(raw.get("DBSubnetGroup") or {}).get("VpcId"),
+            publicly_accessible=raw.get("PubliclyAccessible"),
         )
 
     @classmethod
@@ -92,6 +107,9 @@ class InstanceInfo:
             cluster_id=raw["DBClusterIdentifier"],
             tags=tag_dict(raw),
             writer_tags=tag_dict(writer or {}),
+            security_group_ids=security_group_ids(raw),
+            vpc_id=((writer or {}).get("DBSubnetGroup") or {}).get("VpcId"),
+            publicly_accessible=(writer or {}).get("PubliclyAccessible"),
         )
 
 
@@ -265,6 +283,17 @@ class Rds:
             return
         self._rds.modify_db_instance(
             DBInstanceIdentifier=instance_id, DBParameterGroupName=group, ApplyImmediately=True
+        )
+
+    def set_security_groups(self, instance_id: str, group_ids: list[str], *, cluster_id: str | None = None) -> None:
+        """The instance's (with `cluster_id`, the cluster's) VPC security groups become exactly `group_ids`."""
+        if cluster_id:
+            self._rds.modify_db_cluster(
+                DBClusterIdentifier=cluster_id, VpcSecurityGroupIds=group_ids, ApplyImmediately=True
+            )
+            return
+        self._rds.modify_db_instance(
+            DBInstanceIdentifier=instance_id, VpcSecurityGroupIds=group_ids, ApplyImmediately=True
         )
 
     def reboot(self, instance_id: str) -> None:

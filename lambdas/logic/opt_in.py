@@ -25,9 +25,10 @@ from lambdas.shared.models import ReadTriggerTagsInput, SetupInput, SkippedOutpu
 # names. Never the target itself (db_instance_identifier, db_cluster_identifier, host, port),
 # a secret (master_secret_arn), a user/role/publication/slot/schema name (they would point the
 # run at someone else's objects, e.g. the master user), the ownership opt-ins (adopt,
-# rotate_password), publication_mode (all_tables publishes every table of the database), dry_run,
-# or the Streamkap API's secret and URL (the URL would receive the database password):
-# tagging a resource must not widen what the workflow may touch.
+# rotate_password), publication_mode (all_tables publishes every table of the database), network access
+# (allow_cidrs, allow_public_cidrs), dry_run, or the Streamkap API's secret and URL (the URL would receive
+# the database password): tagging a resource must not widen what the workflow may touch, nor who may reach
+# the database.
 TAG_SETTINGS = frozenset(
     {
         "database",

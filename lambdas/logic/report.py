@@ -120,4 +120,5 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         source=state.source,
         source_streaming=state.source_streaming,
         message=omitted,
+        warnings=state.security_group.warnings if state.security_group else [],
     )

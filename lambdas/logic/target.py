@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from lambdas.dal.rds import InstanceInfo, Rds
+from lambdas.dal.security_groups import SecurityGroups
 from lambdas.logic.monitoring import alarm_plan
 from lambdas.logic.parameter_group import holder, plan_parameter_group
 from lambdas.logic.reboot import max_polls
+from lambdas.logic.security_group import plan_access
 from lambdas.shared.errors import (
     InsufficientPrivilege,
     InvalidInput,
@@ -67,10 +69,18 @@ def not_opted_in(instance: InstanceInfo) -> list[str]:
     ]
 
 
-def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_parameters: bool = True) -> Target:
+def describe_target(
+    rds: Rds,
+    setup: SetupInput,
+    attempt: int = 1,
+    *,
+    plan_parameters: bool = True,
+    security_groups: SecurityGroups | None = None,
+) -> Target:
     """`attempt` counts the polls while the instance is in a transient status (see the ASL's WaitForTarget).
     `plan_parameters`: plan the parameter group (setup); a refusal in that plan stops a real run here,
-    before any change (NotOwned), and is listed in a dry run's plan instead. Teardown plans its own."""
+    before any change (NotOwned), and is listed in a dry run's plan instead. Teardown plans its own.
+    `security_groups` (with allow_cidrs): plan the access rule too, its refusal stopping a real run alike."""
     if setup.db_cluster_identifier:
         instance = rds.describe_cluster(setup.db_cluster_identifier)
         where = holder(instance)
@@ -128,6 +138,11 @@ def describe_target(rds: Rds, setup: SetupInput, attempt: int = 1, *, plan_param
         if refusals and not setup.dry_run:
             raise InsufficientPrivilege(" ".join(refusals))
         parameter_plan += [f"refused (a real run stops here): {refusal}" for refusal in refusals]
+        if security_groups is not None and setup.allow_cidrs is not None:
+            access = plan_access(security_groups, instance, setup)
+            if access.refusal and not setup.dry_run:
+                raise NotOwned(access.refusal)
+            parameter_plan += access.describe(holder(instance))
     return Target(
         instance_id=instance.instance_id,
         cluster_id=instance.cluster_id,

@@ -12,11 +12,13 @@ from lambdas.dal.cloudwatch import Alarms
 from lambdas.dal.database import DEPENDENT_OBJECTS, OBJECT_IN_USE, Database, ServerError
 from lambdas.dal.rds import COPIED_FROM_TAG_KEY, Rds
 from lambdas.dal.secrets import Secrets
+from lambdas.dal.security_groups import SecurityGroups
 from lambdas.logic.database_plan import Change
 from lambdas.logic.monitoring import alarms_to_delete
 from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.logic.parameter_group import holder, is_default_group, is_owned
 from lambdas.logic.preflight import secret_name
+from lambdas.logic.security_group import plan_removal
 from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
 from lambdas.shared.ownership import recorded_slots, user_marker
@@ -169,7 +171,13 @@ def parameter_group_changes(
 
 
 def plan_teardown(
-    db: Database, rds: Rds, secrets: Secrets, t: TeardownInput, target: Target, alarms: Alarms | None = None
+    db: Database,
+    rds: Rds,
+    secrets: Secrets,
+    t: TeardownInput,
+    target: Target,
+    alarms: Alarms | None = None,
+    security_groups: SecurityGroups | None = None,
 ) -> list[str]:
     """Every change the chosen parts would make, in order; raises what the run would raise."""
     catalog = teardown_catalog(db, t)
@@ -205,6 +213,8 @@ def plan_teardown(
         plan += parameter_group_changes(rds, catalog, t, target, slot_dropped=t.drop_slot)[0]
     if t.drop_alarms and alarms is not None:
         plan += [f"delete alarm {name}" for name in alarms_to_delete(alarms, target)]
+    if t.drop_security_group and security_groups is not None:
+        plan += plan_removal(rds, security_groups, t, target).changes
     return plan
 
 

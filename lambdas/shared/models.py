@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from lambdas.shared import names
+from lambdas.shared.cidrs import normalize_cidrs
 from lambdas.shared.ownership import AdoptKind
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL NAMEDATALEN - 1
@@ -154,6 +155,12 @@ class SetupInput(BaseModel):
     # skipped). The API's base URL, Streamkap's public one unless given (a test stand-in, say).
     streamkap_api_secret_arn: str | None = None
     streamkap_api_url: str = names.STREAMKAP_API_URL
+    # allow_cidrs wider than an IPv4 /8 or IPv6 /32 (0.0.0.0/0, ::/0) only when this is true (lambdas/shared/cidrs.py).
+    allow_public_cidrs: bool = False
+    # Streamkap's published addresses (or the SSH tunnel's), as CIDRs: a security group of the workflow's
+    # with ingress on the database port from exactly these, added to the instance's (Aurora: the cluster's)
+    # groups (lambdas/logic/security_group.py). null: network access is not managed by this run.
+    allow_cidrs: list[str] | None = None
 
     @field_validator("db_instance_identifier", "db_cluster_identifier")
     @classmethod
@@ -233,6 +240,13 @@ class SetupInput(BaseModel):
     @classmethod
     def _adopt(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+    @field_validator("allow_cidrs")
+    @classmethod
+    def _allow_cidrs(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        return normalize_cidrs(value, allow_public=bool(info.data.get("allow_public_cidrs")))
 
     @field_validator("max_slot_wal_keep_size_mb")
     @classmethod
@@ -332,6 +346,12 @@ class SetupInput(BaseModel):
                 "master_secret_arn is required with host: a Secrets Manager secret with the username and "
                 "password of a superuser of the self-managed server"
             )
+        if self.allow_cidrs is not None:
+            raise ValueError(
+                "allow_cidrs adds a security group to an RDS instance or Aurora cluster; a self-managed server has "
+                "none the workflow could manage: allow Streamkap's addresses in its own firewall (security group, "
+                "pg_hba.conf) yourself"
+            )
         if self.max_slot_wal_keep_size_mb is not None:
             raise ValueError(
                 "max_slot_wal_keep_size_mb sets an RDS parameter group; on self-managed PostgreSQL run "
@@ -430,6 +450,15 @@ class ConfigureResult(BaseModel):
 
 class SlotResult(BaseModel):
     changes: list[str]
+
+
+class SecurityGroupResult(BaseModel):
+    """EnsureSecurityGroup: the workflow's group admitting allow_cidrs, attached to the target."""
+
+    group_name: str
+    group_id: str | None = None
+    changes: list[str]
+    warnings: list[str] = Field(default_factory=list)  # e.g. a private instance Streamkap cannot reach
 
 
 class VerifyResult(BaseModel):
@@ -547,6 +576,10 @@ class ConfirmSourceStreamingInput(TargetStepInput):
     source: RegisteredSource
 
 
+class EnsureSecurityGroupInput(TargetStepInput):
+    pass
+
+
 class ReleaseLockInput(StepState):
     """The ASL's Parameters: the whole state, whichever way out it took (its input names the lock),
     and the execution's ARN (the lock's holder)."""
@@ -583,6 +616,7 @@ class WorkflowState(SetupInputState):
     slot: SlotResult | None = None
     verification: VerifyResult | None = None
     alarms: AlarmsResult | None = None
+    security_group: SecurityGroupResult | None = None
     source: RegisteredSource | None = None
     source_streaming: SourceStreaming | None = None
 
@@ -619,6 +653,7 @@ class SetupOutput(BaseModel):
     source: RegisteredSource | None = None
     source_streaming: SourceStreaming | None = None
     message: str | None = None
+    warnings: list[str] = Field(default_factory=list)  # worth acting on, not failing the run over
 
 
 class SkippedOutput(BaseModel):

@@ -31,3 +31,8 @@ SLOT_NAME = "streamkap_pgoutput_slot"
 def handler_module(step: str) -> str:
     """DropSlot -> drop_slot: the module in HANDLERS_PACKAGE whose `handler` serves a step."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", step).lower()
+
+
+def security_group_name(target_id: str) -> str:
+    """The security group admitting allow_cidrs to an instance or Aurora cluster (one per target, per VPC)."""
+    return f"{PROJECT}-{target_id}-streamkap"

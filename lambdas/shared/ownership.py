@@ -30,6 +30,7 @@ AdoptKind = Literal[
     "parameter_group",  # the custom parameter group named after the target
     "pending_changes",  # parameter changes already pending a reboot, applied by the workflow's reboot
     "streamkap_source",  # a Streamkap source with the workflow's name (RegisterSource)
+    "security_group",  # the security group named after the target (allow_cidrs), and the rules in it
 ]
 ADOPT_KINDS: tuple[str, ...] = get_args(AdoptKind)
 

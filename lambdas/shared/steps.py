@@ -56,6 +56,9 @@ class Access(Enum):
     LOCK_RELEASE = "GiveBackLock"  # delete the lock's item, only where this execution holds it
     STREAMKAP_API_SECRET = "StreamkapApiSecret"  # noqa: S105 - read Streamkap API credentials (streamkap-api/*)
     SOURCE_RECORD = "RecordSource"  # read and set the source-id tag on the CDC user's secret (the workflow's)
+    SECURITY_GROUP_READ = "FindSecurityGroups"  # describe security groups (AWS scopes no EC2 Describe call)
+    SECURITY_GROUP = "SecurityGroup"  # create own groups (tagged), change their rules, attach one to the target
+    SECURITY_GROUP_DELETE = "DeleteSecurityGroup"  # detach own groups from the opted-in target, delete them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +97,8 @@ STEPS: tuple[Step, ...] = (
     Step(name="ValidateInput", workflow=S, result_path="$"),
     Step(name="AcquireLock", workflow=S, result_path="$.lock", access=(A.LOCK_TAKE,)),
     Step(name="DescribeSelfManagedTarget", workflow=S, result_path="$.target"),  # from the input alone
-    Step(name="DescribeTarget", workflow=S, result_path="$.target", access=(A.RDS_READ,)),
+    # With allow_cidrs it plans the security group too: whose is the group at the workflow's name.
+    Step(name="DescribeTarget", workflow=S, result_path="$.target", access=(A.RDS_READ, A.SECURITY_GROUP_READ)),
     # Preflight says in the plan whose secret is at the CDC user's secret name.
     Step(
         name="Preflight",
@@ -154,6 +158,16 @@ STEPS: tuple[Step, ...] = (
     ),
     # Connects as the CDC user: no master secret.
     Step(name="Verify", workflow=S, result_path="$.verification", in_vpc=True, access=(A.USER_SECRET_READ,)),
+    # allow_cidrs only; after Verify, so network access opens once the database is proven, and before
+    # RegisterSource, whose connector needs it.
+    Step(
+        name="EnsureSecurityGroup",
+        workflow=S,
+        result_path="$.security_group",
+        access=(A.INSTANCE_READ, A.SECURITY_GROUP_READ, A.SECURITY_GROUP),
+        changes=True,
+        undone_by=("DropSecurityGroup",),
+    ),
     # With streamkap_api_secret_arn only. Outside the VPC: Streamkap's API is on the internet. Not undone
     # by teardown (tests/unit/test_registry.py NOT_UNDONE says why).
     Step(
@@ -181,7 +195,7 @@ STEPS: tuple[Step, ...] = (
         workflow=T,
         result_path="$.plan",
         in_vpc=True,
-        access=(A.MASTER_SECRET, A.RDS_READ, A.USER_SECRET_LOOKUP, A.ALARMS_READ),
+        access=(A.MASTER_SECRET, A.RDS_READ, A.USER_SECRET_LOOKUP, A.ALARMS_READ, A.SECURITY_GROUP_READ),
     ),
     Step(name="DropSlot", workflow=T, result_path="$.slot", in_vpc=True, access=(A.MASTER_SECRET,), changes=True),
     Step(
@@ -217,6 +231,13 @@ STEPS: tuple[Step, ...] = (
         changes=True,
     ),
     Step(name="DropAlarms", workflow=T, result_path="$.alarms", access=(A.ALARMS_DELETE,), changes=True),
+    Step(
+        name="DropSecurityGroup",
+        workflow=T,
+        result_path="$.security_group",
+        access=(A.INSTANCE_READ, A.SECURITY_GROUP_READ, A.SECURITY_GROUP_DELETE),
+        changes=True,
+    ),
     Step(name="ReleaseTeardownLock", workflow=T, result_path=None, access=(A.LOCK_RELEASE,)),
     Step(name="ReportTeardown", workflow=T, result_path="$", access=(A.NOTIFY,)),
     Step(name="NotifyTeardownFailure", workflow=T, result_path="$.failure", access=(A.NOTIFY,)),

@@ -14,7 +14,15 @@ from lambdas.shared.models import FailureInput, SetupInput, StepState, Target, i
 from lambdas.shared.ownership import AdoptKind
 from lambdas.shared.steps import Workflow, change_keys
 
-PARTS = ("drop_slot", "drop_publication", "drop_tables", "drop_user", "revert_parameter_group", "drop_alarms")
+PARTS = (
+    "drop_slot",
+    "drop_publication",
+    "drop_tables",
+    "drop_user",
+    "revert_parameter_group",
+    "drop_alarms",
+    "drop_security_group",
+)
 
 
 class TeardownInput(BaseModel):
@@ -41,6 +49,7 @@ class TeardownInput(BaseModel):
     drop_user: bool = False  # user, role, and the user's secret
     revert_parameter_group: bool = False  # re-attach the default group setup replaced
     drop_alarms: bool = False  # the CloudWatch alarms setup made for the target (its marker checked)
+    drop_security_group: bool = False  # the security group setup made for allow_cidrs (its tags checked)
     force: bool = False  # drop the slot even while a connector reads it
     # Objects of these kinds that rds-cdc-setup did not create (e.g. made by hand from Streamkap's
     # guide) are removed too instead of refused; the plan lists each one.
@@ -59,6 +68,11 @@ class TeardownInput(BaseModel):
             raise ValueError(
                 "revert_parameter_group needs an RDS instance or Aurora cluster; on a self-managed server set "
                 "wal_level back yourself (ALTER SYSTEM SET wal_level = 'replica', then restart it)"
+            )
+        if self.drop_security_group and setup.self_managed:
+            raise ValueError(
+                "drop_security_group needs an RDS instance or Aurora cluster: setup manages no security group "
+                "for a self-managed server"
             )
         return self
 
@@ -149,6 +163,10 @@ class DropAlarmsInput(TeardownTargetStepInput):
     pass
 
 
+class DropSecurityGroupInput(TeardownTargetStepInput):
+    pass
+
+
 class ReleaseTeardownLockInput(StepState):
     """The ASL's Parameters: the whole state, whichever way out it took, and the execution's ARN."""
 
@@ -172,6 +190,7 @@ class TeardownState(TeardownInputState):
     user: TeardownChanges | None = None
     parameter_group: TeardownChanges | None = None
     alarms: TeardownChanges | None = None
+    security_group: TeardownChanges | None = None
 
     @property
     def changes(self) -> list[str]:

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.infra
 
 RDS = "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:"
 SECRETS = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+EC2 = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
 OWNER = {"created-by": "rds-cdc-setup"}
 OWNER_IN_REQUEST = {
     "StringEquals": {"aws:RequestTag/created-by": "rds-cdc-setup"},
@@ -141,6 +142,9 @@ def test_attaching_a_group_needs_the_opt_in_tag_on_the_target_and_ownership_of_t
             # teardown attaches again the group setup replaced (default.<family> or the team's group it
             # copied, any name); attaching changes none of the group's values
             "RevertParameterGroup": [(f"{RDS}pg:*", None), (f"{RDS}db:*", opt_in(synth, "db"))],
+            # adding or removing the workflow's security group: VPC security groups are no RDS resource
+            "EnsureSecurityGroup": [(f"{RDS}db:*", opt_in(synth, "db"))],
+            "DropSecurityGroup": [(f"{RDS}db:*", opt_in(synth, "db"))],
         }.items(),
         key=str,
     )
@@ -152,7 +156,33 @@ def test_attaching_a_group_needs_the_opt_in_tag_on_the_target_and_ownership_of_t
         "RevertParameterGroup": sorted(
             [(f"{RDS}cluster-pg:*", None), (f"{RDS}cluster:*", opt_in(synth, "cluster"))], key=str
         ),
+        "EnsureSecurityGroup": [(f"{RDS}cluster:*", opt_in(synth, "cluster"))],
+        "DropSecurityGroup": [(f"{RDS}cluster:*", opt_in(synth, "cluster"))],
     }
+
+
+OWNED_SECURITY_GROUP = {"StringEquals": {"ec2:ResourceTag/created-by": "rds-cdc-setup"}}
+
+
+def test_security_groups_are_made_and_tagged_only_with_the_owner_tag_and_changed_only_when_they_carry_it(
+    synth: Synth,
+) -> None:
+    in_request = {
+        "StringEquals": {"aws:RequestTag/created-by": "rds-cdc-setup"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["created-by", "rds-cdc-setup:target"]},
+    }
+    # The VPC side of CreateSecurityGroup takes no tag condition: the group side carries it.
+    assert sorted(holders(synth, "ec2:CreateSecurityGroup")["EnsureSecurityGroup"], key=str) == sorted(
+        [(f"{EC2}vpc/*", None), (f"{EC2}security-group/*", in_request)], key=str
+    )
+    assert holders(synth, "ec2:CreateTags") == {"EnsureSecurityGroup": [(f"{EC2}security-group/*", in_request)]}
+    for action in ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"):
+        assert holders(synth, action) == {"EnsureSecurityGroup": [(f"{EC2}security-group/*", OWNED_SECURITY_GROUP)]}
+    assert holders(synth, "ec2:DeleteSecurityGroup") == {
+        "DropSecurityGroup": [(f"{EC2}security-group/*", OWNED_SECURITY_GROUP)]
+    }
+    readers = {"DescribeTarget", "EnsureSecurityGroup", "PlanTeardown", "DropSecurityGroup"}
+    assert holders(synth, "ec2:DescribeSecurityGroups") == {task: [("*", None)] for task in readers}
 
 
 def test_parameter_groups_are_changed_only_when_they_carry_the_owner_tag(synth: Synth) -> None:
@@ -184,6 +214,7 @@ def test_groups_are_created_copied_and_tagged_only_with_the_owner_tag_in_the_req
 def test_no_other_step_holds_an_rds_write(synth: Synth) -> None:
     # The trigger, the fleet and every other step only describe and read tags
     writers = {"EnsureParameterGroup", "RebootInstance", "CheckRebootStatus", "RevertParameterGroup"}
+    writers |= {"EnsureSecurityGroup", "DropSecurityGroup"}  # ModifyDBInstance/Cluster: their security groups
     for task in step_roles(synth):
         writes = {
             a

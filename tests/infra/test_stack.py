@@ -49,11 +49,12 @@ TRIGGER_READ = {"rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:Descr
 # The per-target lock: its table's items, and whether a holder execution still runs.
 LOCK_TAKE = {"dynamodb:PutItem", "dynamodb:GetItem", "states:DescribeExecution"}
 LOCK_RELEASE = {"dynamodb:DeleteItem"}  # its conditional delete only: no write, no read, no holder lookup
+SECURITY_GROUP_READ = {"ec2:DescribeSecurityGroups"}
 STEP_ACTIONS = {
     "ReadTriggerTags": TRIGGER_READ,
     "ValidateInput": set(),
     "AcquireLock": LOCK_TAKE,
-    "DescribeTarget": RDS_READ,
+    "DescribeTarget": RDS_READ | SECURITY_GROUP_READ,  # with allow_cidrs, the security group's plan
     "DescribeSelfManagedTarget": set(),  # self-managed PostgreSQL: from the input alone
     "Preflight": MASTER_SECRET | {"secretsmanager:DescribeSecret"},  # whose is the secret at the user's name
     "EnsureParameterGroup": RDS_READ
@@ -68,12 +69,23 @@ STEP_ACTIONS = {
     | {"kms:GenerateDataKey"},
     "CreateSlot": MASTER_SECRET,
     "Verify": USER_SECRET_READ,  # as the CDC user: never the master secret
+    # allow_cidrs: the workflow's security group; VPC security groups are EC2's, attached by ModifyDB*
+    "EnsureSecurityGroup": INSTANCE_READ
+    | SECURITY_GROUP_READ
+    | {"ec2:CreateSecurityGroup", "ec2:CreateTags", "ec2:AuthorizeSecurityGroupIngress"}
+    | {"ec2:RevokeSecurityGroupIngress", "rds:ModifyDBInstance", "rds:ModifyDBCluster"},
     "CreateAlarms": {"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"},
     "ReleaseLock": LOCK_RELEASE,
     "Report": NOTIFY,
     "NotifyFailure": NOTIFY,
 }
 LOGS_AND_TRACES = {"logs", "xray", "ec2"}  # ec2: the network interfaces of functions in the VPC
+SECURITY_GROUP_ACTIONS = {a for actions in STEP_ACTIONS.values() for a in actions if a.startswith("ec2:")}
+
+
+def network_interfaces(action: str) -> bool:
+    """The VPC access a function in the VPC gets (ec2:*NetworkInterface*), not a step's own ec2 call."""
+    return action.startswith("ec2:") and action not in SECURITY_GROUP_ACTIONS
 
 
 def test_one_function_per_task_with_the_handler_of_its_module(synth: Synth) -> None:
@@ -200,8 +212,9 @@ def test_no_iam_policy_grants_a_wildcard_action(synth: Synth) -> None:
 def test_each_step_gets_exactly_the_actions_of_its_job(with_vpc: Synth) -> None:
     for task in with_vpc.function_ids():
         actions = {a for s in step_statements(with_vpc, task) for a in actions_of(s)}
-        assert {a for a in actions if a.split(":")[0] not in LOGS_AND_TRACES} == STEP_ACTIONS[task], task
-        assert any(a.startswith("ec2:") for a in actions) == (task in DATA_PLANE), task
+        own = {a for a in actions if a.split(":")[0] not in LOGS_AND_TRACES or a in SECURITY_GROUP_ACTIONS}
+        assert own == STEP_ACTIONS[task], task
+        assert any(network_interfaces(a) for a in actions) == (task in DATA_PLANE), task
 
 
 def test_only_logs_traces_and_network_interfaces_are_granted_on_any_resource(with_vpc: Synth) -> None:
@@ -242,10 +255,19 @@ def test_aurora_cluster_actions_name_only_cluster_and_cluster_parameter_group_ar
             for action in set(actions_of(statement)) & set(expected):
                 granted.setdefault(action, set()).update(resources_of(statement))
         for action, resources in granted.items():
-            assert resources == expected[action], (task, action)
+            # adding its security group to the cluster involves no cluster parameter group
+            own_group_only = (task, action) == ("EnsureSecurityGroup", "rds:ModifyDBCluster")
+            assert resources == ({cluster} if own_group_only else expected[action]), (task, action)
             seen.add(task)
-    # only the steps that describe targets or change parameter groups hold any of them
-    assert seen == {"ReadTriggerTags", "DescribeTarget", "EnsureParameterGroup", "RebootInstance", "CheckRebootStatus"}
+    # only the steps that describe targets, change parameter groups or add the security group hold any of them
+    assert seen == {
+        "ReadTriggerTags",
+        "DescribeTarget",
+        "EnsureParameterGroup",
+        "RebootInstance",
+        "CheckRebootStatus",
+        "EnsureSecurityGroup",
+    }
 
 
 def test_the_new_secret_is_encrypted_with_the_rotating_key_only_through_secrets_manager(with_vpc: Synth) -> None:

@@ -88,7 +88,9 @@ def test_only_drop_user_may_delete_secrets_and_only_revert_may_modify_the_instan
     for task, props in functions(template).items():
         granted = actions(template, props["Role"]["Fn::GetAtt"][0])
         assert ("secretsmanager:DeleteSecret" in granted) == (task == "DropUser"), task
-        assert ("rds:ModifyDBInstance" in granted) == (task == "RevertParameterGroup"), task
+        # RevertParameterGroup attaches a group again, DropSecurityGroup detaches its own group
+        assert ("rds:ModifyDBInstance" in granted) == (task in {"RevertParameterGroup", "DropSecurityGroup"}), task
+        assert ("ec2:DeleteSecurityGroup" in granted) == (task == "DropSecurityGroup"), task
         assert ("secretsmanager:GetSecretValue" in granted) == (task in DATA_PLANE), task
         assert ("sns:Publish" in granted) == (task in {"ReportTeardown", "NotifyTeardownFailure"}), task
         assert not any("*" in action for action in granted), task

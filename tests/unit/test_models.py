@@ -49,6 +49,8 @@ def test_defaults_are_the_seed_guides():
         "rotate_password": False,
         "streamkap_api_secret_arn": None,
         "streamkap_api_url": "https://api.streamkap.com/api",
+        "allow_public_cidrs": False,
+        "allow_cidrs": None,  # network access is not managed unless the input lists CIDRs
     }
 
 

@@ -126,6 +126,9 @@ FORBIDDEN_TAGS = {
     "publication_mode": "publication-mode",  # all_tables would publish every table of the database
     "streamkap_api_secret_arn": "streamkap-api-secret-arn",  # a secret, and a registration somewhere else
     "streamkap_api_url": "streamkap-api-url",  # would send the database password to another host
+    # Who may tag an instance must not open its database port to the internet.
+    "allow_cidrs": "allow-cidrs",
+    "allow_public_cidrs": "allow-public-cidrs",
 }
 ALLOWED_VALUES = {
     "database": ("orders", "orders"),

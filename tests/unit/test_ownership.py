@@ -87,6 +87,7 @@ def test_the_adopt_kinds_are_the_ones_the_input_accepts():
         "parameter_group",
         "pending_changes",
         "streamkap_source",
+        "security_group",
     )
 
 

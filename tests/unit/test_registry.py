@@ -98,8 +98,24 @@ def test_exactly_the_steps_marked_as_changing_have_results_that_list_changes(wor
 
 
 def test_the_reports_collect_changes_in_run_order() -> None:
-    assert change_keys(Workflow.SETUP) == ("parameter_group", "reboot", "configure", "alarms", "slot", "source")
-    assert change_keys(Workflow.TEARDOWN) == ("slot", "publication", "tables", "user", "parameter_group", "alarms")
+    assert change_keys(Workflow.SETUP) == (
+        "parameter_group",
+        "reboot",
+        "configure",
+        "alarms",
+        "slot",
+        "security_group",
+        "source",
+    )
+    assert change_keys(Workflow.TEARDOWN) == (
+        "slot",
+        "publication",
+        "tables",
+        "user",
+        "parameter_group",
+        "alarms",
+        "security_group",
+    )
 
 
 def test_what_setup_changes_a_teardown_step_undoes_and_each_teardown_change_undoes_a_setup_step() -> None:

@@ -22,6 +22,11 @@ def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_step
     assert "  - grant rds_replication to streamkap_role\n" in printed
     assert "REPLICATION attribute" not in printed
     assert "Waits are shortened here" in printed and "(reboots: 1)" in printed
+    # The access rule: Streamkap's addresses let in to the port by the workflow's own security group.
+    assert re.search(
+        r"  - allowed 203\.0\.113\.0/24 on port \d+ in security group rds-cdc-setup-orders-prod-streamkap", printed
+    )
+    assert "  - added security group rds-cdc-setup-orders-prod-streamkap to instance orders-prod" in printed
 
     # The form as the CLI prints it, each label once, in Streamkap's order, with its value.
     form = printed.split("Streamkap: Sources > Create New > PostgreSQL\n", 1)[1].splitlines()[: len(STREAMKAP_FORM) + 1]

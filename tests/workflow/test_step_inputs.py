@@ -69,7 +69,7 @@ def test_setup_and_teardown_steps_on_an_instance_parse_what_they_are_given(stack
     for execution_input in (
         {"dry_run": True},
         {"reboot": "never"},
-        {},  # the reboot, then ready
+        {"allow_cidrs": ["203.0.113.0/24"]},  # the reboot, then ready, then EnsureSecurityGroup
         {"dry_run": True, "unknown_option": 1},  # InvalidInput in ValidateInput
     ):
         seen.check("cdc_setup.asl.json", stack.run(**execution_input))
@@ -78,7 +78,11 @@ def test_setup_and_teardown_steps_on_an_instance_parse_what_they_are_given(stack
     assert started.status == "SUCCEEDED", started.cause
     seen.check("cdc_setup.asl.json", started)
     with LocalWorkflow(asl_file=TEARDOWN_ASL) as teardown:
-        for execution_input in ({**EVERYTHING, "dry_run": True}, {**EVERYTHING, "drop_alarms": True}, {}):
+        for execution_input in (
+            {**EVERYTHING, "dry_run": True},
+            {**EVERYTHING, "drop_alarms": True, "drop_security_group": True},
+            {},
+        ):
             seen.check("cdc_teardown.asl.json", teardown.run({"db_instance_identifier": INSTANCE, **execution_input}))
     assert seen.failures == []
     # every setup step but the self-managed server's own, which the next test sees

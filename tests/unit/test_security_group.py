@@ -1,0 +1,238 @@
+"""allow_cidrs: CIDRs parsed and refused, the inbound rule diff, the access plan over a fake EC2 port,
+and the teardown's refusals. The real calls run in tests/workflow/test_security_group.py."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from pydantic import ValidationError
+
+from lambdas.dal.security_groups import RULE_DESCRIPTION, TARGET_TAG_KEY, GroupInfo, InboundRule
+from lambdas.logic.security_group import (
+    ensure_security_group,
+    plan_access,
+    plan_removal,
+    rule_diff,
+    unreachable_warning,
+)
+from lambdas.shared.cidrs import MAX_CIDRS, Rule, is_public, normalize_cidrs, parse_cidr
+from lambdas.shared.errors import InvalidInput, NotOwned
+from lambdas.shared.models import SetupInput, Target
+from lambdas.shared.teardown_models import TeardownInput
+from tests.unit.test_steps import FakeRds, instance
+
+NAME = "rds-cdc-setup-orders-prod-streamkap"
+OURS = {"created-by": "rds-cdc-setup", TARGET_TAG_KEY: "orders-prod"}
+
+
+# ---- CIDRs ----------------------------------------------------------------------------------------
+
+
+def test_cidrs_are_normalized_deduplicated_and_a_bare_address_is_one_host():
+    given = ["203.0.113.0/24", "198.51.100.7", "2001:DB8:0::/48", "203.0.113.0/24"]
+    assert normalize_cidrs(given, allow_public=False) == ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/48"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("203.0.113.5/24", "did you mean 203.0.113.0/24 (the network) or 203.0.113.5/32 (one host)"),
+        ("orders.example.com", "is not an IPv4 or IPv6 CIDR"),
+        ("10.0.0.0/33", "is not an IPv4 or IPv6 CIDR"),
+    ],
+)
+def test_a_bad_cidr_is_refused_saying_what_was_probably_meant(value, says):
+    with pytest.raises(ValueError, match=r"allow_cidrs") as refused:
+        normalize_cidrs([value], allow_public=False)
+    assert says in str(refused.value)
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "0.0.0.0/1", "128.0.0.0/1", "8.0.0.0/7", "2000::/3"])
+def test_the_internet_or_much_of_it_is_refused_unless_allow_public_cidrs(cidr):
+    with pytest.raises(ValueError, match="allow_public_cidrs true"):
+        normalize_cidrs([cidr], allow_public=False)
+    assert normalize_cidrs([cidr], allow_public=True) == [cidr]
+
+
+def test_the_widest_block_one_organisation_holds_is_allowed():
+    assert normalize_cidrs(["10.0.0.0/8", "2001:db8::/32"], allow_public=False) == ["10.0.0.0/8", "2001:db8::/32"]
+
+
+def test_an_empty_list_and_more_cidrs_than_a_security_group_holds_are_refused():
+    with pytest.raises(ValueError, match="drop_security_group"):
+        normalize_cidrs([], allow_public=False)
+    many = [f"198.51.100.{i}" for i in range(MAX_CIDRS + 1)]
+    with pytest.raises(ValueError, match=f"at most {MAX_CIDRS}"):
+        normalize_cidrs(many, allow_public=False)
+
+
+def test_public_means_reached_over_the_internet_documentation_ranges_included():
+    assert is_public(parse_cidr("203.0.113.0/24")) and is_public(parse_cidr("2001:db8::/32"))
+    assert not any(is_public(parse_cidr(c)) for c in ("10.1.0.0/16", "172.20.0.0/16", "100.64.1.0/24", "fd00::/8"))
+
+
+def test_the_setup_input_normalizes_allow_cidrs_and_refuses_them_on_a_self_managed_server():
+    setup = SetupInput(db_instance_identifier="orders-prod", allow_cidrs=["203.0.113.9"])
+    assert setup.allow_cidrs == ["203.0.113.9/32"]
+    assert SetupInput(db_instance_identifier="x", allow_public_cidrs=True, allow_cidrs=["0.0.0.0/0"]).allow_cidrs
+    with pytest.raises(ValidationError, match="allow_public_cidrs"):
+        SetupInput(db_instance_identifier="orders-prod", allow_cidrs=["0.0.0.0/0"])
+    with pytest.raises(ValidationError, match="pg_hba.conf"):
+        SetupInput(host="db.example.com", master_secret_arn="arn:secret", allow_cidrs=["203.0.113.0/24"])
+    with pytest.raises(ValidationError, match="drop_security_group needs an RDS instance"):
+        TeardownInput(host="db.example.com", master_secret_arn="arn:secret", drop_security_group=True)
+
+
+# ---- the rule diff --------------------------------------------------------------------------------
+
+
+def rule(cidr: str, port: int = 5432, *, ours: bool = True, protocol: str = "tcp") -> InboundRule:
+    return InboundRule(protocol, port, port, cidr, RULE_DESCRIPTION if ours else "the team's VPN")
+
+
+def test_the_diff_adds_the_missing_and_revokes_only_its_own_rules_no_longer_listed():
+    existing = (rule("203.0.113.0/24"), rule("198.51.100.0/24"), rule("192.0.2.0/24", ours=False))
+    add, revoke, already = rule_diff([Rule("203.0.113.0/24", 5432), Rule("2001:db8::/48", 5432)], existing)
+    assert add == [Rule("2001:db8::/48", 5432)]
+    assert revoke == [Rule("198.51.100.0/24", 5432)]  # never the team's 192.0.2.0/24
+    assert already == []
+
+
+def test_a_listed_cidr_someone_else_already_allows_is_neither_added_again_nor_taken_over():
+    add, revoke, already = rule_diff([Rule("192.0.2.0/24", 5432)], (rule("192.0.2.0/24", ours=False),))
+    assert (add, revoke, already) == ([], [], [Rule("192.0.2.0/24", 5432)])
+
+
+def test_its_own_rule_on_another_port_is_replaced_and_equal_cidrs_compare_as_networks():
+    add, revoke, _ = rule_diff([Rule("2001:db8::/48", 5433)], (rule("2001:0db8:0::/48", 5432),))
+    assert add == [Rule("2001:db8::/48", 5433)] and revoke == [Rule("2001:0db8:0::/48", 5432)]
+    assert rule_diff([Rule("2001:db8::/48", 5432)], (rule("2001:0db8:0::/48"),)) == ([], [], [])
+
+
+# ---- the plan and its refusals, over a fake EC2 port ----------------------------------------------
+
+
+class FakeGroups:
+    def __init__(self, group: GroupInfo | None = None):
+        self.group = group
+        self.calls: list[tuple] = []
+
+    def find(self, name, vpc_id):
+        return self.group if self.group and self.group.name == name and self.group.vpc_id == vpc_id else None
+
+    def create(self, *, name, vpc_id, description, target_id):
+        self.calls.append(("create", name, vpc_id, target_id))
+        return "sg-new"
+
+    def tag(self, group_id, target_id):
+        self.calls.append(("tag", group_id, target_id))
+
+    def authorize(self, group_id, rules):
+        self.calls.append(("authorize", group_id, [r.cidr for r in rules]))
+
+    def revoke(self, group_id, rules):
+        self.calls.append(("revoke", group_id, [r.cidr for r in rules]))
+
+    def delete(self, group_id, name):
+        self.calls.append(("delete", group_id))
+
+
+class FakeRdsWithGroups(FakeRds):
+    def set_security_groups(self, instance_id, group_ids, *, cluster_id=None):
+        self.calls.append(("set-groups", cluster_id or instance_id, list(group_ids)))
+
+
+def in_vpc(public: bool = False, groups: tuple[str, ...] = ("sg-team",)):
+    return replace(instance(), vpc_id="vpc-1", security_group_ids=groups, publicly_accessible=public)
+
+
+def group(tags: dict[str, str], *inbound: InboundRule) -> GroupInfo:
+    return GroupInfo("sg-ours", NAME, "vpc-1", "d", tags, tuple(inbound))
+
+
+def setup(*cidrs: str, **kwargs) -> SetupInput:
+    return SetupInput(db_instance_identifier="orders-prod", allow_cidrs=list(cidrs), **kwargs)
+
+
+TARGET = Target(
+    instance_id="orders-prod", engine="postgres", engine_version="15.4", major_version=15, status="available",
+    parameter_group="g", parameter_group_family="postgres15", parameter_apply_status="in-sync", host="h",
+    port=5432, database="orders", master_secret_arn="arn:secret",
+)  # fmt: skip
+
+
+def test_a_first_run_creates_the_tagged_group_allows_the_cidrs_and_adds_it_keeping_the_other_groups():
+    rds, ec2 = FakeRdsWithGroups(described=in_vpc(public=True)), FakeGroups()
+    result = ensure_security_group(rds, ec2, TARGET, setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert ec2.calls == [("create", NAME, "vpc-1", "orders-prod"), ("authorize", "sg-new", ["203.0.113.0/24"])]
+    assert rds.calls == [("set-groups", "orders-prod", ["sg-team", "sg-new"])]
+    assert result.changes[-1] == f"added security group {NAME} to instance orders-prod, keeping ['sg-team']"
+    assert result.warnings == []
+
+
+def test_a_converged_group_changes_nothing():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-team", "sg-ours")))
+    ec2 = FakeGroups(group(OURS, rule("203.0.113.0/24")))
+    plan = plan_access(ec2, rds.described, setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert plan.describe("instance orders-prod") == [
+        f"security group {NAME} already allows exactly allow_cidrs on port 5432",
+        "warning: instance orders-prod is not publicly accessible, so Streamkap cannot reach it from 203.0.113.0/24 "
+        "over the internet: connect Streamkap through an SSH tunnel (bastion) or AWS PrivateLink and list the "
+        "tunnel's address in allow_cidrs, or make the instance publicly accessible",
+    ]
+    assert ensure_security_group(rds, ec2, TARGET, setup("203.0.113.0/24")).changes == []  # type: ignore[arg-type]
+    assert ec2.calls == [] and rds.calls == []
+
+
+@pytest.mark.parametrize("tags", [{}, {"created-by": "rds-cdc-setup", TARGET_TAG_KEY: "another-db"}])
+def test_a_group_with_the_workflows_name_but_not_its_tags_is_refused_unless_adopted(tags):
+    rds, ec2 = FakeRdsWithGroups(described=in_vpc()), FakeGroups(group(tags, rule("192.0.2.0/24", ours=False)))
+    with pytest.raises(NotOwned, match=r"adopt: \['security_group'\]"):
+        ensure_security_group(rds, ec2, TARGET, setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert ec2.calls == [] and rds.calls == []
+    ensure_security_group(rds, ec2, TARGET, setup("203.0.113.0/24", adopt=["security_group"]))  # type: ignore[arg-type]
+    assert ec2.calls == [("tag", "sg-ours", "orders-prod"), ("authorize", "sg-ours", ["203.0.113.0/24"])]
+
+
+def test_the_warning_names_only_public_cidrs_of_a_private_instance():
+    assert unreachable_warning(in_vpc(public=False), ["10.0.0.0/8"]) == []
+    assert unreachable_warning(in_vpc(public=True), ["203.0.113.0/24"]) == []
+    assert "203.0.113.0/24" in unreachable_warning(in_vpc(public=False), ["10.0.0.0/8", "203.0.113.0/24"])[0]
+
+
+def test_an_instance_without_a_vpc_is_invalid_input():
+    with pytest.raises(InvalidInput, match="no VPC"):
+        plan_access(FakeGroups(), instance(), setup("203.0.113.0/24"))  # type: ignore[arg-type]
+
+
+# ---- teardown -------------------------------------------------------------------------------------
+
+
+def teardown(**kwargs) -> TeardownInput:
+    return TeardownInput(db_instance_identifier="orders-prod", drop_security_group=True, **kwargs)
+
+
+def test_teardown_detaches_and_deletes_its_group_keeping_the_others():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-team", "sg-ours")))
+    plan = plan_removal(rds, FakeGroups(group(OURS, rule("203.0.113.0/24"))), teardown(), TARGET)  # type: ignore[arg-type]
+    assert plan.changes == [
+        f"remove security group {NAME} from instance orders-prod, keeping ['sg-team']",
+        f"delete security group {NAME} (sg-ours)",
+    ]
+
+
+def test_teardown_refuses_a_foreign_group_or_one_holding_rules_it_did_not_add():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-team", "sg-ours")))
+    with pytest.raises(NotOwned, match="not created by rds-cdc-setup"):
+        plan_removal(rds, FakeGroups(group({})), teardown(), TARGET)  # type: ignore[arg-type]
+    mixed = FakeGroups(group(OURS, rule("203.0.113.0/24"), rule("192.0.2.0/24", ours=False)))
+    with pytest.raises(NotOwned, match="tcp port 5432 from 192.0.2.0/24"):
+        plan_removal(rds, mixed, teardown(), TARGET)  # type: ignore[arg-type]
+    assert len(plan_removal(rds, mixed, teardown(adopt=["security_group"]), TARGET).changes) == 2  # type: ignore[arg-type]
+
+
+def test_teardown_will_not_leave_an_instance_without_any_security_group():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-ours",)))
+    with pytest.raises(InvalidInput, match="only security group"):
+        plan_removal(rds, FakeGroups(group(OURS)), teardown(), TARGET)  # type: ignore[arg-type]
