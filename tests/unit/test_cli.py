@@ -316,7 +316,7 @@ def test_teardown_passes_the_cluster_or_host_and_its_secret_through(sfn):
 
     cluster = runner.invoke(app, ["teardown", "-c", "orders-aurora", "--slot", "--teardown-arn", TEARDOWN_ARN])
     secret = ["--master-secret-arn", SECRET, "--teardown-arn", TEARDOWN_ARN]
-    parts = ["--slot", "--publication", "--tables", "--user", "--alarms"]  # no parameter group, no security group off RDS
+    parts = ["--slot", "--publication", "--tables", "--user", "--alarms"]  # RDS only: parameter group, security group
     host = runner.invoke(app, ["teardown", "--host", "pg.internal", "--port", "6543", *parts, "--dry-run", *secret])
 
     assert (cluster.exit_code, host.exit_code) == (0, 0), cluster.output + host.output
