@@ -236,12 +236,20 @@ def test_master_secrets_default_to_those_rds_manages_plus_the_listed_ones(synth:
         [decrypt] = [c for a, r, c in grants(synth, task) if a == "kms:Decrypt" and r.endswith(":key/*")]
         assert decrypt["StringEquals"] == {"kms:ViaService": "secretsmanager.${AWS::Region}.amazonaws.com"}
         assert sorted(decrypt["StringLike"]["kms:EncryptionContext:SecretARN"]) == sorted([f"{SECRETS}rds!*", *listed])
-    # Nobody else reads a master secret, nor decrypts with any key of the account
+    # Nobody else reads a master secret, nor decrypts with any key of the account; RegisterSource reads the
+    # Streamkap API credentials, only under streamkap-api/, and decrypts only for those secrets.
+    api = f"{SECRETS}streamkap-api/*"
     for task, granted in readers.items():
         if task not in MASTER_READERS:
-            assert {r for r, _ in granted} == {f"{SECRETS}rds-cdc-setup/*"}, task
+            expected = {f"{SECRETS}rds-cdc-setup/*"} | ({api} if task == "RegisterSource" else set())
+            assert {r for r, _ in granted} == expected, task
     for task in set(step_roles(synth)) - MASTER_READERS:
-        assert not [r for _, r, _ in grants(synth, task) if r.endswith(":key/*")], task
+        decrypts = [c for a, r, c in grants(synth, task) if r.endswith(":key/*")]
+        if task == "RegisterSource":
+            [decrypt] = decrypts
+            assert decrypt["StringLike"] == {"kms:EncryptionContext:SecretARN": api}, decrypt
+        else:
+            assert not decrypts, task
 
 
 def test_verify_reads_its_own_secret_and_no_master_secret(synth: Synth) -> None:
@@ -268,8 +276,9 @@ def test_the_workflows_own_secrets_are_read_and_deleted_only_with_the_owner_tag(
         assert [c for r, c in granted if r == own] in ([], [tagged]), task
     assert holders(synth, "secretsmanager:DeleteSecret") == {"DropUser": [(own, tagged)]}
     # Described without the tag condition: a foreign secret at the name must be seen to be refused
+    # RegisterSource reads the source-id tag it left on the CDC user's secret (its ownership marker).
     assert holders(synth, "secretsmanager:DescribeSecret") == {
-        task: [(own, None)] for task in ("Preflight", "ConfigureDatabase", "PlanTeardown", "DropUser")
+        task: [(own, None)] for task in ("Preflight", "ConfigureDatabase", "RegisterSource", "PlanTeardown", "DropUser")
     }
 
 
@@ -284,8 +293,14 @@ def test_the_cdc_users_secret_is_created_only_with_the_owner_tag_and_the_workflo
         },
         "ForAllValues:StringEquals": {"aws:TagKeys": ["created-by"]},
     }
+    # RegisterSource tags only the workflow's own secrets, and only with the source id.
+    source_tag = {
+        "StringEquals": {"secretsmanager:ResourceTag/created-by": "rds-cdc-setup"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["streamkap-source-id"]},
+    }
     assert holders(synth, "secretsmanager:TagResource") == {
-        "ConfigureDatabase": [(f"{SECRETS}rds-cdc-setup/*", OWNER_IN_REQUEST)]
+        "ConfigureDatabase": [(f"{SECRETS}rds-cdc-setup/*", OWNER_IN_REQUEST)],
+        "RegisterSource": [(f"{SECRETS}rds-cdc-setup/*", source_tag)],
     }
 
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.infra
 
 ASL = json.loads((ROOT / "statemachine" / "cdc_setup.asl.json").read_text())
 TASKS = sorted(name for name, state in ASL["States"].items() if state["Type"] == "Task")
-DATA_PLANE = {"Preflight", "CheckRebootStatus", "ConfigureDatabase", "CreateSlot", "Verify"}
+DATA_PLANE = {"Preflight", "CheckRebootStatus", "ConfigureDatabase", "CreateSlot", "Verify", "ConfirmSourceStreaming"}
 # Least privilege, step by step: every action a step's role gets besides its logs and traces.
 RDS_READ = {"rds:DescribeDBInstances", "rds:ListTagsForResource", "rds:DescribeDBParameterGroups"}
 RDS_READ |= {"rds:DescribeDBParameters"}
@@ -75,6 +75,10 @@ STEP_ACTIONS = {
     | {"ec2:CreateSecurityGroup", "ec2:CreateTags", "ec2:AuthorizeSecurityGroupIngress"}
     | {"ec2:RevokeSecurityGroupIngress", "rds:ModifyDBInstance", "rds:ModifyDBCluster"},
     "CreateAlarms": {"cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms"},
+    # streamkap_api_secret_arn: the API credentials and the CDC password go to Streamkap's API; its
+    # ownership marker is a tag on the CDC user's secret. Outside the VPC (the API is on the internet).
+    "RegisterSource": USER_SECRET_READ | {"secretsmanager:DescribeSecret", "secretsmanager:TagResource"},
+    "ConfirmSourceStreaming": USER_SECRET_READ,  # as the CDC user, in the VPC
     "ReleaseLock": LOCK_RELEASE,
     "Report": NOTIFY,
     "NotifyFailure": NOTIFY,

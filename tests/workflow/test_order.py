@@ -101,9 +101,10 @@ def test_drop_alarms_deletes_only_the_targets_alarms_and_a_rerun_finds_nothing(t
 
     assert removed.status == "SUCCEEDED", removed.cause
     assert sorted(removed.output["changes"]) == sorted(f"delete alarm {name}" for name in OURS)
-    assert removed.states_entered[-5:] == [
+    assert removed.states_entered[-6:] == [
         "DropAlarmsChosen",
         "DropAlarms",
+        "DropSecurityGroupChosen",  # not chosen: passed by
         "ReleaseTeardownLock",
         "TeardownLockReleased",
         "ReportTeardown",

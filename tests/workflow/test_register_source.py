@@ -87,6 +87,15 @@ def test_the_source_is_registered_active_and_its_connector_advances_the_slot(reg
     assert {"Key": STREAMKAP_SOURCE_TAG_KEY, "Value": stored.id} in tags
 
 
+def test_the_registration_steps_parse_what_they_are_given(registered: Registered):
+    from tests.workflow.test_step_inputs import Seen
+
+    seen = Seen()
+    seen.check("cdc_setup.asl.json", registered.first)
+    assert seen.failures == []
+    assert {"RegisterSource", "ConfirmSourceStreaming"} <= seen.steps["cdc_setup.asl.json"]
+
+
 def test_a_rerun_updates_nothing_and_creates_no_second_source(registered: Registered):
     writes = list(registered.api.writes())
 
