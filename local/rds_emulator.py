@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -35,6 +36,11 @@ from typing import Any
 from unittest import mock
 
 import boto3
+
+# Instances sit in the default VPC, so every mock account builds moto's EC2 backend: without this it also
+# loads moto's catalogue of AMIs, with an EBS volume and snapshot each (0.2 s per backend, ~10 % of a
+# workflow test). Nothing here asks for an image. Read when the backend is built, so set at import.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 from moto.ec2.exceptions import DependencyViolationError
 from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.rds.exceptions import DBParameterGroupNotFoundError, RDSClientError
