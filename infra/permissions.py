@@ -138,25 +138,29 @@ def target_change(scope: Scope, instance_actions: list[str], cluster_actions: li
     return Grant(statements, wildcards)
 
 
-def read_targets() -> Grant:
-    """Describe instances, clusters, their parameter groups and the tags of all four: read only."""
+def read_targets(*, parameters: bool = True, tags: str = "all") -> Grant:
+    """Describe instances, clusters and their parameter groups: read only. `parameters`: the groups'
+    parameter values too (setup plans them). `tags`: ListTagsForResource on all four ("all"), on the
+    parameter groups only ("groups": whose is the group, for teardown), or nowhere ("none")."""
+    on_targets = ["rds:ListTagsForResource"] if tags == "all" else []
+    on_groups = ["rds:ListTagsForResource"] if tags in ("all", "groups") else []
     return Grant(
         [
+            iam.PolicyStatement(actions=["rds:DescribeDBInstances", *on_targets], resources=[arn("rds", DB)]),
+            iam.PolicyStatement(actions=["rds:DescribeDBClusters", *on_targets], resources=[arn("rds", CLUSTER)]),
             iam.PolicyStatement(
-                actions=["rds:DescribeDBInstances", "rds:ListTagsForResource"], resources=[arn("rds", DB)]
-            ),
-            iam.PolicyStatement(
-                actions=["rds:DescribeDBClusters", "rds:ListTagsForResource"], resources=[arn("rds", CLUSTER)]
-            ),
-            iam.PolicyStatement(
-                actions=["rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"],
+                actions=[
+                    "rds:DescribeDBParameterGroups",
+                    *(["rds:DescribeDBParameters"] if parameters else []),
+                    *on_groups,
+                ],
                 resources=[arn("rds", PG)],
             ),
             iam.PolicyStatement(
                 actions=[
                     "rds:DescribeDBClusterParameterGroups",
-                    "rds:DescribeDBClusterParameters",
-                    "rds:ListTagsForResource",
+                    *(["rds:DescribeDBClusterParameters"] if parameters else []),
+                    *on_groups,
                 ],
                 resources=[arn("rds", CLUSTER_PG)],
             ),

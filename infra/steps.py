@@ -50,6 +50,16 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
     scope = resources.scope
     if access is Access.RDS_READ:
         return "read RDS instances, Aurora clusters, their parameter groups and tags", permissions.read_targets()
+    if access is Access.TARGET_DESCRIBE:
+        return (
+            "describe RDS instances, Aurora clusters and their parameter groups (no parameter values, no tags)",
+            permissions.read_targets(parameters=False, tags="none"),
+        )
+    if access is Access.GROUP_OWNER_READ:
+        return (
+            "describe RDS instances, Aurora clusters and their parameter groups, and the groups' tags",
+            permissions.read_targets(parameters=False, tags="groups"),
+        )
     if access is Access.INSTANCE_READ:
         return "read the status of the instance, or the Aurora cluster and its writer", permissions.read_instances()
     if access is Access.TRIGGER_READ:

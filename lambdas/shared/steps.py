@@ -37,6 +37,8 @@ class Access(Enum):
     infra/step_access.py; the value names the policy."""
 
     RDS_READ = "RdsRead"  # describe instances, clusters, parameter groups; read their tags
+    TARGET_DESCRIBE = "DescribeTargets"  # describe instances, clusters, parameter groups: no parameters, no tags
+    GROUP_OWNER_READ = "ReadGroupOwners"  # the same, and the parameter groups' tags (whose is the group)
     INSTANCE_READ = "InstanceRead"  # the status of the instance, or of the cluster and its writer
     TRIGGER_READ = "TriggerRead"  # the tags and cluster membership of an event's instance or cluster
     FLEET_LIST = "ListInstances"  # list every instance and its tags: the fleet is selected by tag
@@ -189,13 +191,13 @@ STEPS: tuple[Step, ...] = (
     Step(name="NotifyFailure", workflow=S, result_path="$.failure", access=(A.NOTIFY,)),
     Step(name="ValidateTeardownInput", workflow=T, result_path="$"),
     Step(name="AcquireTeardownLock", workflow=T, result_path="$.lock", access=(A.LOCK_TAKE,)),
-    Step(name="DescribeTeardownTarget", workflow=T, result_path="$.target", access=(A.RDS_READ,)),
+    Step(name="DescribeTeardownTarget", workflow=T, result_path="$.target", access=(A.TARGET_DESCRIBE,)),
     Step(
         name="PlanTeardown",
         workflow=T,
         result_path="$.plan",
         in_vpc=True,
-        access=(A.MASTER_SECRET, A.RDS_READ, A.USER_SECRET_LOOKUP, A.ALARMS_READ, A.SECURITY_GROUP_READ),
+        access=(A.MASTER_SECRET, A.GROUP_OWNER_READ, A.USER_SECRET_LOOKUP, A.ALARMS_READ, A.SECURITY_GROUP_READ),
     ),
     Step(name="DropSlot", workflow=T, result_path="$.slot", in_vpc=True, access=(A.MASTER_SECRET,), changes=True),
     Step(
@@ -227,7 +229,7 @@ STEPS: tuple[Step, ...] = (
         workflow=T,
         result_path="$.parameter_group",
         in_vpc=True,
-        access=(A.MASTER_SECRET, A.RDS_READ, A.PARAMETER_GROUP_REVERT),
+        access=(A.MASTER_SECRET, A.GROUP_OWNER_READ, A.PARAMETER_GROUP_REVERT),
         changes=True,
     ),
     Step(name="DropAlarms", workflow=T, result_path="$.alarms", access=(A.ALARMS_DELETE,), changes=True),

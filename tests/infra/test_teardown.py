@@ -97,6 +97,26 @@ def test_only_drop_user_may_delete_secrets_and_only_revert_may_modify_the_instan
         assert {"rds:RebootDBInstance", "secretsmanager:CreateSecret", "rds:ModifyDBParameterGroup"}.isdisjoint(granted)
 
 
+def test_teardown_reads_no_parameter_values_and_only_the_groups_tags(template):
+    """Teardown never plans parameter values; whose a group is, it reads from the group's tags."""
+    managed = template.find_resources("AWS::IAM::ManagedPolicy")
+    for task, props in functions(template).items():
+        granted = actions(template, props["Role"]["Fn::GetAtt"][0])
+        assert {"rds:DescribeDBParameters", "rds:DescribeDBClusterParameters"}.isdisjoint(granted), task
+        assert ("rds:ListTagsForResource" in granted) == (task in {"PlanTeardown", "RevertParameterGroup"}), task
+    tag_readers = [
+        s
+        for policy in managed.values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "rds:ListTagsForResource" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert tag_readers
+    for statement in tag_readers:  # ARNs as CloudFormation joins: ...:rds:<region>:<account>:pg:*
+        arns = json.dumps(statement["Resource"])
+        assert ':pg:*"' in arns or ':cluster-pg:*"' in arns, arns
+        assert ":db:" not in arns and ':cluster:*"' not in arns, arns
+
+
 def test_only_drop_alarms_may_delete_alarms_and_only_those_named_with_the_workflows_prefix(template):
     managed = template.find_resources("AWS::IAM::ManagedPolicy")
     for task, props in functions(template).items():
