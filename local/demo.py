@@ -61,7 +61,7 @@ WAITS = (
     f"Waits are shortened here: each Wait state lasts at most {WAIT_SECONDS * 1000:.0f} ms (on AWS, poll_seconds: "
     f"{EXECUTION_INPUT['poll_seconds']} s in this input, {SetupInput.model_fields['poll_seconds'].default} s by\n"
     "default) and the emulated reboot takes no time (on RDS it takes minutes, the database unavailable meanwhile;\n"
-    "a Multi-AZ instance fails over). `reboot: never` in the input makes the workflow stop before it instead."
+    "a Multi-AZ instance reboots in place, no failover forced). `reboot: never` stops the workflow before it instead."
 )
 # Printed last: the demo's server is gone by then, so it says what to run next.
 NEXT_STEPS = f"""
