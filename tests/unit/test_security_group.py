@@ -67,6 +67,49 @@ def test_an_empty_list_and_more_cidrs_than_a_security_group_holds_are_refused():
         normalize_cidrs(many, allow_public=False)
 
 
+def test_exactly_as_many_cidrs_as_a_group_may_take_are_accepted():
+    assert len(normalize_cidrs([f"198.51.100.{i}" for i in range(MAX_CIDRS)], allow_public=False)) == MAX_CIDRS
+
+
+def test_every_problem_is_named_in_one_refusal_whole_and_in_order():
+    """The exact refusal: each bad value, then the broad ranges with how broad, joined by '; '."""
+    with pytest.raises(ValueError) as refused:
+        normalize_cidrs(["bogus", "203.0.113.5/24", "0.0.0.0/1", "10.0.0.0/8", "128.0.0.0/1"], allow_public=False)
+    assert str(refused.value) == (
+        "allow_cidrs: 'bogus' is not an IPv4 or IPv6 CIDR (e.g. 203.0.113.0/24); "
+        "allow_cidrs: '203.0.113.5/24' has host bits set: did you mean 203.0.113.0/24 (the network) or "
+        "203.0.113.5/32 (one host)?; "
+        "allow_cidrs ['0.0.0.0/1', '128.0.0.0/1'] would open the database port to much of it (wider than an IPv4 /8 "
+        "or IPv6 /32): list Streamkap's published addresses or your tunnel's, or set allow_public_cidrs true if that "
+        "is really meant"
+    )
+
+
+def test_only_a_zero_length_prefix_is_called_the_whole_internet():
+    for cidrs, said in ((["::/0", "0.0.0.0/1"], "the whole internet"), (["0.0.0.0/1"], "much of it")):
+        with pytest.raises(ValueError) as refused:
+            normalize_cidrs(cidrs, allow_public=False)
+        assert f"would open the database port to {said} (wider" in str(refused.value), cidrs
+
+
+def test_an_empty_list_says_how_to_remove_the_access_instead():
+    with pytest.raises(ValueError) as refused:
+        normalize_cidrs([], allow_public=False)
+    assert str(refused.value) == (
+        "allow_cidrs must list at least one CIDR, or be null (access is not managed); to remove the access rule "
+        "setup made, run the teardown with drop_security_group"
+    )
+
+
+def test_too_many_cidrs_are_refused_with_the_count_and_the_limit():
+    with pytest.raises(ValueError) as refused:
+        normalize_cidrs([f"198.51.100.{i}" for i in range(MAX_CIDRS + 2)], allow_public=False)
+    assert str(refused.value) == (
+        f"allow_cidrs lists {MAX_CIDRS + 2} CIDRs; at most {MAX_CIDRS} (a security group holds 60 inbound rules per "
+        "address family)"
+    )
+
+
 def test_public_means_reached_over_the_internet_documentation_ranges_included():
     assert is_public(parse_cidr("203.0.113.0/24")) and is_public(parse_cidr("2001:db8::/32"))
     assert not any(is_public(parse_cidr(c)) for c in ("10.1.0.0/16", "172.20.0.0/16", "100.64.1.0/24", "fd00::/8"))
