@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from lambdas.dal.security_groups import RULE_DESCRIPTION, TARGET_TAG_KEY, GroupInfo, InboundRule
 from lambdas.logic.security_group import (
+    drop_security_group,
     ensure_security_group,
+    group_description,
     plan_access,
     plan_removal,
     rule_diff,
@@ -23,6 +25,7 @@ from lambdas.shared.teardown_models import TeardownInput
 from tests.unit.test_steps import FakeRds, instance
 
 NAME = "rds-cdc-setup-orders-prod-streamkap"
+AURORA_NAME = "rds-cdc-setup-orders-aurora-streamkap"
 OURS = {"created-by": "rds-cdc-setup", TARGET_TAG_KEY: "orders-prod"}
 
 
@@ -160,12 +163,17 @@ class FakeGroups:
     def __init__(self, group: GroupInfo | None = None):
         self.group = group
         self.calls: list[tuple] = []
+        self.descriptions: list[str] = []
+        self.looked_in: list[str | None] = []
+        self.deleted_names: list[str] = []
 
     def find(self, name, vpc_id):
+        self.looked_in.append(vpc_id)
         return self.group if self.group and self.group.name == name and self.group.vpc_id == vpc_id else None
 
     def create(self, *, name, vpc_id, description, target_id):
         self.calls.append(("create", name, vpc_id, target_id))
+        self.descriptions.append(description)
         return "sg-new"
 
     def tag(self, group_id, target_id):
@@ -179,9 +187,14 @@ class FakeGroups:
 
     def delete(self, group_id, name):
         self.calls.append(("delete", group_id))
+        self.deleted_names.append(name)
 
 
 class FakeRdsWithGroups(FakeRds):
+    def describe_instance(self, instance_id, cluster_id=None):
+        self.described_as = (instance_id, cluster_id)
+        return self.described
+
     def set_security_groups(self, instance_id, group_ids, *, cluster_id=None):
         self.calls.append(("set-groups", cluster_id or instance_id, list(group_ids)))
 
@@ -279,3 +292,159 @@ def test_teardown_will_not_leave_an_instance_without_any_security_group():
     rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-ours",)))
     with pytest.raises(InvalidInput, match="only security group"):
         plan_removal(rds, FakeGroups(group(OURS)), teardown(), TARGET)  # type: ignore[arg-type]
+
+
+# ---- every line the plan and the changes say, and the teardown's calls (mutmut: make mutate) --------
+
+
+def test_the_plan_lists_each_change_in_order_with_the_warning_last():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-team",)))
+    existing = group(OURS, rule("198.51.100.0/24"), rule("192.0.2.0/24", ours=False))
+    plan = plan_access(FakeGroups(existing), rds.described, setup("203.0.113.0/24", "192.0.2.0/24"))  # type: ignore[arg-type]
+    assert plan.describe("instance orders-prod") == [
+        f"allow 203.0.113.0/24 on port 5432 in security group {NAME}",
+        f"revoke 198.51.100.0/24 on port 5432 from security group {NAME} (no longer in allow_cidrs)",
+        f"192.0.2.0/24 on port 5432 is already allowed by a rule of security group {NAME} that rds-cdc-setup did "
+        "not add: left as it is",
+        f"add security group {NAME} to instance orders-prod, keeping its other groups ['sg-team']",
+        "warning: instance orders-prod is not publicly accessible, so Streamkap cannot reach it from 203.0.113.0/24, "
+        "192.0.2.0/24 over the internet: connect Streamkap through an SSH tunnel (bastion) or AWS PrivateLink and "
+        "list the tunnel's address in allow_cidrs, or make the instance publicly accessible",
+    ]
+
+
+def test_the_plan_says_it_creates_or_adopts_the_group_and_a_refusal_says_only_why():
+    public = in_vpc(public=True)
+    created = plan_access(FakeGroups(), public, setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert created.describe("instance orders-prod")[0] == (
+        f"create security group {NAME} in vpc-1 (tagged created-by=rds-cdc-setup)"
+    )
+    foreign = FakeGroups(group({}))
+    adopted = plan_access(foreign, public, setup("203.0.113.0/24", adopt=["security_group"]))  # type: ignore[arg-type]
+    assert adopted.describe("instance orders-prod")[0] == (
+        f"adopt security group {NAME} (sg-ours): tag it as rds-cdc-setup's"
+    )
+    refused = plan_access(foreign, public, setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert refused.describe("instance orders-prod") == [
+        f"refused (a real run stops here): Security group {NAME} (sg-ours) in vpc-1 exists but was not created by "
+        "rds-cdc-setup for orders-prod (it lacks the tags created-by=rds-cdc-setup and "
+        "rds-cdc-setup:target=orders-prod), so the workflow will not change it or attach it. Remove or rename it, "
+        "or take it over deliberately with adopt: ['security_group'] (its rules stay; a dry run shows what "
+        "adopting changes)"
+    ]
+    assert (refused.add, refused.revoke, refused.adopt) == ([], [], False)
+
+
+def test_a_rule_someone_else_allows_beside_our_own_rules_is_left_to_them():
+    existing = (rule("192.0.2.0/24", ours=False), rule("198.51.100.0/24"))
+    assert rule_diff([Rule("192.0.2.0/24", 5432)], existing) == (
+        [], [Rule("198.51.100.0/24", 5432)], [Rule("192.0.2.0/24", 5432)]
+    )  # fmt: skip
+
+
+def test_the_changes_name_what_was_created_allowed_revoked_adopted_and_added():
+    rds = FakeRdsWithGroups(described=replace(in_vpc(public=True, groups=()), port=None))
+    ec2 = FakeGroups()
+    made = ensure_security_group(rds, ec2, TARGET, setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert made.changes == [
+        f"created security group {NAME} (sg-new) in vpc-1",
+        f"allowed 203.0.113.0/24 on port 5432 in security group {NAME}",  # no port reported: PostgreSQL's
+        f"added security group {NAME} to instance orders-prod",  # nothing else kept
+    ]
+    assert (made.group_name, made.group_id) == (NAME, "sg-new")
+    assert ec2.descriptions == [group_description("orders-prod")]
+    rds = FakeRdsWithGroups(described=in_vpc(public=True, groups=("sg-ours",)))
+    ec2 = FakeGroups(group({}, rule("198.51.100.0/24")))
+    adopted = ensure_security_group(rds, ec2, TARGET, setup("203.0.113.0/24", adopt=["security_group"]))  # type: ignore[arg-type]
+    assert adopted.changes == [
+        f"adopted security group {NAME} (sg-ours): tagged as rds-cdc-setup's",
+        f"allowed 203.0.113.0/24 on port 5432 in security group {NAME}",
+        f"revoked 198.51.100.0/24 on port 5432 from security group {NAME}",
+    ]
+    assert ec2.calls[-1] == ("revoke", "sg-ours", ["198.51.100.0/24"]) and rds.calls == []
+
+
+def test_teardown_detaches_then_deletes_its_group_and_without_one_does_nothing():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-team", "sg-ours")))
+    ec2 = FakeGroups(group(OURS, rule("203.0.113.0/24")))
+    assert drop_security_group(rds, ec2, teardown(), TARGET) == [  # type: ignore[arg-type]
+        f"remove security group {NAME} from instance orders-prod, keeping ['sg-team']",
+        f"delete security group {NAME} (sg-ours)",
+    ]
+    assert rds.calls == [("set-groups", "orders-prod", ["sg-team"])] and ec2.calls == [("delete", "sg-ours")]
+    detached = FakeRdsWithGroups(described=in_vpc(groups=("sg-team",)))
+    ec2 = FakeGroups(group(OURS))
+    assert drop_security_group(detached, ec2, teardown(), TARGET) == [f"delete security group {NAME} (sg-ours)"]  # type: ignore[arg-type]
+    assert detached.calls == [] and ec2.calls == [("delete", "sg-ours")]
+    nothing = FakeRdsWithGroups(described=in_vpc())
+    assert drop_security_group(nothing, FakeGroups(), teardown(), TARGET) == [] and nothing.calls == []  # type: ignore[arg-type]
+    no_vpc = FakeRdsWithGroups(described=instance())
+    assert plan_removal(no_vpc, FakeGroups(group(OURS)), teardown(), TARGET).group is None  # type: ignore[arg-type]
+
+
+def test_the_teardown_refusals_say_why_and_what_to_do():
+    rds = FakeRdsWithGroups(described=in_vpc(groups=("sg-team", "sg-ours")))
+    with pytest.raises(NotOwned) as foreign:
+        plan_removal(rds, FakeGroups(group({})), teardown(), TARGET)  # type: ignore[arg-type]
+    assert str(foreign.value) == (
+        f"Security group {NAME} (sg-ours) was not created by rds-cdc-setup for orders-prod (it lacks the tags "
+        "created-by=rds-cdc-setup and rds-cdc-setup:target), so the teardown will not delete it. Remove it "
+        "yourself, or delete it deliberately with adopt: ['security_group']"
+    )
+    mixed = FakeGroups(
+        group(OURS, rule("203.0.113.0/24"), rule("192.0.2.0/24", ours=False), rule("198.51.100.9/32", ours=False))
+    )
+    with pytest.raises(NotOwned) as theirs:
+        plan_removal(rds, mixed, teardown(), TARGET)  # type: ignore[arg-type]
+    assert str(theirs.value).startswith(
+        f"Security group {NAME} (sg-ours) holds inbound rules rds-cdc-setup did not add ("
+    )
+    assert "192.0.2.0/24; " in str(theirs.value) and str(theirs.value).endswith(
+        "deleting the group would remove them. Move them to a group of your own, or delete them with the group "
+        "deliberately with adopt: ['security_group']"
+    )
+    alone = FakeRdsWithGroups(described=in_vpc(groups=("sg-ours",)))
+    with pytest.raises(InvalidInput) as last:
+        plan_removal(alone, FakeGroups(group(OURS)), teardown(), TARGET)  # type: ignore[arg-type]
+    assert str(last.value) == (
+        f"Security group {NAME} is the only security group of instance orders-prod, which needs at least one: add "
+        "another group to it, then run the teardown again"
+    )
+
+
+AURORA = TARGET.model_copy(update={"instance_id": "orders-aurora-1", "cluster_id": "orders-aurora"})
+
+
+def test_on_aurora_the_writer_is_described_in_its_cluster_and_the_group_goes_on_the_cluster():
+    writer = replace(
+        in_vpc(public=False, groups=("sg-team",)), instance_id="orders-aurora-1", cluster_id="orders-aurora"
+    )
+    rds, ec2 = FakeRdsWithGroups(described=writer), FakeGroups()
+    aurora = SetupInput(db_cluster_identifier="orders-aurora", allow_cidrs=["203.0.113.0/24"])
+    made = ensure_security_group(rds, ec2, AURORA, aurora)  # type: ignore[arg-type]
+    assert rds.described_as == ("orders-aurora-1", "orders-aurora")
+    assert rds.calls == [("set-groups", "orders-aurora", ["sg-team", "sg-new"])]
+    assert made.warnings and made.warnings[0].startswith("cluster orders-aurora is not publicly accessible")
+    assert "Streamkap CDC access to orders-aurora (allow_cidrs)" in ec2.descriptions[0]
+    torn = FakeRdsWithGroups(described=replace(writer, security_group_ids=("sg-team", "sg-ours")))
+    ours = FakeGroups(
+        replace(group({"created-by": "rds-cdc-setup", TARGET_TAG_KEY: "orders-aurora"}), name=AURORA_NAME)
+    )
+    removal = TeardownInput(db_cluster_identifier="orders-aurora", drop_security_group=True)
+    drop_security_group(torn, ours, removal, AURORA)  # type: ignore[arg-type]
+    assert torn.described_as == ("orders-aurora-1", "orders-aurora")
+    assert torn.calls == [("set-groups", "orders-aurora", ["sg-team"])] and ours.deleted_names == [AURORA_NAME]
+
+
+def test_without_a_vpc_no_group_is_looked_for_and_the_messages_say_why():
+    ec2 = FakeGroups(group(OURS))
+    assert plan_removal(FakeRdsWithGroups(described=instance()), ec2, teardown(), TARGET).group is None  # type: ignore[arg-type]
+    assert ec2.looked_in == []
+    with pytest.raises(InvalidInput) as no_vpc:
+        plan_access(FakeGroups(), instance(), setup("203.0.113.0/24"))  # type: ignore[arg-type]
+    assert str(no_vpc.value) == (
+        "instance orders-prod reports no VPC (no DB subnet group): allow_cidrs needs the VPC its security groups "
+        "live in"
+    )
+    with pytest.raises(ValueError, match="^plan_access needs allow_cidrs$"):
+        plan_access(FakeGroups(), in_vpc(), SetupInput(db_instance_identifier="orders-prod"))  # type: ignore[arg-type]
