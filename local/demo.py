@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from typing import Any
+from unittest import mock
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # every AWS call is inside mock_aws, with its fake keys
 
@@ -224,7 +225,8 @@ def register(workflow: LocalWorkflow, server: LocalPostgres) -> int:
     secret = boto3.client("secretsmanager").create_secret(
         Name="streamkap-api/demo", SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
     )
-    with StreamkapStandIn(server=server) as api:
+    # The stand-in as the deployment's Streamkap API (settings STREAMKAP_API_URL): the only one a run sends to.
+    with StreamkapStandIn(server=server) as api, mock.patch.dict(os.environ, {"STREAMKAP_API_URL": api.url}):
         registering = {**EXECUTION_INPUT, "streamkap_api_secret_arn": secret["ARN"], "streamkap_api_url": api.url}
         say(f"\nAgain, registering the source in Streamkap (a local stand-in of its API at {api.url}):")
         execution = workflow.run(registering)

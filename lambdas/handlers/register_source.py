@@ -5,7 +5,7 @@ in the VPC, then proves the source streams the slot."""
 
 from lambdas.dal.secrets import Secrets
 from lambdas.dal.streamkap import StreamkapApi
-from lambdas.logic.register import api_credentials, register_source
+from lambdas.logic.register import api_credentials, check_api_url, register_source
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.models import RegisteredSource, RegisterSourceInput
 from lambdas.shared.observability import logger
@@ -18,6 +18,7 @@ def handler(state: RegisterSourceInput) -> RegisteredSource:
     setup = state.input
     if setup.streamkap_api_secret_arn is None:  # the ASL's IsSourceRegistered sends no such run here
         raise InvalidInput("RegisterSource needs streamkap_api_secret_arn")
+    check_api_url(setup, environment().streamkap_api_url)  # before any secret is read
     secrets = Secrets()
     credentials = api_credentials(secrets.json_value(setup.streamkap_api_secret_arn), setup.streamkap_api_secret_arn)
     password = secrets.credentials(state.configure.secret_arn).password

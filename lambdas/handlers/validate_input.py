@@ -2,14 +2,18 @@
 
 from typing import Any
 
+from lambdas.logic.register import check_api_url
 from lambdas.shared.models import SetupInput
 from lambdas.shared.observability import logger
 from lambdas.shared.parsing import parse_or_reject
+from lambdas.shared.settings import environment
 from lambdas.shared.step import step
 
 
 def parse_input(event: dict[str, Any]) -> SetupInput:
-    return parse_or_reject(SetupInput, event, "Execution input rejected, nothing was changed.")
+    setup = parse_or_reject(SetupInput, event, "Execution input rejected, nothing was changed.")
+    check_api_url(setup, environment().streamkap_api_url)
+    return setup
 
 
 @step()

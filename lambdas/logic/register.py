@@ -48,6 +48,17 @@ class SourceRecord(Protocol):
     def record_source(self, secret_arn: str, source_id: str) -> None: ...
 
 
+def check_api_url(setup: SetupInput, allowed: str) -> None:
+    """The password and the API credentials go only to the deployment's Streamkap API (`allowed`): an
+    execution input naming another host is refused before anything reads a secret or changes anything."""
+    if setup.streamkap_api_secret_arn is not None and setup.streamkap_api_url != allowed.rstrip("/"):
+        raise InvalidInput(
+            f"streamkap_api_url {setup.streamkap_api_url!r} is not this deployment's Streamkap API ({allowed}): "
+            "RegisterSource sends the CDC user's password and the API credentials there only. Leave "
+            "streamkap_api_url out"
+        )
+
+
 def source_plan(setup: SetupInput, target: Target) -> list[str]:
     """The plan's line for RegisterSource (Preflight runs in the VPC: it cannot ask the API)."""
     if setup.streamkap_api_secret_arn is None:

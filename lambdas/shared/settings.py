@@ -16,7 +16,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lambdas.shared.names import DEFAULT_OPT_IN_TAG, LOCK_TABLE_NAME, SECRET_NAME_PREFIX
+from lambdas.shared.names import DEFAULT_OPT_IN_TAG, LOCK_TABLE_NAME, SECRET_NAME_PREFIX, STREAMKAP_API_URL
 
 # The Lambda timeouts infra/functions.py gives the functions: data plane (SQL, in the VPC) and control plane.
 DATA_PLANE_LAMBDA_TIMEOUT_SECONDS = 120
@@ -74,6 +74,10 @@ class Environment(BaseModel):
     peek_timeout_ms: int = Field(30_000, alias="PEEK_TIMEOUT_MS", gt=0)
     # RegisterSource: each call to Streamkap's API gives up after this (a TransientFailure, retried).
     streamkap_api_timeout_seconds: float = Field(8, alias="STREAMKAP_API_TIMEOUT_SECONDS", gt=0)
+    # The one Streamkap API a run may send the CDC password and the API credentials to. The deployment never
+    # sets it (Streamkap's own); a test or the demo points it at the local stand-in. Not execution input:
+    # whoever may start an execution must not be able to send the password to a host of their choosing.
+    streamkap_api_url: str = Field(STREAMKAP_API_URL, alias="STREAMKAP_API_URL")
 
     @property
     def longest_server_wait_ms(self) -> int:

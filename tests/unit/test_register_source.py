@@ -329,3 +329,19 @@ def test_api_credentials_need_both_keys_as_text(value):
         register.api_credentials(value, "arn:secret")
     assert str(refused.value) == "Secret arn:secret is not JSON with 'client_id' and 'client_secret' keys"
     assert register.api_credentials({"client_id": "i", "client_secret": "s"}, "arn:secret") == ("i", "s")
+
+
+def test_only_the_deployments_streamkap_api_may_receive_the_password():
+    with_api = SETUP.model_copy(
+        update={"streamkap_api_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:streamkap-api/x"}
+    )
+    register.check_api_url(with_api, "https://api.streamkap.com/api/")  # the default, trailing slash or not
+    elsewhere = with_api.model_copy(update={"streamkap_api_url": "https://collector.example.com/api"})
+    with pytest.raises(InvalidInput) as refused:
+        register.check_api_url(elsewhere, "https://api.streamkap.com/api")
+    assert str(refused.value) == (
+        "streamkap_api_url 'https://collector.example.com/api' is not this deployment's Streamkap API "
+        "(https://api.streamkap.com/api): RegisterSource sends the CDC user's password and the API credentials "
+        "there only. Leave streamkap_api_url out"
+    )
+    register.check_api_url(elsewhere.model_copy(update={"streamkap_api_secret_arn": None}), "https://x")  # no sending

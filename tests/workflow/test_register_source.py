@@ -5,8 +5,10 @@ the slot: one registered source for the module, then re-runs and refusals on it.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from unittest import mock
 
 import boto3
 import pytest
@@ -45,7 +47,8 @@ def registered() -> Iterator[Registered]:
                 Name="streamkap-api/local",
                 SecretString=json.dumps({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
             )
-            with StreamkapStandIn(server=server) as api:
+            # The stand-in as this deployment's Streamkap API: the only one a run may send the password to.
+            with StreamkapStandIn(server=server) as api, mock.patch.dict(os.environ, {"STREAMKAP_API_URL": api.url}):
                 api_input = {"streamkap_api_secret_arn": secret["ARN"], "streamkap_api_url": api.url}
                 first = stack.run(**api_input)
                 yield Registered(stack, api, api_input, first)
@@ -85,6 +88,16 @@ def test_the_source_is_registered_active_and_its_connector_advances_the_slot(reg
     ) == [[True]]
     tags = boto3.client("secretsmanager").describe_secret(SecretId=USER_SECRET)["Tags"]
     assert {"Key": STREAMKAP_SOURCE_TAG_KEY, "Value": stored.id} in tags
+
+
+def test_an_api_url_other_than_the_deployments_is_refused_at_validation_and_changes_nothing(registered: Registered):
+    before = everything(registered.stack.server, "orders")
+    writes = list(registered.api.writes())
+    refused = registered.stack.run(**registered.api_input | {"streamkap_api_url": "https://collector.example.com/api"})
+    assert (refused.status, refused.error) == ("FAILED", "InvalidInput"), refused.cause
+    assert "is not this deployment's Streamkap API" in refused.cause
+    assert "Preflight" not in refused.states_entered and "RegisterSource" not in refused.states_entered
+    assert everything(registered.stack.server, "orders") == before and list(registered.api.writes()) == writes
 
 
 def test_the_registration_steps_parse_what_they_are_given(registered: Registered):
