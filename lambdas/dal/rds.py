@@ -277,24 +277,20 @@ class Rds:
     def attach_parameter_group(self, instance_id: str, group: str, *, cluster_id: str | None = None) -> None:
         """Attach to the instance, or with `cluster_id` attach the cluster parameter group to the cluster."""
         if cluster_id:
-            self._rds.modify_db_cluster(
-                DBClusterIdentifier=cluster_id, DBClusterParameterGroupName=group, ApplyImmediately=True
-            )
-            return
-        self._rds.modify_db_instance(
-            DBInstanceIdentifier=instance_id, DBParameterGroupName=group, ApplyImmediately=True
-        )
+            self._modify(instance_id, cluster_id, DBClusterParameterGroupName=group)
+        else:
+            self._modify(instance_id, None, DBParameterGroupName=group)
 
     def set_security_groups(self, instance_id: str, group_ids: list[str], *, cluster_id: str | None = None) -> None:
         """The instance's (with `cluster_id`, the cluster's) VPC security groups become exactly `group_ids`."""
+        self._modify(instance_id, cluster_id, VpcSecurityGroupIds=group_ids)
+
+    def _modify(self, instance_id: str, cluster_id: str | None, **changes: Any) -> None:
+        """ModifyDBCluster on the cluster when there is one, else ModifyDBInstance; applied now."""
         if cluster_id:
-            self._rds.modify_db_cluster(
-                DBClusterIdentifier=cluster_id, VpcSecurityGroupIds=group_ids, ApplyImmediately=True
-            )
-            return
-        self._rds.modify_db_instance(
-            DBInstanceIdentifier=instance_id, VpcSecurityGroupIds=group_ids, ApplyImmediately=True
-        )
+            self._rds.modify_db_cluster(DBClusterIdentifier=cluster_id, ApplyImmediately=True, **changes)
+        else:
+            self._rds.modify_db_instance(DBInstanceIdentifier=instance_id, ApplyImmediately=True, **changes)
 
     def reboot(self, instance_id: str) -> None:
         self._rds.reboot_db_instance(DBInstanceIdentifier=instance_id)
