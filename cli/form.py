@@ -62,10 +62,15 @@ def published_tables(output: dict[str, Any]) -> str:
     return f"{published} tables published ({captured} to capture, as in the tables CSV, + the workflow's {whose})"
 
 
+# Verify's heartbeat: Streamkap's heartbeat option to match (a table in the signal schema, or "use logical message").
+HEARTBEAT_KIND = {"table": "(table) ", "message": "(logical message, no table) "}
+
+
 def verified_line(output: dict[str, Any]) -> str:
     verification = output["verification"]
     how = {"peek": "peeked the slot as the CDC user", "live": "a connector streams from the slot"}
     return (
-        f"Verified: wal_level={verification['wal_level']}, {published_tables(output)}, heartbeat seen in the "
-        f"slot: {verification.get('heartbeat_seen')}, proof: {how.get(verification.get('proof', 'peek'), 'peek')}"
+        f"Verified: wal_level={verification['wal_level']}, {published_tables(output)}, heartbeat "
+        f"{HEARTBEAT_KIND.get(verification.get('heartbeat', 'table'), '')}seen in the slot: "
+        f"{verification.get('heartbeat_seen')}, proof: {how.get(verification.get('proof', 'peek'), 'peek')}"
     )

@@ -21,7 +21,7 @@ from lambdas.shared.errors import (
     SlotConflict,
     UnsupportedVersion,
 )
-from lambdas.shared.models import PreflightResult, SetupInput, Target
+from lambdas.shared.models import HEARTBEAT_TABLE, HeartbeatMode, PreflightResult, SetupInput, Target
 from lambdas.shared.ownership import OWNER_TAG_KEY, OWNER_TAG_VALUE, recorded_slots
 from lambdas.shared.settings import environment
 
@@ -59,6 +59,27 @@ def slot_ownership(db: Database, setup: SetupInput, target: Target, existing: sq
 
 # pgoutput passes logical messages on from PostgreSQL 14 (its `messages` option).
 MESSAGE_HEARTBEAT_MAJOR = 14
+
+
+def resolve_heartbeat(setup: SetupInput, server: sql.ServerInfo, state: sql.CatalogState) -> HeartbeatMode:
+    """heartbeat "auto": logical messages where pgoutput carries them (14+), so no table is made and the
+    connector needs no write grant (Streamkap's "use logical message" heartbeat; the Terraform source then
+    has heartbeat_enabled and no heartbeat schema); the table below 14, and wherever an earlier setup made
+    ours: a connector configured with it keeps working."""
+    if setup.heartbeat != "auto":
+        return setup.heartbeat
+    ours_exists = HEARTBEAT_TABLE in state.own_tables_marked
+    return "table" if ours_exists or server.major < MESSAGE_HEARTBEAT_MAJOR else "message"
+
+
+def heartbeat_line(setup: SetupInput, server: sql.ServerInfo) -> str:
+    if setup.heartbeat == "message":
+        return (
+            f"heartbeat (auto): logical messages, no heartbeat table (PostgreSQL {server.major}); "
+            'heartbeat: "table" keeps a table instead'
+        )
+    why = "an earlier setup made it" if server.major >= MESSAGE_HEARTBEAT_MAJOR else f"PostgreSQL {server.major} < 14"
+    return f"heartbeat (auto): table {setup.signal_table_schema}.{HEARTBEAT_TABLE} ({why})"
 
 
 def check_server(server: sql.ServerInfo, setup: SetupInput | None = None) -> None:
@@ -203,6 +224,11 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
     if target.self_managed and server.wal_level != "logical":
         raise InvalidInput(wal_level_fix(target, server.wal_level))
     state = setup_catalog(db, setup, target, server)
+    heartbeat = resolve_heartbeat(setup, server, state)
+    plan_notes = []
+    if setup.heartbeat == "auto":
+        setup = setup.model_copy(update={"heartbeat": heartbeat})
+        plan_notes.append(heartbeat_line(setup, server))
     name = secret_name(setup, target)
     secret = secrets.inspect_user_secret(name, kms_key_arn=environment().secrets_kms_key_arn)
     plan = list(target.parameter_plan)
@@ -241,9 +267,11 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
     plan += refusable(database_plan)
     plan += refusable(lambda: slot_plan(db, setup, target, server))
     plan += source_plan(setup, target)
+    plan += plan_notes
     return PreflightResult(
         server_version_num=server.version_num,
         wal_level=server.wal_level,
         rds_roles=server.rds_replication_exists,
         plan=plan,
+        heartbeat=heartbeat,
     )

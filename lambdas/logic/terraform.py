@@ -55,7 +55,11 @@ def source_attributes(
         "table_include_list": include_list,
         "signal_data_collection_schema_or_database": connector.signal_table_schema,
         "heartbeat_enabled": setup.heartbeat != "off",
-        "heartbeat_data_collection_schema_or_database": connector.signal_table_schema,
+        # Message or no heartbeat: no table, so no schema (null: the provider's "Kafka-only" heartbeat,
+        # which needs neither a heartbeat table nor a write grant in the source database).
+        "heartbeat_data_collection_schema_or_database": connector.signal_table_schema
+        if setup.heartbeat == "table"
+        else None,
         "slot_name": connector.replication_slot_name,
         "publication_name": connector.publication_name,
         "binary_handling_mode": connector.binary_handling_mode,

@@ -73,6 +73,7 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
         peek_ok=False,
         peeked_changes=0,
         heartbeat_seen=True if heartbeat is not None else None,
+        heartbeat=setup.chosen_heartbeat(),
         proof="live",
     )
     if sql.slot_reader(db, setup.slot_name) is not None and confirmed_live(db, setup, heartbeat):
@@ -111,6 +112,7 @@ def verify(db: Database, setup: SetupInput, configured: ConfigureResult) -> Veri
         peek_ok=True,
         peeked_changes=len(changes),
         heartbeat_seen=heartbeat_seen,
+        heartbeat=setup.chosen_heartbeat(),
         proof="peek",
     )
 

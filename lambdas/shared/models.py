@@ -28,6 +28,7 @@ SLOT_NAME = re.compile(r"^[a-z0-9_]{1,63}$")  # PostgreSQL's own rule for slot n
 WAL_KEEP_UNBOUNDED = -1  # max_slot_wal_keep_size_mb: no bound, as PostgreSQL's own -1
 SIGNAL_TABLE = "streamkap_signal"  # the seed's name; the connector reads its signals there
 HEARTBEAT_TABLE = "streamkap_heartbeat"
+HeartbeatMode = Literal["table", "message", "off"]
 # Step Functions fails an execution whose state or output exceeds 256 KiB (States.DataLimitExceeded).
 # Per-table data in the state is kept within these budgets, whatever the number of tables.
 STATE_LIMIT_BYTES = 256 * 1024
@@ -133,7 +134,9 @@ class SetupInput(BaseModel):
     replica_identity: Literal["check", "full", "ignore"] = "check"
     # table: the streamkap_heartbeat table Streamkap's connector updates; message (PostgreSQL 14+):
     # no table, heartbeats are logical messages (pg_logical_emit_message); off: none. true/false: table/off.
-    heartbeat: Literal["table", "message", "off"] = "table"
+    # auto: Preflight chooses (lambdas/logic/preflight.py resolve_heartbeat): message on 14+, the table below
+    # 14 or where an earlier setup made it; every later step sees the choice, never "auto".
+    heartbeat: Literal["auto", "table", "message", "off"] = "auto"
     dry_run: bool = False
     poll_seconds: int = Field(30, ge=1, le=3600)
     max_wait_minutes: int = Field(60, ge=1, le=24 * 60)
@@ -372,9 +375,16 @@ class SetupInput(BaseModel):
         execution prepares (names its secrets, alarms, lock, notifications)."""
         return input_target_id(vars(self)) or ""
 
+    def chosen_heartbeat(self) -> HeartbeatMode:
+        """The heartbeat past Preflight, which resolves "auto" (with_preflight_choices)."""
+        if self.heartbeat == "auto":
+            raise ValueError("heartbeat 'auto' is resolved by Preflight: this step runs before it")
+        return self.heartbeat
+
     @property
     def own_tables(self) -> list[str]:
         """The tables the workflow creates and publishes itself, in signal_table_schema."""
+        self.chosen_heartbeat()
         return [SIGNAL_TABLE] + ([HEARTBEAT_TABLE] if self.heartbeat == "table" else [])
 
     @property
@@ -413,6 +423,14 @@ class PreflightResult(BaseModel):
     wal_level: str
     rds_roles: bool  # rds_replication exists: an RDS server (else self-managed PostgreSQL)
     plan: list[str]
+    heartbeat: HeartbeatMode = "table"  # the input's, "auto" resolved
+
+
+def with_preflight_choices(setup: SetupInput, preflight: PreflightResult | None) -> SetupInput:
+    """The input as every step after Preflight must read it: heartbeat "auto" replaced by Preflight's choice."""
+    if preflight is None or setup.heartbeat != "auto":
+        return setup
+    return setup.model_copy(update={"heartbeat": preflight.heartbeat})
 
 
 class ParameterGroupResult(BaseModel):
@@ -467,6 +485,7 @@ class VerifyResult(BaseModel):
     peek_ok: bool
     peeked_changes: int
     heartbeat_seen: bool | None = None
+    heartbeat: HeartbeatMode = "table"  # how it was written: the table, a logical message, or none (off)
     # peek: the slot was idle and a bounded peek read it; live: a connector streams from it (a peek
     # would fail), and it confirmed the WAL past Verify's heartbeat (lambdas/logic/verify.py)
     proof: Literal["peek", "live"] = "peek"
@@ -533,50 +552,61 @@ class TargetStepInput(SetupStepInput):
     target: Target
 
 
+class PlannedStepInput(TargetStepInput):
+    """A step after Preflight: its input carries Preflight's choices (with_preflight_choices)."""
+
+    preflight: PreflightResult
+
+    @model_validator(mode="after")
+    def _preflight_choices(self) -> PlannedStepInput:
+        self.input = with_preflight_choices(self.input, self.preflight)
+        return self
+
+
 class PreflightInput(TargetStepInput):
     pass
 
 
-class EnsureParameterGroupInput(TargetStepInput):
-    preflight: PreflightResult
-
-
-class RebootInstanceInput(TargetStepInput):
+class EnsureParameterGroupInput(PlannedStepInput):
     pass
 
 
-class CheckRebootStatusInput(TargetStepInput):
+class RebootInstanceInput(PlannedStepInput):
+    pass
+
+
+class CheckRebootStatusInput(PlannedStepInput):
     reboot: RebootResult  # RebootInstance runs before the first check
     reboot_status: RebootStatus | None = None  # the previous check; absent the first time
 
 
-class ConfigureDatabaseInput(TargetStepInput):
+class ConfigureDatabaseInput(PlannedStepInput):
     pass
 
 
-class CreateAlarmsInput(TargetStepInput):
+class CreateAlarmsInput(PlannedStepInput):
     # Only RDS targets get alarms (HasRdsMetrics), and on RDS every path ran EnsureParameterGroup
     parameter_group: ParameterGroupResult
 
 
-class CreateSlotInput(TargetStepInput):
+class CreateSlotInput(PlannedStepInput):
     pass
 
 
-class VerifyInput(TargetStepInput):
+class VerifyInput(PlannedStepInput):
     configure: ConfigureResult
 
 
-class RegisterSourceInput(TargetStepInput):
+class RegisterSourceInput(PlannedStepInput):
     configure: ConfigureResult
 
 
-class ConfirmSourceStreamingInput(TargetStepInput):
+class ConfirmSourceStreamingInput(PlannedStepInput):
     configure: ConfigureResult
     source: RegisteredSource
 
 
-class EnsureSecurityGroupInput(TargetStepInput):
+class EnsureSecurityGroupInput(PlannedStepInput):
     pass
 
 
@@ -619,6 +649,11 @@ class WorkflowState(SetupInputState):
     security_group: SecurityGroupResult | None = None
     source: RegisteredSource | None = None
     source_streaming: SourceStreaming | None = None
+
+    @model_validator(mode="after")
+    def _preflight_choices(self) -> WorkflowState:
+        self.input = with_preflight_choices(self.input, self.preflight)
+        return self
 
 
 class Connector(BaseModel):

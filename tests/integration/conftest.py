@@ -102,6 +102,9 @@ def local_setup(
         user_name=user,
         role_name=role,
         slot_name=slot,
+        # Preflight's choice for "auto" below 14 or where our table exists: these tests call the steps' logic
+        # directly, past Preflight (tests/integration/test_preflight.py covers "auto" itself)
+        heartbeat="table",
     )
     target = Target(
         instance_id="local-test",

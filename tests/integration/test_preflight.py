@@ -100,3 +100,30 @@ def test_ddl_gives_up_on_a_locked_table_instead_of_queueing_production_behind_it
         holder.run("ROLLBACK")
         holder.close()
     assert harness.sql("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=harness.setup.user_name) == [[0]]
+
+
+def test_heartbeat_auto_is_a_logical_message_from_14_and_keeps_a_table_an_earlier_setup_made(harness):
+    auto = harness.setup.model_copy(update={"heartbeat": "auto"})
+    messages = harness.server.major_version >= 14
+    with harness.master() as db:
+        first = preflight(db, Secrets(), auto, harness.target)
+    assert first.heartbeat == ("message" if messages else "table")
+    [line] = [line for line in first.plan if line.startswith("heartbeat (auto)")]
+    assert ("no heartbeat table" in line) is messages
+    # Its plan is that of the chosen mode: the heartbeat table only when it is chosen.
+    assert any("streamkap_heartbeat" in line for line in first.plan if line != line_of(first)) is not messages
+
+    harness.configure(heartbeat="table")  # an earlier setup with the table: its connector writes there
+    with harness.master() as db:
+        again = preflight(db, Secrets(), auto, harness.target)
+    assert again.heartbeat == "table"
+    assert line_of(again).startswith("heartbeat (auto): table streamkap.streamkap_heartbeat (")
+
+    with harness.master() as db:  # a mode given is kept, and says nothing of "auto"
+        given = preflight(db, Secrets(), harness.setup.model_copy(update={"heartbeat": "table"}), harness.target)
+    assert given.heartbeat == "table" and not any(line.startswith("heartbeat (auto)") for line in given.plan)
+
+
+def line_of(result) -> str:
+    [line] = [line for line in result.plan if line.startswith("heartbeat (auto)")]
+    return line

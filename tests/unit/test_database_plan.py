@@ -16,7 +16,8 @@ from lambdas.shared.errors import (
 from lambdas.shared.models import SetupInput
 from lambdas.shared.ownership import marker, user_marker
 
-SETUP = SetupInput(db_instance_identifier="orders-prod", database="orders")
+# heartbeat as Preflight resolves "auto" for a server below 14 (or one with our table already there)
+SETUP = SetupInput(db_instance_identifier="orders-prod", database="orders", heartbeat="table")
 
 
 def server(major: int = 15, rds: bool = False) -> ServerInfo:

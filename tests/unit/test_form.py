@@ -32,10 +32,13 @@ def test_the_published_count_says_why_it_exceeds_the_csv(published, captured, sa
     assert published_tables(output(published, captured)) == said
 
 
-def test_the_verified_line_names_the_proof():
+def test_the_verified_line_names_the_proof_and_the_heartbeat_to_choose_in_streamkap():
     assert verified_line(output(5, 3)).endswith(
-        "heartbeat seen in the slot: True, proof: peeked the slot as the CDC user"
+        "heartbeat (table) seen in the slot: True, proof: peeked the slot as the CDC user"
     )
+    message = output(4, 3)
+    message["verification"]["heartbeat"] = "message"
+    assert "heartbeat (logical message, no table) seen in the slot: True" in verified_line(message)
     assert verified_line(output(5, 3, "live")).endswith("proof: a connector streams from the slot")
     assert verified_line(output(5, 3)).startswith("Verified: wal_level=logical, 5 tables published (3 to capture")
 

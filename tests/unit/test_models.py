@@ -37,7 +37,7 @@ def test_defaults_are_the_seed_guides():
         "ca_certificate": None,
         "reboot": "immediate",
         "replica_identity": "check",
-        "heartbeat": "table",
+        "heartbeat": "auto",  # Preflight: message on PostgreSQL 14+, else (or where ours exists) the table
         "dry_run": False,
         "poll_seconds": 30,
         "max_wait_minutes": 60,

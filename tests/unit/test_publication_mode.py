@@ -154,7 +154,7 @@ def test_tables_with_a_whole_schema_or_database_mode_is_invalid_input():
 
 
 def test_the_export_of_a_large_csv_keeps_to_the_captured_schemas_unless_the_tables_are_listed():
-    setup = SetupInput(db_instance_identifier="orders-prod", schemas=["public", "inventory"])
+    setup = SetupInput(db_instance_identifier="orders-prod", schemas=["public", "inventory"], heartbeat="table")
     assert "schemaname IN" not in export_query(setup)
     for mode in ("schemas", "all_tables"):
         query = export_query(setup.model_copy(update={"publication_mode": mode}))

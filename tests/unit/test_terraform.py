@@ -10,13 +10,14 @@ from lambdas.logic.terraform import TABLES_FROM_CSV_FILE, terraform_document, te
 from lambdas.shared.models import Connector, SetupInput
 
 # streamkap_source_postgresql's attributes (terraform-provider-streamkap, internal/generated/source_postgresql.go):
-# the required ones, and every one a configuration may set (computed-only ones left out).
+# the required ones, and every one a configuration may set (computed-only ones left out). The heartbeat's schema
+# is optional in the provider's v3 (null with heartbeat_enabled: its "Kafka-only" heartbeat, no table needed).
 REQUIRED = {
     "name", "database_hostname", "database_user", "database_password", "database_dbname",
-    "signal_data_collection_schema_or_database", "heartbeat_data_collection_schema_or_database",
-    "schema_include_list", "table_include_list",
+    "signal_data_collection_schema_or_database", "schema_include_list", "table_include_list",
 }  # fmt: skip
 SETTABLE = REQUIRED | {
+    "heartbeat_data_collection_schema_or_database",
     "database_port", "snapshot_read_only", "column_include_list_toggled", "source_regex_support_enabled",
     "column_include_list", "column_exclude_list", "heartbeat_enabled", "slot_name", "publication_name",
     "database_sslmode", "include_source_db_name_in_table_name", "binary_handling_mode",
@@ -46,7 +47,7 @@ def the_source(doc: dict) -> tuple[str, dict]:
 
 
 def test_the_resource_sets_every_required_attribute_and_only_the_providers():
-    label, attributes = the_source(document())
+    label, attributes = the_source(document(heartbeat="table"))
     assert REQUIRED <= attributes.keys() <= SETTABLE
     assert label == "orders-prod_orders" and attributes["name"] == "orders-prod/orders"
     assert attributes | {"database_password": None} == {
@@ -87,8 +88,15 @@ def test_a_list_too_large_for_the_output_is_read_from_the_tables_csv_file():
     assert attributes["schema_include_list"] == "public,inventory"  # the input's schemas, in its order
 
 
-def test_no_heartbeat_table_turns_the_connectors_heartbeat_off():
-    assert the_source(document(heartbeat=False))[1]["heartbeat_enabled"] is False
+@pytest.mark.parametrize(
+    ("heartbeat", "enabled", "schema"),
+    [("table", True, "streamkap"), ("message", True, None), ("off", False, None), (False, False, None)],
+)
+def test_only_the_heartbeat_table_names_a_heartbeat_schema(heartbeat, enabled, schema):
+    """Message heartbeats need no table: the provider's heartbeat without a schema (null)."""
+    attributes = the_source(document(heartbeat=heartbeat))[1]
+    assert attributes["heartbeat_enabled"] is enabled
+    assert attributes["heartbeat_data_collection_schema_or_database"] == schema
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,9 @@ def step_output(execution: Execution, state: str) -> dict:
 
 @pytest.fixture
 def streaming(stack: Stack, tmp_path) -> Iterator[tuple[Stack, LiveConnector]]:
-    """A setup made ready through the setup state machine, and a connector streaming its slot."""
-    execution = stack.run()
+    """A setup made ready through the setup state machine, and a connector streaming its slot. With the
+    heartbeat table, whose updates the tests count; the reruns' "auto" keeps it (an earlier setup made it)."""
+    execution = stack.run(heartbeat="table")
     assert execution.status == "SUCCEEDED", execution.cause
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=f"rds-cdc-setup/{INSTANCE}/streamkap_user")
     user = json.loads(secret["SecretString"])

@@ -43,7 +43,9 @@ def test_thousands_of_tables_keep_every_state_and_the_output_under_the_step_func
     output = execution.output
     # The names would take more than the CSV's budget: the output says so and how to export them.
     assert "tables_csv" not in output
-    assert output["tables_count"] >= TABLES and output["verification"]["published_tables"] == output["tables_count"] + 2
+    own = 1 if stack.server.major_version >= 14 else 2  # signal (and heartbeat below 14: "auto")
+    assert output["tables_count"] >= TABLES
+    assert output["verification"]["published_tables"] == output["tables_count"] + own
     assert "\\copy" in output["message"] and "tables.csv" in output["message"]
     setup = SetupInput(db_instance_identifier="orders-prod", schemas=["public"])
     exported = [row[0] for row in stack.sql(export_query(setup))]
