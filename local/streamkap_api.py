@@ -122,10 +122,10 @@ class StreamkapStandIn:
         with self._lock:
             self._failures.append(Failure(status, detail, on=on))
 
-    def hang_next(self, seconds: float) -> None:
-        """The next request gets no answer for `seconds` (then a 504)."""
+    def hang_next(self, seconds: float, *, on: str | None = None) -> None:
+        """The next request (the next `on`, where given) gets no answer for `seconds` (then a 504)."""
         with self._lock:
-            self._failures.append(Failure(0, "hung", seconds))
+            self._failures.append(Failure(0, "hung", seconds, on=on))
 
     def writes(self) -> list[tuple[str, str]]:
         return [(method, path) for method, path in self.requests if method in ("POST", "PUT") and "/auth/" not in path]

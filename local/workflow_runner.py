@@ -17,12 +17,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 import boto3
 import botocore.session
 from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
@@ -181,6 +183,9 @@ class LocalWorkflow:
 
         self._stack.enter_context(mock.patch.object(LambdaFunction, "_invoke_lambda", invoke))
         self._stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", short_wait))
+        # A Retry's interval too (moto sleeps it for real: up to 45 s for 4 attempts of TransientFailure).
+        short_sleep = SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, scaled)))
+        self._stack.enter_context(mock.patch.object(retrier_decl, "time", short_sleep))
         self._stack.enter_context(mock.patch.object(Database, "connect", classmethod(connect_as_on_rds)))
         for name, patched in (
             ("_normalise_parameters", _sfn_normalise_parameters),

@@ -168,3 +168,35 @@ def test_api_refusals_and_a_foreign_source_fail_by_name_and_leave_everything_as_
         stored.config = config
         if case.foreign:
             secrets.tag_resource(SecretId=USER_SECRET, Tags=[{"Key": STREAMKAP_SOURCE_TAG_KEY, "Value": stored.id}])
+
+
+def test_a_502_is_retried_by_the_state_machine_and_the_run_ends_registered(registered: Registered):
+    api = registered.api
+    [stored] = api.sources.values()
+    config, writes = dict(stored.config), list(api.writes())
+    api.fail_next(502, "bad gateway from the stand-in", on="POST /api/auth/access-token")
+
+    execution = registered.run()
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    failed = [e["lambdaFunctionFailedEventDetails"] for e in execution.events if e["type"] == "LambdaFunctionFailed"]
+    assert [(f["error"], "within" not in f["cause"]) for f in failed] == [("TransientFailure", True)]
+    assert execution.output["source"]["id"] == stored.id and stored.config == config and api.writes() == writes
+
+
+def test_an_api_that_never_answers_in_time_is_transient_failure_after_the_retries_and_changes_nothing(
+    registered: Registered,
+):
+    api = registered.api
+    [stored] = api.sources.values()
+    config, writes = dict(stored.config), list(api.writes())
+    before = everything(registered.stack.server, "orders")
+    for _ in range(5):  # the first attempt and the ASL's 4 retries of TransientFailure
+        api.hang_next(1.0, on="POST /api/auth/access-token")
+    with mock.patch.dict(os.environ, {"STREAMKAP_API_TIMEOUT_SECONDS": "0.2"}):
+        execution = registered.run()
+
+    assert (execution.status, execution.error) == ("FAILED", "TransientFailure"), execution.cause
+    assert "did not answer POST /auth/access-token within 0.2s" in execution.cause
+    assert everything(registered.stack.server, "orders") == before
+    assert stored.config == config and api.writes() == writes
