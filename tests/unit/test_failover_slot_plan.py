@@ -106,3 +106,46 @@ def test_an_existing_slot_without_failover_is_altered_unless_streamed_and_the_ne
         slot_line(SetupInput(db_instance_identifier="orders-prod", slot_name="s"))
         == "create replication slot s (pgoutput)"
     )
+
+
+@pytest.mark.parametrize(
+    ("found", "self_managed", "expected"),
+    [
+        # RDS, a replica streaming, the setting unset: named, with what to set it to and the risk
+        (
+            sql.StandbySlots(("rds_us_east_1_db_abc",), "", True),
+            False,
+            [
+                "synchronized_standby_slots is not set, and the workflow leaves it to you: set it in the parameter "
+                "group to the physical slot of the standby meant to take over (this server has: rds_us_east_1_db_abc)",
+            ],
+        ),
+        # set: what it guarantees, and what stalls the connector; no postgres database: the replica's dbname
+        (
+            sql.StandbySlots(("a",), "a", False),
+            False,
+            [
+                "synchronized_standby_slots = 'a': the connector receives a change only once those standbys have it",
+                "the read replica's rds.logical_slot_sync_dbname defaults to postgres, which does not exist",
+            ],
+        ),
+        # self-managed: postgresql.conf, and what the standby needs is the operator's
+        (
+            sql.StandbySlots((), "", True),
+            True,
+            [
+                "synchronized_standby_slots is not set, and the workflow leaves it to you: set it in postgresql.conf "
+                "to the physical slot of the standby meant to take over (this server has no physical slot",
+                "the standby needs sync_replication_slots = on, hot_standby_feedback = on, primary_slot_name",
+            ],
+        ),
+    ],
+)
+def test_the_standby_plan_says_what_the_workflow_leaves_to_the_operator(monkeypatch, found, self_managed, expected):
+    from lambdas.logic.preflight import standby_plan
+
+    monkeypatch.setattr(sql, "standby_slots", lambda db: found)
+    lines = standby_plan(None, target().model_copy(update={"self_managed": self_managed}))  # type: ignore[arg-type]
+    assert len(lines) == len(expected)
+    assert all(line.startswith(start) for line, start in zip(lines, expected, strict=True))
+    assert "stalls the connector" in lines[0]
