@@ -11,7 +11,7 @@ import functools
 import socket
 import ssl
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -217,11 +217,19 @@ class Database:
         _set_read_timeout(self._conn, seconds)
 
     def _run(self, sql: str, **params: Any) -> Any:
+        return self._call(sql, lambda: self._conn.run(sql, **params))
+
+    def replication_command(self, command: str) -> None:
+        """A replication-protocol command (ALTER_REPLICATION_SLOT ...) on a connection opened with
+        `replication=True`: walsender commands take the simple query protocol only."""
+        self._call(command, lambda: self._conn.execute_simple(command))
+
+    def _call(self, sql: str, send: Callable[[], Any]) -> Any:
         context = " ".join(sql.split()[:3])
         if self._lost is not None:
             raise TransientFailure(f"{context}: the connection to {self._where} was already lost ({self._lost})")
         try:
-            return self._conn.run(sql, **params)
+            return send()
         except DatabaseError as error:
             raise named(error, context) from None
         except (InterfaceError, OSError) as error:
@@ -237,9 +245,18 @@ class Database:
 
     @classmethod
     def connect(
-        cls, *, host: str, port: int, database: str, credentials: Credentials, ca_certificate: str | None = None
+        cls,
+        *,
+        host: str,
+        port: int,
+        database: str,
+        credentials: Credentials,
+        ca_certificate: str | None = None,
+        replication: bool = False,
     ) -> Database:
-        """`ca_certificate`: a self-managed target's own CA (PEM) instead of the RDS CA bundle."""
+        """`ca_certificate`: a self-managed target's own CA (PEM) instead of the RDS CA bundle.
+        `replication`: a logical replication connection to `database` (replication=database), for
+        replication_command; the login needs REPLICATION (on RDS: rds_replication)."""
         settings = environment()
         ssl_context = _ssl_context(ca_certificate)
         try:
@@ -252,6 +269,7 @@ class Database:
                 ssl_context=ssl_context,
                 timeout=settings.db_connect_timeout_seconds,
                 application_name="rds-cdc-setup",
+                **({"replication": "database"} if replication else {}),
             )
         except DatabaseError as error:
             code, message = server_error(error)

@@ -600,13 +600,14 @@ class SlotInfo:
     database: str | None
     active: bool
     wal_status: str | None = None  # PG13+: 'lost' once max_slot_wal_keep_size let its WAL be removed
+    failover: bool | None = None  # PG17+: synced to standbys running sync_replication_slots; None before 17
 
 
 def slot(db: Database, name: str) -> SlotInfo | None:
-    # to_jsonb(s)->>'wal_status': the column exists from PG13 on, the query on every version.
+    # to_jsonb(s)->>'wal_status' (PG13+) and ->>'failover' (PG17+): the query runs on every version.
     row = db.row(
-        "SELECT plugin::text, slot_type, database::text, active, to_jsonb(s) ->> 'wal_status' "
-        "FROM pg_replication_slots s WHERE slot_name = :s",
+        "SELECT plugin::text, slot_type, database::text, active, to_jsonb(s) ->> 'wal_status', "
+        "(to_jsonb(s) ->> 'failover')::boolean FROM pg_replication_slots s WHERE slot_name = :s",
         s=name,
     )
     return SlotInfo(*row) if row else None
@@ -621,19 +622,52 @@ def set_local_lock_timeout(db: Database, timeout_ms: int) -> None:
     db.execute(f"SET LOCAL lock_timeout = {int(timeout_ms)}")
 
 
-def create_slot(db: Database, name: str, timeout_ms: int) -> None:
+def create_slot(db: Database, name: str, timeout_ms: int, *, failover: bool = False) -> None:
     # Outside any write transaction: slot creation waits for running write transactions to end.
-    # Same call on PG10-17. No `failover` (17+): it syncs the slot to a physical standby running
-    # sync_replication_slots, which RDS has none of (Multi-AZ standbys are storage replicas and keep
-    # the slot); passing it would also fail before 17. No two-phase (14+): pgoutput clients ask per stream.
+    # Same call on PG10-17. `failover` (17+, input failover_slot; the argument does not exist before
+    # 17, Preflight refuses there) syncs the slot to a physical standby running sync_replication_slots
+    # (an RDS read replica: AWS "Managing logical slot synchronization for RDS for PostgreSQL"); a
+    # Multi-AZ instance's standby is a storage replica and keeps the slot without it.
+    # No two-phase (14+): pgoutput clients ask per stream.
     db.execute(f"SET lock_timeout = {int(timeout_ms)}")
     db.execute(f"SET statement_timeout = {int(timeout_ms)}")
     try:
-        db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput')", s=name)
+        if failover:  # (slot_name, plugin, temporary, twophase, failover)
+            db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput', false, false, true)", s=name)
+        else:
+            db.execute("SELECT pg_create_logical_replication_slot(:s, 'pgoutput')", s=name)
     finally:
         if db.usable:  # a lost connection keeps nothing to reset; trying would hide why it was lost
             db.execute("RESET statement_timeout")
             db.execute("RESET lock_timeout")
+
+
+def set_slot_failover(replication: Database, name: str) -> None:
+    """Turn on an existing slot's failover property (PG17+). PostgreSQL offers no SQL function for
+    it, only the replication-protocol command ALTER_REPLICATION_SLOT, so `replication` is a
+    connection opened with replication=database (Database.connect(replication=True)). It fails with
+    SQLSTATE 55006 while a process streams the slot."""
+    replication.replication_command(f"ALTER_REPLICATION_SLOT {identifier(name)} ( FAILOVER true )")
+
+
+@dataclass(frozen=True)
+class StandbySlots:
+    """What a failover slot's synchronisation depends on, as the primary sees it (PG17+)."""
+
+    physical_slots: tuple[str, ...]  # physical standbys' slots (on RDS: its read replicas')
+    synchronized_standby_slots: str  # '' when unset: the connector may run ahead of every standby
+    sync_database_exists: bool  # 'postgres', the default rds.logical_slot_sync_dbname, exists
+
+
+def standby_slots(db: Database) -> StandbySlots:
+    physical, synced, postgres = db.one(
+        """SELECT coalesce(array_agg(slot_name::text ORDER BY slot_name)
+                           FILTER (WHERE slot_type = 'physical'), '{}'),
+                  coalesce(current_setting('synchronized_standby_slots', true), ''),
+                  EXISTS (SELECT 1 FROM pg_database WHERE datname = 'postgres')
+           FROM pg_replication_slots"""
+    )
+    return StandbySlots(tuple(physical), synced, bool(postgres))
 
 
 def session_alive(db: Database, pid: int) -> bool:

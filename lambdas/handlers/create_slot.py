@@ -12,6 +12,12 @@ from lambdas.shared.step import step
 def handler(state: CreateSlotInput) -> SlotResult:
     secrets, target = Secrets(), state.target
     with connections.as_master(target, secrets) as db:
-        result = create_slot(db, state.input, target, lambda: connections.as_master(target, secrets))
+        result = create_slot(
+            db,
+            state.input,
+            target,
+            reconnect=lambda: connections.as_master(target, secrets),
+            replicate=lambda: connections.as_master(target, secrets, replication=True),
+        )
     logger.info("slot ensured", extra={"changes": result.changes})
     return result

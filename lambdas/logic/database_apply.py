@@ -8,7 +8,7 @@ from collections.abc import Callable
 from scramp import ScramMechanism
 
 from lambdas.dal import sql
-from lambdas.dal.database import Database
+from lambdas.dal.database import OBJECT_IN_USE, Database, ServerError
 from lambdas.dal.secrets import Secrets
 from lambdas.logic.database_plan import plan_database, published_names
 from lambdas.logic.preflight import (
@@ -16,15 +16,19 @@ from lambdas.logic.preflight import (
     check_publication_mode,
     check_server,
     check_slot,
+    check_slot_failover,
     secret_changes,
     secret_name,
+    set_failover_line,
     setup_catalog,
+    slot_line,
     slot_ownership,
 )
 from lambdas.logic.report import inline_tables_csv
 from lambdas.shared.errors import (
     CapacityExhausted,
     LongTransactionBlocking,
+    SlotConflict,
     TransientFailure,
     WorkflowError,
 )
@@ -122,21 +126,29 @@ def record_slot(db: Database, setup: SetupInput, target: Target) -> None:
 
 
 def create_slot(
-    db: Database, setup: SetupInput, target: Target, reconnect: Callable[[], Database] | None = None
+    db: Database,
+    setup: SetupInput,
+    target: Target,
+    reconnect: Callable[[], Database] | None = None,
+    replicate: Callable[[], Database] | None = None,
 ) -> SlotResult:
-    """`reconnect`: a new master connection, to look for the slot when this one was lost mid-creation."""
+    """`reconnect`: a new master connection, to look for the slot when this one was lost mid-creation.
+    `replicate`: a master replication connection, to turn failover on for an existing slot (failover_slot)."""
     existing = sql.slot(db, setup.slot_name)
     if existing is not None:
         check_slot(existing, setup.slot_name, target.database)
         adopted = slot_ownership(db, setup, target, existing)
         if adopted:
             record_slot(db, setup, target)
+        if check_slot_failover(existing, setup, sql.slot_holder(db, setup.slot_name)):
+            set_failover(setup, replicate)
+            return SlotResult(changes=[*adopted, set_failover_line(setup.slot_name)])
         return SlotResult(changes=adopted)
     timeout_ms = environment().slot_timeout_ms
     record_slot(db, setup, target)
     creating_pid = db.backend_pid
     try:
-        sql.create_slot(db, setup.slot_name, timeout_ms)
+        sql.create_slot(db, setup.slot_name, timeout_ms, failover=setup.failover_slot)
     except LongTransactionBlocking:
         outcome = after_failed_creation(db, reconnect, setup, target, creating_pid)
         try:  # who held us up: every write transaction still open now
@@ -152,7 +164,25 @@ def create_slot(
         outcome = after_failed_creation(db, reconnect, setup, target, creating_pid)
         failed = TransientFailure if isinstance(error, TransientFailure) else type(error)
         raise failed(f"Creating slot {setup.slot_name} failed: {error}. {outcome}") from None
-    return SlotResult(changes=[f"created replication slot {setup.slot_name} (pgoutput)"])
+    return SlotResult(changes=["created" + slot_line(setup).removeprefix("create")])
+
+
+def set_failover(setup: SetupInput, replicate: Callable[[], Database] | None) -> None:
+    """ALTER_REPLICATION_SLOT ... (FAILOVER true) over a replication connection (PostgreSQL 17 has no
+    SQL function for it). A connector that started streaming since the check makes it a SlotConflict."""
+    if replicate is None:
+        raise RuntimeError("setting a slot's failover property needs a replication connection (replicate)")
+    with replicate() as replication:
+        try:
+            sql.set_slot_failover(replication, setup.slot_name)
+        except ServerError as error:
+            if error.sqlstate != OBJECT_IN_USE:
+                raise
+            raise SlotConflict(
+                f"Replication slot {setup.slot_name} exists without failover, and a process streams it "
+                f"({error.server_message}): PostgreSQL turns failover on only for a slot nobody streams. Pause the "
+                "connector and start the execution again, or leave failover_slot false"
+            ) from None
 
 
 def after_failed_creation(

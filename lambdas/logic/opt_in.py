@@ -26,7 +26,8 @@ from lambdas.shared.models import ReadTriggerTagsInput, SetupInput, SkippedOutpu
 # a secret (master_secret_arn), a user/role/publication/slot/schema name (they would point the
 # run at someone else's objects, e.g. the master user), the ownership opt-ins (adopt,
 # rotate_password), publication_mode (all_tables publishes every table of the database), network access
-# (allow_cidrs, allow_public_cidrs), dry_run, or the Streamkap API's secret and URL (the URL would receive
+# (allow_cidrs, allow_public_cidrs), dry_run, failover_slot (it alters an existing slot and sets
+# hot_standby_feedback for replicas), or the Streamkap API's secret and URL (the URL would receive
 # the database password): tagging a resource must not widen what the workflow may touch, nor who may reach
 # the database.
 TAG_SETTINGS = frozenset(

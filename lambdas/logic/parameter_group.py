@@ -50,6 +50,41 @@ STATIC_PARAMETERS = {"rds.logical_replication"}
 # The WAL guard: a slot holding back more WAL (MB) than this is invalidated. PG13+, dynamic.
 WAL_KEEP_PARAMETER = "max_slot_wal_keep_size"
 WAL_KEEP_MIN_MAJOR = 13
+# PostgreSQL 17 failover slots (input failover_slot). AWS, "Managing logical slot synchronization for
+# RDS for PostgreSQL" (RDS User Guide; RDS for PostgreSQL 17+): a slot created with failover on the
+# primary is synced to a read replica (a physical standby) whose parameters hold sync_replication_slots=1,
+# hot_standby_feedback=1 and rds.logical_slot_sync_dbname naming an existing database (default postgres),
+# while synchronized_standby_slots on the primary names that replica's physical slot. The first two go
+# into the group: they act on a standby only (the primary ignores them), and a same-Region read replica
+# created without a group of its own gets its source's. Both are sighup in PostgreSQL: dynamic, no
+# reboot. The last two depend on what only the server shows (its databases, the replicas' physical
+# slots), and a synchronized_standby_slots naming a slot that is later dropped stalls the connector:
+# Preflight reads them and its plan says what to set (lambdas/logic/preflight.py, standby_plan).
+FAILOVER_SLOT_MAJOR = 17
+FAILOVER_SLOT_PARAMETERS = {
+    "sync_replication_slots": ("1", "immediate"),
+    "hot_standby_feedback": ("1", "immediate"),
+}
+
+
+def failover_slot_refusal(major: int, *, aurora: bool) -> str | None:
+    """Why failover_slot cannot be honoured on this target (InvalidInput), or None."""
+    if aurora:
+        return (
+            "failover_slot is offered on RDS for PostgreSQL instances and self-managed servers, not Aurora: AWS "
+            "documents failover slot synchronisation (sync_replication_slots, a read replica streaming WAL) for "
+            "RDS for PostgreSQL 17+, and Aurora's replicas read the cluster volume instead of streaming WAL. "
+            "Leave failover_slot false"
+        )
+    if major < FAILOVER_SLOT_MAJOR:
+        return (
+            f"failover_slot needs PostgreSQL {FAILOVER_SLOT_MAJOR}+ (a slot's failover property and "
+            f"sync_replication_slots came in 17); the server runs {major}: leave failover_slot false, or upgrade "
+            "first. A Multi-AZ instance's standby is a storage replica and keeps the slot without it"
+        )
+    return None
+
+
 # What a group without a user-set value means (the engine default): such a group needs no change.
 ENGINE_DEFAULTS = {WAL_KEEP_PARAMETER: str(WAL_KEEP_UNBOUNDED)}
 OWNER = f"{OWNER_TAG_KEY}={OWNER_TAG_VALUE}"
@@ -202,6 +237,7 @@ class ParameterPlan:
     wal_keep_note: str = ""  # max_slot_wal_keep_size: the value, where it came from, what it means
     wal_keep_reason: str = ""  # where a max_slot_wal_keep_size being set comes from, for its action line
     wal_keep_mb: int | None = None  # the bound the group holds once the plan is applied (None: unbounded)
+    failover_note: str = ""  # failover_slot: what the group's standby-side parameters are for
 
     def actions(self, attached_to: str, family: str) -> list[str]:
         """What applying the plan changes. `attached_to`: holder(instance), e.g. "instance orders-prod"."""
@@ -226,6 +262,8 @@ class ParameterPlan:
         lines = self.actions(attached_to, family)
         if self.wal_keep_note:
             lines.append(self.wal_keep_note)
+        if self.failover_note:
+            lines.append(self.failover_note)
         if self.pending_group:
             kind = group_kind(self.cluster)
             lines.append(
@@ -325,6 +363,25 @@ def _wal_keep_note(
     return f"max_slot_wal_keep_size: no default {where}: {unbounded}; max_slot_wal_keep_size_mb sets a bound"
 
 
+def failover_slot_parameters(instance: InstanceInfo) -> dict[str, tuple[str, str]]:
+    """The parameters failover_slot adds to the group; InvalidInput where it cannot be honoured."""
+    major = int(instance.engine_version.partition(".")[0])  # DescribeTarget has checked it parses
+    refusal = failover_slot_refusal(major, aurora=instance.cluster_id is not None)
+    if refusal:
+        raise InvalidInput(refusal)
+    return dict(FAILOVER_SLOT_PARAMETERS)
+
+
+def _failover_note(group: str, cluster: bool) -> str:
+    return (
+        f"failover slot: sync_replication_slots=1 and hot_standby_feedback=1 in {group_kind(cluster)} {group} act "
+        "on a read replica that uses it (a same-Region replica created without a group of its own does), which "
+        "then keeps a synced copy of the slot that its promotion takes over; the primary ignores both. With "
+        "hot_standby_feedback the replica's queries hold back VACUUM on the primary. A read replica with a "
+        "group of its own needs both set there"
+    )
+
+
 def _not_ours(kind: str, group: str, use: str) -> str:
     return (
         f"{kind} {group} exists and was not created by this workflow (it has no {OWNER} tag); the run would "
@@ -346,12 +403,15 @@ def plan_parameter_group(
     *,
     adopt: Collection[str] = (),
     reboots: bool = True,
+    failover_slot: bool = False,
 ) -> ParameterPlan:
-    """Reads only. `adopt`: the input's adopt kinds; `reboots`: the run may reboot the instance."""
+    """Reads only. `adopt`: the input's adopt kinds; `reboots`: the run may reboot the instance;
+    `failover_slot`: the input's (InvalidInput where the target cannot have one)."""
     choice = wal_keep(instance, max_slot_wal_keep_size_mb)
-    required = {**REQUIRED_PARAMETERS, **choice.parameters}
-    soft = choice.soft
     cluster = instance.cluster_id is not None
+    failover = failover_slot_parameters(instance) if failover_slot else {}
+    required = {**REQUIRED_PARAMETERS, **choice.parameters, **failover}
+    soft = choice.soft
     kind = group_kind(cluster)
     me = holder(instance)
     attached = instance.parameter_group
@@ -384,6 +444,7 @@ def plan_parameter_group(
             wal_keep_note=_wal_keep_note(choice, group, parameters, cluster, values_of, current),
             wal_keep_reason=choice.source,
             wal_keep_mb=bound_mb(after),
+            failover_note=_failover_note(group, cluster) if failover else "",
             **how,  # type: ignore[arg-type]
         )
 
@@ -447,10 +508,13 @@ def ensure_parameter_group(
     *,
     adopt: Collection[str] = (),
     reboots: bool = True,
+    failover_slot: bool = False,
 ) -> tuple[list[str], bool]:
     """Apply the plan; returns (changes, whether a reboot is needed for them to take effect).
     Raises NotOwned, before any change, where the plan refuses."""
-    plan = plan_parameter_group(rds, instance, max_slot_wal_keep_size_mb, adopt=adopt, reboots=reboots)
+    plan = plan_parameter_group(
+        rds, instance, max_slot_wal_keep_size_mb, adopt=adopt, reboots=reboots, failover_slot=failover_slot
+    )
     plan.refuse()
     where = holder(instance)
     changes = plan.actions(where, family)
@@ -495,6 +559,7 @@ def ensure_logical_replication(rds: Rds, target: Target, setup: SetupInput, wal_
         setup.max_slot_wal_keep_size_mb,
         adopt=setup.adopt,
         reboots=setup.reboot != "never",
+        failover_slot=setup.failover_slot,
     )
     instance = rds.describe_instance(target.instance_id, target.cluster_id)  # attached, pending: after the changes
     return ParameterGroupResult(

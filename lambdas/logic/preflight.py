@@ -9,6 +9,7 @@ from lambdas.dal import sql
 from lambdas.dal.database import Database
 from lambdas.dal.secrets import Secrets, SecretState
 from lambdas.logic.database_plan import Change, plan_database
+from lambdas.logic.parameter_group import failover_slot_refusal
 from lambdas.logic.register import source_plan
 from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
@@ -97,6 +98,53 @@ def check_server(server: sql.ServerInfo, setup: SetupInput | None = None) -> Non
         )
 
 
+def check_failover_slot(setup: SetupInput, target: Target, server: sql.ServerInfo) -> None:
+    """failover_slot on a server that can have it (the server's own major: self-managed targets
+    have no engine version from RDS; on RDS DescribeTarget refused already, from the engine version)."""
+    if setup.failover_slot:
+        refusal = failover_slot_refusal(server.major, aurora=target.cluster_id is not None)
+        if refusal:
+            raise InvalidInput(refusal)
+
+
+def standby_plan(db: Database, target: Target) -> list[str]:
+    """failover_slot: what synchronising the slot to a standby still needs that the workflow does not
+    set, from what the primary shows (see FAILOVER_SLOT_PARAMETERS in lambdas/logic/parameter_group.py)."""
+    found = sql.standby_slots(db)
+    where = "the parameter group" if not target.self_managed else "postgresql.conf"
+    physical = (
+        f"(this server has: {', '.join(found.physical_slots)})"
+        if found.physical_slots
+        else "(this server has no physical slot: no standby streams from it yet)"
+    )
+    if found.synchronized_standby_slots:
+        lines = [
+            f"synchronized_standby_slots = {found.synchronized_standby_slots!r}: the connector receives a change only "
+            "once those standbys have it, so a promoted one's copy of the slot is never behind the connector. "
+            "A listed slot that is dropped (its replica deleted) stalls the connector until it is taken out"
+        ]
+    else:
+        lines = [
+            "synchronized_standby_slots is not set, and the workflow leaves it to you: set it in "
+            f"{where} to the physical slot of the standby meant to take over "
+            + physical
+            + ". Until then the connector may confirm changes the standby has not received, and a promoted "
+            "standby's copy of the slot can be behind it. A listed slot that is later dropped stalls the connector"
+        ]
+    if target.self_managed:
+        lines.append(
+            "the standby needs sync_replication_slots = on, hot_standby_feedback = on, primary_slot_name, and a "
+            "dbname in primary_conninfo (PostgreSQL 17 docs, Replication Slot Synchronization): the workflow "
+            "leaves a self-managed server's configuration to its operator"
+        )
+    elif not found.sync_database_exists:
+        lines.append(
+            "the read replica's rds.logical_slot_sync_dbname defaults to postgres, which does not exist on this "
+            "instance: set it to an existing database in the replica's parameter group, or slots are not synced"
+        )
+    return lines
+
+
 def setup_catalog(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> sql.CatalogState:
     return sql.read_setup_catalog(
         db,
@@ -137,11 +185,36 @@ def check_blockers(blockers: list[sql.Blocker], slot_name: str) -> None:
         )
 
 
+def check_slot_failover(existing: sql.SlotInfo, setup: SetupInput, reader_pid: int | None) -> bool:
+    """Whether an existing slot must get the failover property (failover_slot on a slot without it).
+    SlotConflict while a connector streams it: ALTER_REPLICATION_SLOT acquires the slot."""
+    if not setup.failover_slot or existing.failover is not False:
+        return False
+    if reader_pid is not None:
+        raise SlotConflict(
+            f"Replication slot {setup.slot_name} exists without failover, and pid {reader_pid} streams it: "
+            "PostgreSQL turns failover on only for a slot nobody streams (ALTER_REPLICATION_SLOT acquires it). "
+            "Pause the connector and start the execution again (the connector then resumes from where it was), "
+            "or leave failover_slot false"
+        )
+    return True
+
+
+def set_failover_line(slot_name: str) -> str:
+    return (
+        f"set failover on replication slot {slot_name} (ALTER_REPLICATION_SLOT over a replication connection: "
+        "PostgreSQL offers no SQL function for it; the slot keeps its position)"
+    )
+
+
 def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.ServerInfo) -> list[str]:
     existing = sql.slot(db, setup.slot_name)
     if existing is not None:
         check_slot(existing, setup.slot_name, target.database)
-        return slot_ownership(db, setup, target, existing)
+        lines = slot_ownership(db, setup, target, existing)
+        if check_slot_failover(existing, setup, sql.slot_holder(db, setup.slot_name)):
+            lines.append(set_failover_line(setup.slot_name))
+        return lines
     if server.replication_slots_used >= server.max_replication_slots:
         raise CapacityExhausted(
             f"All {server.max_replication_slots} replication slots are in use; raise max_replication_slots in "
@@ -153,7 +226,13 @@ def slot_plan(db: Database, setup: SetupInput, target: Target, server: sql.Serve
             "max_wal_senders in the parameter group (then reboot)"
         )
     check_blockers(sql.slot_blockers(db, environment().long_transaction_seconds), setup.slot_name)
-    return [f"create replication slot {setup.slot_name} (pgoutput)"]
+    return [slot_line(setup)]
+
+
+def slot_line(setup: SetupInput) -> str:
+    """The plan's line and CreateSlot's change for a new slot."""
+    failover = ", failover: synced to standbys running sync_replication_slots" if setup.failover_slot else ""
+    return f"create replication slot {setup.slot_name} (pgoutput{failover})"
 
 
 def with_live_notes(changes: list[Change], setup: SetupInput, reader_pid: int | None) -> list[str]:
@@ -221,6 +300,7 @@ def reboot_plan(instance_id: str | None, reboot: str) -> str:
 def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target) -> PreflightResult:
     server = sql.server_info(db)
     check_server(server, setup)
+    check_failover_slot(setup, target, server)
     if target.self_managed and server.wal_level != "logical":
         raise InvalidInput(wal_level_fix(target, server.wal_level))
     state = setup_catalog(db, setup, target, server)
@@ -266,6 +346,8 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
 
     plan += refusable(database_plan)
     plan += refusable(lambda: slot_plan(db, setup, target, server))
+    if setup.failover_slot:
+        plan += standby_plan(db, target)
     plan += source_plan(setup, target)
     plan += plan_notes
     return PreflightResult(

@@ -129,7 +129,12 @@ def describe_target(
     reboot_needed = instance.parameter_apply_status == "pending-reboot"
     if plan_parameters:
         plan = plan_parameter_group(
-            rds, instance, setup.max_slot_wal_keep_size_mb, adopt=setup.adopt, reboots=setup.reboot != "never"
+            rds,
+            instance,
+            setup.max_slot_wal_keep_size_mb,
+            adopt=setup.adopt,
+            reboots=setup.reboot != "never",
+            failover_slot=setup.failover_slot,
         )
         if plan.refusals and not setup.dry_run:
             raise NotOwned(" ".join(plan.refusals))

@@ -148,6 +148,11 @@ class SetupInput(BaseModel):
     # value, else on RDS a default from the allocated storage (lambdas/logic/parameter_group.py);
     # -1: unbounded (PostgreSQL's own -1); otherwise at least 1024.
     max_slot_wal_keep_size_mb: int | None = Field(None, le=2**31 - 1)
+    # PostgreSQL 17+, RDS instances and self-managed servers (not Aurora): the slot is created with
+    # `failover` (an existing one of ours is altered), so a physical standby running
+    # sync_replication_slots (an RDS read replica) keeps a synced copy a promotion takes over; the
+    # parameter group gets the standby side's parameters (lambdas/logic/parameter_group.py).
+    failover_slot: bool = False
     # Existing objects of these kinds that the workflow did not create are taken over (marked as its
     # own) instead of refused; the plan lists each adoption (lambdas/shared/ownership.py).
     adopt: list[AdoptKind] = Field(default_factory=list)

@@ -63,9 +63,20 @@ class Harness:
         with self.master() as db:
             return configure_database(db, Secrets(), setup, self.target)
 
+    def replication(self) -> Database:
+        """A master replication connection (replication=database), as CreateSlot's `replicate` opens."""
+        self.server.sync_rds_replication(connecting_as=self.server.master_user)
+        return Database.connect(
+            host=self.server.host,
+            port=self.server.port,
+            database=self.database,
+            credentials=Credentials(self.server.master_user, self.server.master_password),
+            replication=True,
+        )
+
     def create_slot(self) -> SlotResult:
         with self.master() as db:
-            return create_slot(db, self.setup, self.target, self.master)
+            return create_slot(db, self.setup, self.target, self.master, self.replication)
 
     def user_credentials(self, secret_arn: str) -> Credentials:
         return Secrets().credentials(secret_arn)

@@ -45,6 +45,7 @@ def test_defaults_are_the_seed_guides():
         "alarm_wal_disk_usage_gib": 10,
         "alarm_free_storage_gib": 5,
         "max_slot_wal_keep_size_mb": None,
+        "failover_slot": False,  # PostgreSQL 17+ failover slots only when asked for
         "adopt": [],  # nothing that exists is taken over unless the input says so
         "rotate_password": False,
         "streamkap_api_secret_arn": None,

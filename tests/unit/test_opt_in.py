@@ -129,6 +129,8 @@ FORBIDDEN_TAGS = {
     # Who may tag an instance must not open its database port to the internet.
     "allow_cidrs": "allow-cidrs",
     "allow_public_cidrs": "allow-public-cidrs",
+    # Alters an existing slot and sets hot_standby_feedback (a replica then holds back VACUUM): a hand start's choice.
+    "failover_slot": "failover-slot",
 }
 ALLOWED_VALUES = {
     "database": ("orders", "orders"),

@@ -142,6 +142,31 @@ def test_a_message_heartbeat_needs_no_table_from_postgresql_14_and_is_refused_be
     assert source["heartbeat_enabled"] is True
 
 
+def test_a_failover_slot_from_postgresql_17_with_its_standby_parameters_and_refused_below(stack):
+    execution = stack.run(failover_slot=True)
+    if stack.server.major_version < 17:  # the default server (15) and the matrix's 10
+        assert (execution.status, execution.error) == ("FAILED", "InvalidInput"), execution.cause
+        assert "failover_slot needs PostgreSQL 17+" in execution.cause
+        assert "EnsureParameterGroup" not in execution.states_entered and stack.instance.calls == []
+        return
+    assert execution.status == "SUCCEEDED", execution.cause
+    slot = execution.output["connector"]["replication_slot_name"]
+    assert stack.sql(
+        "SELECT slot_name::text, plugin::text, slot_type, database::text, temporary, two_phase, failover, synced "
+        "FROM pg_replication_slots"
+    ) == [[slot, "pgoutput", "logical", "orders", False, False, True, False]]
+    # the standby side's parameters, in the group and (dynamic) on the server; then a re-run changes nothing
+    assert stack.sql("SELECT current_setting('sync_replication_slots'), current_setting('hot_standby_feedback')") == [
+        ["on", "on"]
+    ]
+    assert (
+        f"created replication slot {slot} (pgoutput, failover: synced to standbys running sync_replication_slots)"
+        in (execution.output["changes"])
+    )
+    again = stack.run(failover_slot=True)
+    assert (again.status, again.output["changes"]) == ("SUCCEEDED", []), again.cause
+
+
 def test_dry_run_returns_the_plan_and_changes_nothing(stack):
     before = everything(stack.server, "orders")
     execution = stack.run(dry_run=True)
