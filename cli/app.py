@@ -23,6 +23,7 @@ from rich.markup import escape
 from cli import display, executions, form
 from cli.display import console
 from lambdas.logic.monitoring import GIB, alarm_marker
+from lambdas.shared.check_models import CheckInput
 from lambdas.shared.fleet_models import FleetInput
 from lambdas.shared.models import SetupInput
 from lambdas.shared.names import ALARM_NAME_PREFIX
@@ -51,6 +52,10 @@ TeardownArn = Annotated[
 FleetArn = Annotated[
     str | None,
     typer.Option("--fleet-arn", envvar="RDS_CDC_FLEET_ARN", help="Fleet state machine (stack output)."),
+]
+CheckArn = Annotated[
+    str | None,
+    typer.Option("--check-arn", envvar="RDS_CDC_CHECK_ARN", help="Check state machine (stack output)."),
 ]
 Region = Annotated[str | None, typer.Option(help="AWS region (default: the ARN's).")]
 Instance = Annotated[str | None, typer.Option("--instance", "-i", help="RDS instance (db_instance_identifier).")]
@@ -99,6 +104,7 @@ class Machine:
 SETUP = Machine("setup", "--state-machine-arn", "RDS_CDC_SETUP_ARN", "StateMachineArn")
 TEARDOWN = Machine("teardown", "--teardown-arn", "RDS_CDC_TEARDOWN_ARN", "TeardownStateMachineArn")
 FLEET = Machine("fleet", "--fleet-arn", "RDS_CDC_FLEET_ARN", "FleetStateMachineArn")
+CHECK = Machine("check", "--check-arn", "RDS_CDC_CHECK_ARN", "CheckStateMachineArn")
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,12 @@ def connect(*, local: bool, machines: dict[Machine, str | None], region: str | N
         if started:
             console.print(f"Local stack started: {info.postgres}, RDS instance {info.instance} (emulated)")
         local_args: dict[str, Any] = {"endpoint_url": info.endpoint, **CREDENTIALS}
-        arns = {"setup": info.setup_arn, "teardown": info.teardown_arn, "fleet": info.fleet_arn}
+        arns = {
+            "setup": info.setup_arn,
+            "teardown": info.teardown_arn,
+            "fleet": info.fleet_arn,
+            "check": info.check_arn,
+        }
         known = {what: arn for what, arn in arns.items() if arn}
         return Target(boto3.client("stepfunctions", **local_args), known, info.execution_input, local_args)
     given: dict[str, str] = {machine.what: arn for machine, arn in machines.items() if arn}
@@ -425,6 +436,50 @@ def setup(
     payload = overlay(target.defaults, requested)
     refuse_locally(SetupInput, payload)
     print_output(run(target, SETUP, payload, "setup"), csv, terraform)
+
+
+@app.command()
+@guarded
+def check(
+    instance: Instance = None,
+    cluster: Cluster = None,
+    host: Host = None,
+    port: Port = None,
+    master_secret_arn: MasterSecret = None,
+    database: Database = None,
+    schema: Schemas = None,
+    table: Tables = None,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="Add unpublished tables (policy publish), under setup's rules.")
+    ] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Recreate a lost publication or slot, as setup would (new snapshot).")
+    ] = False,
+    input: Input = None,
+    local: Local = False,
+    check_arn: CheckArn = None,
+    region: Region = None,
+) -> None:
+    """What drifted on a prepared target since setup: one finding per line (exit 1 if any). Give the settings
+    setup used (--input). Changes nothing unless --publish or --repair."""
+    requested = setup_request(input, instance, cluster, host, port, master_secret_arn, database, schema, table)
+    requested |= {"policy": "publish"} if publish else {}
+    requested |= {"repair": True} if repair else {}
+    target = connect(local=local, machines={CHECK: check_arn}, region=region)
+    payload = overlay(target.defaults, requested)
+    refuse_locally(CheckInput, payload)
+    output = run(target, CHECK, payload, "check")
+    print_check(output)
+    if output.get("findings"):
+        raise typer.Exit(1)
+
+
+def print_check(output: dict[str, Any]) -> None:
+    for finding in output.get("findings") or []:
+        console.print(f"[bold]{finding['kind']}[/] {escape(finding['subject'])}: {escape(finding['detail'])}")
+    for change in output.get("changes") or []:
+        console.print(f"changed: {escape(change)}")
+    console.print(escape(output.get("message", "")))
 
 
 # list_executions does not return an execution's input, so finding a target's executions describes

@@ -9,6 +9,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from infra.bundling import check_ca_bundle_to_bundle, warn_uncovered_region
+from infra.check import CdcCheckWorkflow
 from infra.config import CdcSetupConfig, acknowledge_warnings
 from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
@@ -74,6 +75,17 @@ class CdcSetupStack(Stack):
             scope_of_access=scope_of_access,
         )
         CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)
+        check = CdcCheckWorkflow(
+            self,
+            "Check",
+            network=network,
+            key=workflow.key,
+            topic=workflow.topic,
+            log_retention=config.log_retention,
+            lock=lock,
+            scope_of_access=scope_of_access,
+        )
+        CfnOutput(self, "CheckStateMachineArn", value=check.state_machine.state_machine_arn)
         fleet = CdcFleetWorkflow(
             self,
             "Fleet",

@@ -16,7 +16,11 @@ from lambdas.shared.steps import Workflow
 PARTITION_KEY = "target"  # as lambdas/dal/locks.py writes the items
 TTL_ATTRIBUTE = "expires_at"  # a lease's expiry (epoch seconds): DynamoDB removes expired leases
 # The state machines whose executions hold leases: the lock steps ask whether a holder still runs.
-LOCK_HOLDERS = (Workflow.SETUP.state_machine_name, Workflow.TEARDOWN.state_machine_name)
+LOCK_HOLDERS = (
+    Workflow.SETUP.state_machine_name,
+    Workflow.TEARDOWN.state_machine_name,
+    Workflow.CHECK.state_machine_name,  # a check that publishes or repairs
+)
 ENVIRONMENT_VARIABLE = "LOCK_TABLE_NAME"  # as lambdas/shared/settings.py reads it
 
 

@@ -24,6 +24,7 @@ from local.workflow_runner import ROOT
 STATE_DIR = Path(os.environ.get("RDS_CDC_LOCAL_DIR", ROOT / ".local-stack"))
 TEARDOWN_ASL = ROOT / "statemachine" / "cdc_teardown.asl.json"
 FLEET_ASL = ROOT / "statemachine" / "cdc_fleet.asl.json"
+CHECK_ASL = ROOT / "statemachine" / "cdc_check.asl.json"
 CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
 
 
@@ -38,6 +39,7 @@ class StackInfo:
     postgres: str
     execution_input: dict  # the demo's: instance, schemas
     fleet_arn: str = ""  # "": a stack started before the fleet was deployed locally
+    check_arn: str = ""  # "": a stack started before the check was deployed locally
 
 
 def info_file(state_dir: Path) -> Path:
@@ -65,6 +67,7 @@ def serve(state_dir: Path) -> None:
             LocalWorkflow() as setup,
             LocalWorkflow(asl_file=TEARDOWN_ASL) as teardown,
             LocalWorkflow(asl_file=FLEET_ASL, substitutions={"SetupStateMachineArn": setup.state_machine_arn}) as fleet,
+            LocalWorkflow(asl_file=CHECK_ASL) as check,
         ):
             add_sample_instance(emulator, server)
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -80,6 +83,7 @@ def serve(state_dir: Path) -> None:
                 postgres=f"PostgreSQL {server.major_version} on {server.host}:{server.port}",
                 execution_input=EXECUTION_INPUT,
                 fleet_arn=fleet.state_machine_arn,
+                check_arn=check.state_machine_arn,
             )
             partial = info_file(state_dir).with_suffix(".tmp")
             partial.write_text(json.dumps(asdict(info)))

@@ -600,14 +600,21 @@ class SlotInfo:
     database: str | None
     active: bool
     wal_status: str | None = None  # PG13+: 'lost' once max_slot_wal_keep_size let its WAL be removed
+    retained_bytes: int | None = None  # WAL from its restart_lsn to the current position (None: no restart_lsn)
+    safe_wal_size: int | None = None  # PG13+: bytes that may still be written before it is lost (None: unbounded)
+    inactive_since: str | None = None  # PG17+: when it last stopped being streamed from (None: active, or < 17)
     failover: bool | None = None  # PG17+: synced to standbys running sync_replication_slots; None before 17
 
 
 def slot(db: Database, name: str) -> SlotInfo | None:
-    # to_jsonb(s)->>'wal_status' (PG13+) and ->>'failover' (PG17+): the query runs on every version.
+    # to_jsonb(s)->>'<column>': wal_status and safe_wal_size exist from PG13 on, inactive_since and
+    # failover from PG17 on; the query runs on every version.
     row = db.row(
-        "SELECT plugin::text, slot_type, database::text, active, to_jsonb(s) ->> 'wal_status', "
-        "(to_jsonb(s) ->> 'failover')::boolean FROM pg_replication_slots s WHERE slot_name = :s",
+        """SELECT plugin::text, slot_type, database::text, active, to_jsonb(s) ->> 'wal_status',
+                  pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint,
+                  (to_jsonb(s) ->> 'safe_wal_size')::bigint, to_jsonb(s) ->> 'inactive_since',
+                  (to_jsonb(s) ->> 'failover')::boolean
+           FROM pg_replication_slots s WHERE slot_name = :s""",
         s=name,
     )
     return SlotInfo(*row) if row else None

@@ -297,10 +297,15 @@ def identity_tables(state: CatalogState, published: list[Relation]) -> list[Rela
     return list(tables.values())
 
 
+def lacking_identity(state: CatalogState, published: list[Relation]) -> list[Relation]:
+    """The tables whose UPDATE and DELETE would fail once published: no primary key or replica identity."""
+    return [r for r in identity_tables(state, published) if r.breaks_update_delete]
+
+
 def _replica_identity_changes(state: CatalogState, setup: SetupInput, published: list[Relation]) -> list[Change]:
     if setup.replica_identity == "ignore":
         return []
-    lacking = [r for r in identity_tables(state, published) if r.breaks_update_delete]
+    lacking = lacking_identity(state, published)
     if not lacking:
         return []
     names = [r.qualified_name for r in lacking]

@@ -20,7 +20,7 @@ from lambdas.shared.errors import ConcurrentExecution
 from lambdas.shared.models import SetupInput, poll_count
 from lambdas.shared.settings import lock_lease_seconds
 
-Operation = Literal["setup", "teardown"]
+Operation = Literal["setup", "teardown", "check"]
 ATTEMPTS = 3  # write, read, take over: again only if the lease changed hands in between
 
 
@@ -47,8 +47,8 @@ def target_key(setup: SetupInput) -> str:
 
 
 def lease_seconds(setup: SetupInput, operation: Operation) -> int:
-    """Setup waits in its poll loops up to its input's bounds; teardown has no loop."""
-    if operation == "teardown":
+    """Setup waits in its poll loops up to its input's bounds; teardown and check have no loop."""
+    if operation != "setup":
         return lock_lease_seconds()
     return lock_lease_seconds(poll_count(setup.poll_seconds, setup.max_wait_minutes), setup.poll_seconds)
 

@@ -1,4 +1,4 @@
-"""The step registry: every Lambda step of the three workflows, written down once.
+"""The step registry: every Lambda step of the four workflows, written down once.
 
 infra/ builds one function per step with the policies of its `access` (in the VPC when `in_vpc`),
 local/workflow_runner.py finds its handler, the reports collect `changes` from the result keys of
@@ -24,6 +24,7 @@ class Workflow(Enum):
     SETUP = "cdc_setup.asl.json"
     TEARDOWN = "cdc_teardown.asl.json"
     FLEET = "cdc_fleet.asl.json"
+    CHECK = "cdc_check.asl.json"
 
     @property
     def state_machine_name(self) -> str:
@@ -90,7 +91,7 @@ class Step:
         return f"{self.name}FunctionArn"
 
 
-S, T, F = Workflow.SETUP, Workflow.TEARDOWN, Workflow.FLEET
+S, T, F, C = Workflow.SETUP, Workflow.TEARDOWN, Workflow.FLEET, Workflow.CHECK
 A = Access
 
 # In the order a run meets them (the reports list changes in this order).
@@ -246,6 +247,36 @@ STEPS: tuple[Step, ...] = (
     Step(name="ResolveFleet", workflow=F, result_path="$.fleet", access=(A.FLEET_LIST,)),
     Step(name="SummarizeMember", workflow=F, result_path="$"),
     Step(name="SummarizeFleet", workflow=F, result_path="$"),
+    # The check (lambdas/logic/check.py): reads a prepared target and names what drifted; with policy
+    # publish or repair, it changes what setup would, through setup's code, under the target's lock.
+    Step(name="ValidateCheckInput", workflow=C, result_path="$"),
+    # RDS instance or Aurora cluster as setup's DescribeTarget finds it (no plan); self-managed from the input.
+    Step(name="DescribeCheckTarget", workflow=C, result_path="$.target", access=(A.TARGET_DESCRIBE,)),
+    # RDS only: setup's parameter group plan (a non-empty plan is drift), and what the group and instance hold.
+    Step(name="CheckParameters", workflow=C, result_path="$.parameters", access=(A.RDS_READ,)),
+    # SQL as the master user, then a login as the CDC user with the password in its secret.
+    Step(
+        name="CheckDatabase",
+        workflow=C,
+        result_path="$.database",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.USER_SECRET_LOOKUP, A.USER_SECRET_READ),
+    ),
+    Step(name="AcquireCheckLock", workflow=C, result_path="$.lock", access=(A.LOCK_TAKE,)),
+    # ConfigureDatabase's and CreateSlot's code: unpublished tables (policy publish), a lost publication or
+    # slot (repair). Not undone by teardown's steps beyond what they undo for setup (the same objects).
+    Step(
+        name="RepairTarget",
+        workflow=C,
+        result_path="$.repair",
+        in_vpc=True,
+        access=(A.MASTER_SECRET, A.USER_SECRET_READ, A.USER_SECRET_CREATE),
+        changes=True,
+    ),
+    Step(name="ReleaseCheckLock", workflow=C, result_path=None, access=(A.LOCK_RELEASE,)),
+    # The findings, counts per kind, changes: what the deployment's PublishFindings consumes.
+    Step(name="ReportCheck", workflow=C, result_path="$"),
+    Step(name="NotifyCheckFailure", workflow=C, result_path="$.failure", access=(A.NOTIFY,)),
 )
 
 

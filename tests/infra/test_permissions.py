@@ -41,6 +41,9 @@ MASTER_READERS = {
     "CheckRebootStatus",
     "ConfigureDatabase",
     "CreateSlot",
+    # check: its reads as the master, and its repair through setup's code
+    "CheckDatabase",
+    "RepairTarget",
     # teardown: every step that connects as the master
     "PlanTeardown",
     "DropSlot",
@@ -278,14 +281,27 @@ def test_the_workflows_own_secrets_are_read_and_deleted_only_with_the_owner_tag(
     # Described without the tag condition: a foreign secret at the name must be seen to be refused
     # RegisterSource reads the source-id tag it left on the CDC user's secret (its ownership marker).
     assert holders(synth, "secretsmanager:DescribeSecret") == {
-        task: [(own, None)] for task in ("Preflight", "ConfigureDatabase", "RegisterSource", "PlanTeardown", "DropUser")
+        task: [(own, None)]
+        for task in (
+            "Preflight",
+            "ConfigureDatabase",
+            "RegisterSource",
+            "PlanTeardown",
+            "DropUser",
+            "CheckDatabase",
+            "RepairTarget",
+        )
     }
 
 
 def test_the_cdc_users_secret_is_created_only_with_the_owner_tag_and_the_workflows_key(synth: Synth) -> None:
     [(key_id, _)] = synth.workflow("AWS::KMS::Key").items()
-    [(task, [(resource, condition)])] = holders(synth, "secretsmanager:CreateSecret").items()
-    assert (task, resource) == ("ConfigureDatabase", f"{SECRETS}rds-cdc-setup/*")
+    # ConfigureDatabase, and the check's RepairTarget, which runs its code
+    creators = holders(synth, "secretsmanager:CreateSecret")
+    assert sorted(creators) == ["ConfigureDatabase", "RepairTarget"]
+    assert creators["RepairTarget"] == creators["ConfigureDatabase"]
+    [(resource, condition)] = creators["ConfigureDatabase"]
+    assert resource == f"{SECRETS}rds-cdc-setup/*"
     assert condition == {
         "StringEquals": {
             "aws:RequestTag/created-by": "rds-cdc-setup",
@@ -300,6 +316,7 @@ def test_the_cdc_users_secret_is_created_only_with_the_owner_tag_and_the_workflo
     }
     assert holders(synth, "secretsmanager:TagResource") == {
         "ConfigureDatabase": [(f"{SECRETS}rds-cdc-setup/*", OWNER_IN_REQUEST)],
+        "RepairTarget": [(f"{SECRETS}rds-cdc-setup/*", OWNER_IN_REQUEST)],
         "RegisterSource": [(f"{SECRETS}rds-cdc-setup/*", source_tag)],
     }
 

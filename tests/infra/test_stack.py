@@ -319,7 +319,7 @@ def test_outputs_name_the_state_machine_its_console_page_and_the_topic(synth: Sy
     assert outputs["StateMachineArn"] == {"Ref": machine_id}
     assert set(outputs) - {"EndpointSecurityGroupId"} == {
         "StateMachineArn", "StateMachineConsoleUrl", "NotificationTopicArn", "TeardownStateMachineArn",
-        "FleetStateMachineArn",
+        "FleetStateMachineArn", "CheckStateMachineArn",
     }  # fmt: skip
     assert outputs["NotificationTopicArn"] == {"Ref": topic_id}
     assert rendered(outputs["StateMachineConsoleUrl"]) == (
@@ -390,6 +390,7 @@ def test_the_lock_steps_reach_only_the_lock_table_and_the_workflows_executions(s
         # And whether a holder runs (AcquireLock only): executions of the setup and teardown state machines
         if task == "AcquireLock":
             assert sorted(rendered(r) for r in granted["states:DescribeExecution"]) == [
+                f"{arn}execution:rds-cdc-check:*",
                 f"{arn}execution:rds-cdc-setup:*",
                 f"{arn}execution:rds-cdc-teardown:*",
             ], task
@@ -411,8 +412,8 @@ def test_the_lock_table_keys_leases_by_target_expires_them_and_keeps_no_capacity
     assert table["DeletionPolicy"] == "Delete"  # only leases: nothing to keep
 
 
-def test_the_lock_holders_are_the_setup_and_teardown_state_machines() -> None:
-    from infra import teardown
+def test_the_lock_holders_are_the_setup_teardown_and_check_state_machines() -> None:
+    from infra import check, teardown
     from infra.target_lock import LOCK_HOLDERS
 
-    assert (workflow.STATE_MACHINE_NAME, teardown.STATE_MACHINE_NAME) == LOCK_HOLDERS
+    assert (workflow.STATE_MACHINE_NAME, teardown.STATE_MACHINE_NAME, check.STATE_MACHINE_NAME) == LOCK_HOLDERS

@@ -14,13 +14,18 @@ import pytest
 from pydantic import BaseModel
 
 from lambdas.shared import steps as registry
+from lambdas.shared.check_models import CheckState
 from lambdas.shared.models import WorkflowState
 from lambdas.shared.names import HANDLERS_PACKAGE
 from lambdas.shared.steps import STEPS, Access, Step, Workflow, change_keys, step_named, steps_of
 from lambdas.shared.teardown_models import TeardownState
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE_MODELS: dict[Workflow, type[BaseModel]] = {Workflow.SETUP: WorkflowState, Workflow.TEARDOWN: TeardownState}
+STATE_MODELS: dict[Workflow, type[BaseModel]] = {
+    Workflow.SETUP: WorkflowState,
+    Workflow.TEARDOWN: TeardownState,
+    Workflow.CHECK: CheckState,
+}
 # Result keys only the ASL reads (Choices, InputPath, ItemsPath, ErrorPath): no step parses them.
 READ_BY_THE_ASL_ONLY = {
     (Workflow.SETUP, "trigger"),  # IsOptedIn, UseTaggedSettings' InputPath
@@ -29,6 +34,8 @@ READ_BY_THE_ASL_ONLY = {
     (Workflow.TEARDOWN, "lock"),
     (Workflow.TEARDOWN, "failure"),
     (Workflow.FLEET, "fleet"),  # the Map's ItemsPath
+    (Workflow.CHECK, "lock"),  # CheckLockReleased
+    (Workflow.CHECK, "failure"),
 }
 # Changes no teardown step undoes, and why.
 NOT_UNDONE = {
@@ -116,6 +123,7 @@ def test_the_reports_collect_changes_in_run_order() -> None:
         "alarms",
         "security_group",
     )
+    assert change_keys(Workflow.CHECK) == ("repair",)
 
 
 def test_what_setup_changes_a_teardown_step_undoes_and_each_teardown_change_undoes_a_setup_step() -> None:
@@ -162,7 +170,7 @@ def test_result_key_reads_the_result_path() -> None:
     assert step_named("DropSlot").placeholder == "DropSlotFunctionArn"
     assert registry.Workflow(Workflow.TEARDOWN.value) is Workflow.TEARDOWN
     names = [workflow.state_machine_name for workflow in Workflow]
-    assert names == ["rds-cdc-setup", "rds-cdc-teardown", "rds-cdc-fleet"]
+    assert names == ["rds-cdc-setup", "rds-cdc-teardown", "rds-cdc-fleet", "rds-cdc-check"]
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda s: s.name)

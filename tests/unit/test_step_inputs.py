@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from lambdas.shared import fleet_models, models, names, teardown_models
+from lambdas.shared import check_models, fleet_models, models, names, teardown_models
 from lambdas.shared.step import INPUT_MODELS
 
 STATEMACHINE = Path(__file__).resolve().parents[2] / "statemachine"
@@ -32,12 +32,17 @@ WORKFLOWS = {
     "cdc_setup.asl.json": models,
     "cdc_teardown.asl.json": teardown_models,
     "cdc_fleet.asl.json": fleet_models,
+    "cdc_check.asl.json": check_models,
 }
 LAMBDA = re.compile(r"^\$\{(\w+)FunctionArn\}$")
 # They parse the execution input themselves: a bad one is InvalidInput naming every problem.
-VALIDATORS = {"ValidateInput", "ValidateTeardownInput", "ResolveFleet"}
+VALIDATORS = {"ValidateInput", "ValidateTeardownInput", "ResolveFleet", "ValidateCheckInput"}
 # They read every step's result, whichever ran: the whole state, the results of the steps some path skips optional.
-WHOLE_STATE = {"Report": models.WorkflowState, "ReportTeardown": teardown_models.TeardownState}
+WHOLE_STATE = {
+    "Report": models.WorkflowState,
+    "ReportTeardown": teardown_models.TeardownState,
+    "ReportCheck": check_models.CheckState,
+}
 
 Fact = tuple[str, str, Any, bool]  # (Variable, comparison, value, held) of a Choice rule on the path
 

@@ -131,6 +131,17 @@ def test_status_shows_the_latest_execution_and_its_result(cli):
     assert "    Snapshot Chunk Size              1024" in done.stdout
 
 
+def test_check_prints_each_finding_on_its_line_and_exits_1(cli):
+    # Given the prepared sample database, whose slot no connector reads yet
+    done = cli("check", "--local")
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "  ✓ CheckDatabase " in done.stdout and "AcquireCheckLock" not in done.stdout
+    lines = [line for line in done.stdout.splitlines() if line.startswith("slot_inactive ")]
+    assert lines and lines[0].startswith("slot_inactive streamkap_pgoutput_slot: nothing streams from")
+    assert "1 finding(s): slot_inactive 1." in done.stdout
+
+
 def test_plan_for_a_self_managed_host_reaches_the_workflow_without_rds(cli):
     # The local stack has one RDS instance, no Aurora cluster: a cluster cannot run end to end here.
     # Its PostgreSQL, now at wal_level=logical after setup, serves as a self-managed server instead.

@@ -1,0 +1,228 @@
+"""The check state machine on a target setup prepared, through the real ASL: drift made by hand, then
+the check's named findings; a clean target changes nothing; publish and repair change only what
+setup would, through its code and ownership rules. One module stack (one setup run), ~30 s; each
+test puts back what it changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from pg8000.native import literal
+
+from lambdas.shared.check_models import FindingKind
+from local.postgres_server import LocalPostgres
+from local.workflow_runner import ROOT, Execution, LocalWorkflow
+from tests.live_connector import live_connector
+from tests.snapshots import everything
+from tests.workflow.conftest import INSTANCE, Stack, make_stack
+
+pytestmark = pytest.mark.workflow
+
+CHECK_ASL = ROOT / "statemachine" / "cdc_check.asl.json"
+SECRET = f"rds-cdc-setup/{INSTANCE}/streamkap_user"
+
+
+@dataclass
+class Checked:
+    stack: Stack
+    workflow: LocalWorkflow
+
+    def run(self, **execution_input) -> Execution:
+        return self.workflow.run(
+            {"db_instance_identifier": INSTANCE, "schemas": ["public", "inventory"], **execution_input}
+        )
+
+    def snapshot(self) -> dict:
+        return everything(self.stack.server, "orders")
+
+    @property
+    def password(self) -> str:
+        secret = boto3.client("secretsmanager").get_secret_value(SecretId=SECRET)
+        return json.loads(secret["SecretString"])["password"]
+
+
+@pytest.fixture(scope="module")
+def checked() -> Iterator[Checked]:
+    server = LocalPostgres(settings={"wal_level": "logical"}).init().start()
+    try:
+        for stack in make_stack(server):
+            setup = stack.run()
+            assert setup.status == "SUCCEEDED", setup.cause
+            with LocalWorkflow(asl_file=CHECK_ASL) as workflow:
+                yield Checked(stack, workflow)
+    finally:
+        server.destroy()
+
+
+def kinds(execution: Execution) -> dict[str, list[str]]:
+    """kind -> its findings' subjects, in order."""
+    found: dict[str, list[str]] = {}
+    for finding in execution.output["findings"]:
+        found.setdefault(finding["kind"], []).append(finding["subject"])
+    return found
+
+
+def test_a_clean_prepared_target_has_no_findings_and_nothing_changes(checked: Checked, tmp_path: Path):
+    with live_connector(
+        checked.stack.server, database="orders", user="streamkap_user", password=checked.password, output=tmp_path / "o"
+    ):
+        before = checked.snapshot()
+        execution = checked.run()
+        after = checked.snapshot()
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["status"] == "Clean", execution.output["findings"]
+    assert execution.output["findings"] == [] and execution.output["changes"] == []
+    assert execution.output["counts"] == {kind.value: 0 for kind in FindingKind}
+    assert execution.output["snapshot_needed"] is False
+    assert after == before
+    assert "AcquireCheckLock" not in execution.states_entered  # a report takes no lock
+
+
+def test_each_drift_made_by_hand_is_its_finding_and_a_report_changes_nothing(checked: Checked):
+    stack, major = checked.stack, checked.stack.server.major_version
+    rds = boto3.client("rds")
+    group = stack.describe()["DBParameterGroups"][0]["DBParameterGroupName"]
+    stack.sql("CREATE TABLE public.late (id int PRIMARY KEY)")
+    stack.sql("CREATE TABLE public.nokey (x int)")
+    stack.sql("CREATE TABLE public.metrics (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)")
+    stack.sql(
+        "CREATE TABLE public.metrics_2025 PARTITION OF public.metrics FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+    )
+    # A partition added later to a published partitioned table: published through its root on PG13+
+    stack.sql(
+        "CREATE TABLE public.events_2027 PARTITION OF public.events FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')"
+    )
+    stack.sql("REVOKE SELECT ON public.items FROM streamkap_role")
+    stack.sql("ALTER ROLE streamkap_user PASSWORD 'not-the-one-in-the-secret'")
+    stack.sql("INSERT INTO public.orders VALUES (3, 'linus', 1.00)")  # WAL the idle slot holds back
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=group,
+        Parameters=[
+            {"ParameterName": "wal_sender_timeout", "ParameterValue": "60000", "ApplyMethod": "immediate"},
+            {"ParameterName": "rds.logical_replication", "ParameterValue": "0", "ApplyMethod": "pending-reboot"},
+        ],
+    )
+    try:
+        before = checked.snapshot()
+        execution = checked.run(slot_retained_gib=1e-9)
+        after = checked.snapshot()
+    finally:
+        stack.sql("DROP TABLE public.late, public.nokey, public.metrics, public.events_2027")
+        stack.sql("GRANT SELECT ON public.items TO streamkap_role")
+        stack.sql(f"ALTER ROLE streamkap_user PASSWORD {literal(checked.password)}")
+        rds.modify_db_parameter_group(
+            DBParameterGroupName=group,
+            Parameters=[
+                {"ParameterName": "wal_sender_timeout", "ParameterValue": "0", "ApplyMethod": "immediate"},
+                {"ParameterName": "rds.logical_replication", "ParameterValue": "1", "ApplyMethod": "pending-reboot"},
+            ],
+        )
+        rds.reboot_db_instance(DBInstanceIdentifier=INSTANCE)  # the emulator restarts the server: in-sync again
+        while stack.describe()["DBInstanceStatus"] != "available":
+            pass
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert after == before
+    found = kinds(execution)
+    partitioned = ["public.metrics"] if major >= 13 else ["public.events_2027", "public.metrics_2025"]
+    assert sorted(found.pop("unpublished_table")) == sorted(["public.late", "public.nokey", *partitioned])
+    assert found.pop("replica_identity") == ["public.nokey"]
+    assert found.pop("not_selectable") == ["public.items"]
+    assert found.pop("login_failed") == ["streamkap_user"]
+    assert found.pop("slot_inactive") == ["streamkap_pgoutput_slot"]
+    assert found.pop("slot_retained_bytes") == ["streamkap_pgoutput_slot"]
+    assert found.pop("wal_sender_timeout") == [group]
+    assert found.pop("logical_replication_off") == [group]
+    assert found.pop("parameter_pending_reboot") == [group]
+    assert found.pop("parameter_drift") == [group]
+    assert found == {}
+    assert execution.output["counts"]["unpublished_table"] == len(partitioned) + 2
+    assert execution.output["status"] == "Findings" and execution.output["snapshot_needed"] is False
+    drift = next(f for f in execution.output["findings"] if f["kind"] == "parameter_drift")
+    assert "set rds.logical_replication=1" in drift["detail"] and "set wal_sender_timeout=0" in drift["detail"]
+    login = next(f for f in execution.output["findings"] if f["kind"] == "login_failed")
+    assert checked.password not in json.dumps(execution.output) and "password authentication failed" in login["detail"]
+
+
+def test_publish_adds_an_unpublished_table_through_setups_code(checked: Checked):
+    stack = checked.stack
+    stack.sql("CREATE TABLE public.late (id int PRIMARY KEY)")
+    try:
+        execution = checked.run(policy="publish")
+        again = checked.run()
+    finally:
+        stack.sql("DROP TABLE public.late")
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert kinds(execution)["unpublished_table"] == ["public.late"]  # as found, before the change
+    assert execution.output["changes"] == ["add 1 tables to publication streamkap_pub"]
+    assert "AcquireCheckLock" in execution.states_entered and "ReleaseCheckLock" in execution.states_entered
+    assert "unpublished_table" not in kinds(again)
+
+
+def test_publish_refuses_a_table_without_replica_identity_as_setup_does_and_changes_nothing(checked: Checked):
+    stack = checked.stack
+    stack.sql("CREATE TABLE public.nokey (x int)")
+    try:
+        before = checked.snapshot()
+        execution = checked.run(policy="publish")
+        after = checked.snapshot()
+    finally:
+        stack.sql("DROP TABLE public.nokey")
+
+    assert execution.status == "FAILED"
+    assert execution.error == "ReplicaIdentityMissing", execution.cause
+    assert after == before
+
+
+def test_repair_recreates_a_lost_slot_and_publication_and_says_a_snapshot_is_needed(checked: Checked):
+    stack = checked.stack
+    stack.sql("SELECT pg_drop_replication_slot('streamkap_pgoutput_slot')")
+    stack.sql("DROP PUBLICATION streamkap_pub")
+    before = checked.snapshot()
+    reported = checked.run()
+    unchanged = checked.snapshot()
+    repaired = checked.run(repair=True)
+    again = checked.run()
+
+    assert reported.status == "SUCCEEDED", reported.cause
+    assert unchanged == before
+    assert kinds(reported)["slot_missing"] == ["streamkap_pgoutput_slot"]
+    assert kinds(reported)["publication_missing"] == ["streamkap_pub"]
+    assert reported.output["snapshot_needed"] is True and "SNAPSHOT NEEDED" in reported.output["message"]
+    assert "repair: true" in reported.output["message"] and reported.output["changes"] == []
+
+    assert repaired.status == "SUCCEEDED", repaired.cause
+    assert repaired.output["repaired"] == ["publication", "slot"]
+    assert kinds(repaired) == kinds(reported)  # the same findings, whether or not repair ran
+    assert any(c.startswith("create publication streamkap_pub") for c in repaired.output["changes"])
+    assert "created replication slot streamkap_pgoutput_slot (pgoutput)" in repaired.output["changes"]
+    assert repaired.output["snapshot_needed"] is True and "recreated: publication, slot" in repaired.output["message"]
+
+    assert again.status == "SUCCEEDED", again.cause
+    assert {"slot_missing", "publication_missing"}.isdisjoint(kinds(again))
+
+
+def test_repair_refuses_a_publication_of_that_name_someone_else_made(checked: Checked):
+    stack = checked.stack
+    stack.sql("DROP PUBLICATION streamkap_pub")
+    stack.sql("CREATE PUBLICATION streamkap_pub FOR TABLE public.orders")
+    try:
+        before = checked.snapshot()
+        execution = checked.run(repair=True)
+        after = checked.snapshot()
+    finally:
+        stack.sql("DROP PUBLICATION streamkap_pub")
+        restored = checked.run(repair=True)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "NotOwned", execution.cause
+    assert "streamkap_pub" in execution.cause
+    assert after == before
+    assert restored.status == "SUCCEEDED" and restored.output["repaired"] == ["publication"], restored.output
