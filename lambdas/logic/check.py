@@ -25,7 +25,7 @@ from lambdas.logic.parameter_group import (
     holder,
     plan_parameter_group,
 )
-from lambdas.logic.preflight import check_server, secret_name, setup_catalog
+from lambdas.logic.preflight import check_server, resolve_heartbeat, secret_name, setup_catalog
 from lambdas.shared.check_models import (
     CheckInput,
     CheckOutput,
@@ -322,6 +322,8 @@ def check_database(
     server = sql.server_info(db)
     check_server(server)
     state = setup_catalog(db, check, target, server)
+    # heartbeat "auto": what Preflight chose (the table where ours exists), so the table is checked only then
+    check = check.model_copy(update={"heartbeat": resolve_heartbeat(check, server, state)})
     slot = sql.slot(db, check.slot_name)
     recorded = (target.database, check.slot_name) in recorded_slots(sql.role_comment(db, check.user_name))
     table_found = table_findings(state, check, server)
@@ -339,6 +341,7 @@ def check_database(
         publication_ours=state.publication_exists and state.publication_marked,
         slot_ours=slot_ours,
         unpublished_tables=sum(f.kind is K.UNPUBLISHED_TABLE for f in table_found),
+        heartbeat=check.chosen_heartbeat(),
     )
 
 
@@ -371,6 +374,8 @@ def repair_target(
     is. Someone else's object of that name is refused (NotOwned), as setup refuses it."""
     changes: list[str] = []
     repaired: list[str] = []
+    if check.heartbeat == "auto":
+        check = check.model_copy(update={"heartbeat": found.heartbeat})
     publish = check.policy == "publish" and found.publication_ours
     if publish or (check.repair and not found.publication_ours):
         configured = configure_database(db, secrets, check, target)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from lambdas.shared.models import FailureInput, SetupInput, StepState, Target
+from lambdas.shared.models import FailureInput, HeartbeatMode, SetupInput, StepState, Target
 from lambdas.shared.steps import Workflow, change_keys
 
 
@@ -80,6 +80,7 @@ class DatabaseCheck(BaseModel):
     publication_ours: bool  # a publication of that name exists and is the workflow's
     slot_ours: bool  # likewise the slot
     unpublished_tables: int  # what policy publish would add
+    heartbeat: HeartbeatMode = "table"  # the input's, "auto" resolved as Preflight does; RepairTarget uses it
 
 
 class RepairResult(BaseModel):
