@@ -23,11 +23,12 @@ from moto import mock_aws
 from cli.form import FORM_TITLE, STREAMKAP_GUIDE, form_lines, verified_line
 from lambdas.shared.models import SetupInput
 from lambdas.shared.names import DEFAULT_OPT_IN_TAG
+from lambdas.shared.steps import Workflow
 from local.pgoutput import decode
 from local.postgres_server import LocalPostgres, for_major
 from local.rds_emulator import EmulatedInstance, RdsEmulator
 from local.streamkap_api import CLIENT_ID, CLIENT_SECRET, StreamkapStandIn
-from local.workflow_runner import LocalWorkflow
+from local.workflow_runner import ROOT, LocalWorkflow
 
 INSTANCE = "orders-prod"
 SAMPLE = """
@@ -57,6 +58,7 @@ PUBLICATION_MODES = (
     "publication_mode tables: the captured schemas' tables, listed (schemas and all_tables are tried in a rolled-back\n"
     "transaction first: this RDS-like master may not create them and would get PublicationModeNotAllowed)"
 )
+CHECK_ASL = ROOT / "statemachine" / Workflow.CHECK.value
 WAIT_SECONDS = 0.01  # each Wait state, at most: the emulated reboot is done at the first poll anyway
 WAITS = (
     f"Waits are shortened here: each Wait state lasts at most {WAIT_SECONDS * 1000:.0f} ms (on AWS, poll_seconds: "
@@ -75,6 +77,8 @@ Next:
     tag the instance {DEFAULT_OPT_IN_TAG} (the deployment's opt_in_tag), then
       .venv/bin/python -m cli plan  -i <instance> --state-machine-arn <StateMachineArn output>
       .venv/bin/python -m cli setup -i <instance> --state-machine-arn <StateMachineArn output>
+    and later, what drifted (the schedule runs it hourly; --publish adds new tables under setup's rules):
+      .venv/bin/python -m cli check -i <instance> --check-arn <CheckStateMachineArn output>
   - Streamkap's password field: the secret the form names, read with
       aws secretsmanager get-secret-value --query SecretString --output text --secret-id <Password secret ARN>
     (a JSON object: paste its "password")
@@ -239,6 +243,30 @@ def register(workflow: LocalWorkflow, server: LocalPostgres) -> int:
             f"  its connector confirmed slot {streaming['slot_name']} to {streaming['confirmed_flush_lsn']}, "
             f"past the heartbeat at {streaming['heartbeat_lsn']}"
         )
+        return day_two(server)  # while the stand-in's connector still streams the slot
+
+
+def day_two(server: LocalPostgres) -> int:
+    """The check workflow (rds-cdc-check), as its schedule would start it: the application adds a table
+    setup never saw; the check names it, changing nothing; policy publish adds it under setup's rules."""
+    master = server.connect("orders")
+    master.run("CREATE TABLE public.returns (id int PRIMARY KEY, order_id int, reason text)")
+    master.close()
+    say("\nDay two: the application adds public.returns. The check workflow (hourly once deployed) reads the target:")
+    with LocalWorkflow(asl_file=CHECK_ASL, wait_seconds=WAIT_SECONDS) as check:
+        for title, extra in (("report (the default)", {}), ("policy publish", {"policy": "publish"}), ("again", {})):
+            execution = check.run({**EXECUTION_INPUT, **extra})
+            if execution.status != "SUCCEEDED" or execution.output is None:
+                say(f"  FAILED: {execution.error}: {execution.cause}")
+                return 1
+            output = execution.output
+            say(f"  check, {title}: {output['message']}")
+            for finding in output["findings"]:
+                say(f"    {finding['kind']} {finding['subject']}")
+            for change in output["changes"]:
+                say(f"    changed: {change}")
+    if output["status"] != "Clean":
+        return 1
     return 0
 
 

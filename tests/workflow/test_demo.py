@@ -50,9 +50,23 @@ def test_the_demo_takes_the_rds_path_proves_the_slot_and_ends_with_the_next_step
     # Then registered in Streamkap's stand-in, whose connector advanced the slot.
     assert re.search(r"Streamkap source orders-prod/orders \(src-1\): Active\n  its connector confirmed slot", printed)
 
+    # Day two: a table the application added is a finding, changing nothing; policy publish adds it; clean again.
+    day_two = printed[printed.index("Day two: the application adds public.returns.") :]
+    assert "  check, report (the default): orders-prod: 1 finding(s): unpublished_table 1.\n" in day_two
+    assert "    unpublished_table public.returns\n" in day_two
+    assert "    changed: add 1 tables to publication streamkap_pub\n" in day_two
+    assert "  check, again: orders-prod: no findings; nothing was changed.\n" in day_two
+    assert day_two.index("report (the default)") < day_two.index("policy publish") < day_two.index("again")
+
     # It says its server is gone, and where to go from here.
     tail = printed[printed.index("The database is ready for Streamkap.") :]
-    for next_step in ("cli setup --local", "cdk deploy", "aws secretsmanager get-secret-value", STREAMKAP_GUIDE):
+    for next_step in (
+        "cli setup --local",
+        "cdk deploy",
+        "cli check -i",
+        "aws secretsmanager get-secret-value",
+        STREAMKAP_GUIDE,
+    ):
         assert next_step in tail
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(values["Port"])), timeout=2):
         pass
