@@ -11,10 +11,12 @@ from moto import mock_aws
 
 from lambdas.dal.findings import FindingRecords, Recorded
 from lambdas.dal.locks import Lease, Locks
+from lambdas.handlers import notify_check_failure
 from lambdas.logic import publish_findings as pf
 from lambdas.shared.check_models import CheckOutput, Finding, FindingKind
 from lambdas.shared.names import CHECK_METRICS_NAMESPACE
 from local.workflow_runner import create_lock_table
+from tests.unit.test_step import FakeContext
 
 K = FindingKind
 ARN = "arn:aws:states:us-east-1:123456789012:execution:rds-cdc-check:run-1"
@@ -238,3 +240,21 @@ def test_the_record_keeps_pairs_beside_a_lease_and_is_written_only_over_the_reco
         assert records.put(key, too_many, previous=second.fingerprint, execution_arn=ARN, at=3)
         assert records.get(key) == too_many
         assert locks.get("instance:orders-prod") == Lease("instance:orders-prod", ARN, "check", 1, 2)  # untouched
+
+
+def test_a_failed_publish_is_notified_naming_the_target_the_report_names(monkeypatch: pytest.MonkeyPatch):
+    named: list[str | None] = []
+
+    def report_failure(failure: Any, target: str | None, workflow: str) -> dict[str, str]:
+        named.append(target)
+        return {"error": failure.error.Error, "message": ""}
+
+    monkeypatch.setattr(notify_check_failure, "report_failure", report_failure)
+    error = {"Error": "TransientFailure", "Cause": "{}"}
+    # After ReportCheck the state is its output (target: a string); before it, `input` names the target
+    # and `target` is DescribeCheckTarget's object
+    notify_check_failure.handler({**report(LATE).model_dump(mode="json"), "error": error}, FakeContext())
+    notify_check_failure.handler(
+        {"input": {"db_instance_identifier": "orders-prod"}, "target": {"endpoint": "x"}, "error": error}, FakeContext()
+    )
+    assert named == ["orders-prod", "orders-prod"]
