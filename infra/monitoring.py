@@ -1,4 +1,5 @@
-"""Monitoring: the per-instance alarms may notify the workflow's topic; a dashboard for the workflow."""
+"""Monitoring: the per-instance alarms may notify the workflow's topic; a dashboard for the workflow and
+the check's findings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.workflow import ALARM_NAME_PREFIX, CdcSetupWorkflow
+from lambdas.shared.names import CHECK_METRICS_DIMENSION, CHECK_METRICS_NAMESPACE
 
 FIVE_MINUTES = Duration.minutes(5)
 
@@ -40,6 +42,7 @@ class CdcSetupMonitoring(Construct):
                         ],
                     )
                 ],
+                [self._findings()],
             ],
         )
 
@@ -67,6 +70,25 @@ class CdcSetupMonitoring(Construct):
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=["*"],  # in a key policy: this key
             )
+        )
+
+    @staticmethod
+    def _findings() -> cw.IWidget:
+        """The check's finding metrics (lambdas/logic/publish_findings.py): every kind of every target,
+        one line each; a line at 0 is a target back to clean."""
+        search = f"{{{CHECK_METRICS_NAMESPACE},{CHECK_METRICS_DIMENSION}}}"
+        return cw.GraphWidget(
+            title=f"Check findings per target and kind (rds-cdc-check; {CHECK_METRICS_NAMESPACE})",
+            width=24,
+            left=[
+                cw.MathExpression(
+                    expression=f"SEARCH('{search}', 'Maximum', 3600)",
+                    using_metrics={},
+                    label="",
+                    period=Duration.hours(1),
+                )
+            ],
+            left_y_axis=cw.YAxisProps(min=0, label="findings", show_units=False),
         )
 
     @staticmethod

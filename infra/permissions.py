@@ -23,6 +23,7 @@ from infra.config import MASTER_SECRET_SCOPES, TARGET_SCOPES
 from infra.functions import acknowledge, acknowledge_wildcard, arn
 from lambdas.shared.names import (
     ALARM_NAME_PREFIX,
+    CHECK_METRICS_NAMESPACE,
     DEFAULT_OPT_IN_TAG,
     SECRET_NAME_PREFIX,
     STREAMKAP_API_SECRET_PREFIX,
@@ -424,6 +425,26 @@ def own_alarms(actions: list[str]) -> Grant:
     return Grant(
         [iam.PolicyStatement(actions=actions, resources=[arn("cloudwatch", OWN_ALARMS)])],
         [("cloudwatch", OWN_ALARMS, f"Alarms are named {ALARM_NAME_PREFIX}<instance>-<metric>; instance is input.")],
+    )
+
+
+def finding_metrics() -> Grant:
+    """PutMetricData takes no resource; its namespace condition keeps the check to its own metrics."""
+    return Grant(
+        [
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": CHECK_METRICS_NAMESPACE}},
+            )
+        ],
+        [
+            (
+                LITERAL,
+                "*",
+                f"cloudwatch:PutMetricData takes no resource (AWS); only namespace {CHECK_METRICS_NAMESPACE}.",
+            )
+        ],
     )
 
 

@@ -30,6 +30,7 @@ from infra.functions import (
 )
 from infra.permissions import Grant, Scope, managed_policy
 from infra.target_lock import TargetLock
+from lambdas.shared.names import CHECK_METRICS_NAMESPACE
 from lambdas.shared.steps import Access, Workflow, steps_of
 
 STATEMACHINE_DIR = Path(__file__).resolve().parent.parent / "statemachine"
@@ -135,9 +136,18 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
             "detach its own security group from an opted-in target and delete it",
             permissions.own_security_group_delete(scope),
         )
-    if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE):
+    if access is Access.FINDINGS_METRICS:
+        return (
+            f"put the check's finding metrics (namespace {CHECK_METRICS_NAMESPACE} only)",
+            permissions.finding_metrics(),
+        )
+    if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE, Access.FINDINGS_RECORD):
         if resources.lock is None:
             raise ValueError(f"{access} needs the lock table")
+        if access is Access.FINDINGS_RECORD:
+            return "read and write the last check's findings of a target (the lock table's check# items only)", (
+                resources.lock.grant_findings_record()
+            )
         if access is Access.LOCK_TAKE:
             return "take the target's lock, see whether its holder still runs", resources.lock.grant_take()
         return "give the target's lock back", resources.lock.grant_release()
@@ -189,8 +199,8 @@ def workflow_functions(
     network: DataPlaneNetwork | None,
     log_retention: logs.RetentionDays,
 ) -> dict[str, lambda_.Function]:
-    """One function per registry step of `workflow`, by step name. Only the lock steps get the lock
-    table's environment."""
+    """One function per registry step of `workflow`, by step name. Only the lock steps (and PublishFindings,
+    which keeps the last check's findings there) get the lock table's environment."""
     policies: dict[Access, iam.ManagedPolicy] = {}
 
     def policy(access: Access) -> iam.ManagedPolicy:
@@ -209,7 +219,7 @@ def workflow_functions(
         managed = [policy(access) for access in step.access]
         if step.in_vpc and vpc_policy:
             managed.append(vpc_policy)
-        uses_lock = {Access.LOCK_TAKE, Access.LOCK_RELEASE} & set(step.access)
+        uses_lock = {Access.LOCK_TAKE, Access.LOCK_RELEASE, Access.FINDINGS_RECORD} & set(step.access)
         lock_environment = resources.lock.environment() if resources.lock and uses_lock else {}
         functions[step.name] = task_function(
             scope,

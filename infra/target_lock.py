@@ -1,6 +1,8 @@
 """The per-target lock's table (lambdas/logic/lock.py): one item per RDS instance, Aurora cluster
 or self-managed server being worked on, written only under a condition by the lock steps of the
-setup and teardown workflows. It holds nothing but leases, so it goes with the stack."""
+setup and teardown workflows; and, under keys of their own (check#<target>), the findings of each
+target's last check (lambdas/logic/publish_findings.py). It holds nothing but leases and those
+fingerprints, so it goes with the stack (a check after a redeploy notifies its findings once more)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from constructs import Construct
 
 from infra.functions import arn
 from infra.permissions import Grant
+from lambdas.shared.names import CHECK_RECORD_KEY_PREFIX
 from lambdas.shared.steps import Workflow
 
 PARTITION_KEY = "target"  # as lambdas/dal/locks.py writes the items
@@ -63,3 +66,17 @@ class TargetLock(Construct):
     def grant_release(self) -> Grant:
         """Delete a lease in this table only (a conditional delete: only its holder's)."""
         return Grant([iam.PolicyStatement(actions=["dynamodb:DeleteItem"], resources=[self.table.table_arn])])
+
+    def grant_findings_record(self) -> Grant:
+        """Read and write (a conditional put) only the items keyed check#<target> in this table: never a lease."""
+        return Grant(
+            [
+                iam.PolicyStatement(
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem"],
+                    resources=[self.table.table_arn],
+                    conditions={
+                        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{CHECK_RECORD_KEY_PREFIX}*"]},
+                    },
+                )
+            ]
+        )

@@ -222,6 +222,8 @@ def _cloudwatch(action: str, p: Mapping[str, Any]) -> list[str]:
         return [_arn("cloudwatch", f"alarm:{p.get('AlarmNamePrefix', '')}*")]
     if action == "PutMetricAlarm":
         return [_arn("cloudwatch", f"alarm:{p['AlarmName']}")]
+    if action == "PutMetricData":  # no resource type: IAM scopes it by its cloudwatch:namespace condition
+        return ["*"]
     raise KeyError(action)
 
 

@@ -11,6 +11,8 @@ from lambdas.shared.steps import Workflow
 
 @step(NotifyCheckFailureInput)
 def handler(failure: NotifyCheckFailureInput) -> dict[str, Any]:
-    notice = report_failure(failure, given_target(failure.input), Workflow.CHECK.state_machine_name)
+    # After ReportCheck (PublishFindings failed) the state is its output: `target` names the target.
+    reported = failure.target if isinstance(failure.target, str) else None
+    notice = report_failure(failure, given_target(failure.input) or reported, Workflow.CHECK.state_machine_name)
     logger.error("check failed", extra={"error": notice["error"], "error_message": notice["message"]})
     return notice

@@ -7,7 +7,7 @@ path of the ASL to the step has the key; only ReportCheck reads the whole, optio
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -128,7 +128,9 @@ class ReleaseCheckLockInput(StepState):
 
 
 class NotifyCheckFailureInput(FailureInput):
-    pass
+    # PublishFindings' failure: the state is then ReportCheck's CheckOutput, whose `target` names the
+    # target (a string; elsewhere `target` is DescribeCheckTarget's Target and `input` names it).
+    target: Any = None
 
 
 class CheckState(CheckInputState):
@@ -157,3 +159,22 @@ class CheckOutput(BaseModel):
     repaired: list[str] = Field(default_factory=list)
     snapshot_needed: bool = False
     message: str
+
+
+class PublishFindingsInput(StepState):
+    """The ASL's Parameters: ReportCheck's output and the execution's ARN."""
+
+    report: CheckOutput
+    execution_arn: str
+
+
+class PublishResult(BaseModel):
+    """What PublishFindings did: the metrics put, and whether the findings changed since the last
+    run, in which case one notification went out (`notified`) naming what appeared and cleared."""
+
+    namespace: str
+    metrics: int  # one per finding kind, zeros included
+    changed: bool
+    notified: bool = False
+    appeared: list[str] = Field(default_factory=list)  # "kind subject" of each finding new since the last run
+    cleared: list[str] = Field(default_factory=list)  # and of each the last run had and this one has not

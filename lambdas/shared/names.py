@@ -10,6 +10,12 @@ SECRET_NAME_PREFIX = f"{PROJECT}/"
 ALARM_NAME_PREFIX = f"{PROJECT}-"
 LOCK_TABLE_NAME = f"{PROJECT}-locks"  # the local stack's; a deployment names its table itself (env LOCK_TABLE_NAME)
 HANDLERS_PACKAGE = "lambdas.handlers"
+# The check's findings (lambdas/logic/publish_findings.py): one CloudWatch metric per finding kind in this
+# namespace (the steps' IAM allows PutMetricData in it only; the dashboard searches it), and the last run's
+# findings per target, kept in the lock table under keys with this prefix (IAM allows only those keys).
+CHECK_METRICS_NAMESPACE = "RdsCdcSetup/Check"
+CHECK_METRICS_DIMENSION = "Target"
+CHECK_RECORD_KEY_PREFIX = "check#"
 # key=value a target carries to opt in: the deployment's default (infra/config.py) and the functions'.
 DEFAULT_OPT_IN_TAG = "streamkap:cdc=enabled"
 # RegisterSource: the Streamkap API (the base URL Streamkap's Terraform provider talks to), the

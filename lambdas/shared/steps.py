@@ -57,6 +57,8 @@ class Access(Enum):
     ALARMS_DELETE = "DeleteAlarms"  # delete them: only alarms named with the workflow's prefix
     LOCK_TAKE = "TakeLock"  # take the target's lock (infra/target_lock.py), see whether its holder runs
     LOCK_RELEASE = "GiveBackLock"  # delete the lock's item, only where this execution holds it
+    FINDINGS_METRICS = "PutFindingMetrics"  # PutMetricData in the check's namespace only (names.py)
+    FINDINGS_RECORD = "RecordFindings"  # read and write the lock table's check# items: the last run's findings
     STREAMKAP_API_SECRET = "StreamkapApiSecret"  # noqa: S105 - read Streamkap API credentials (streamkap-api/*)
     SOURCE_RECORD = "RecordSource"  # read and set the source-id tag on the CDC user's secret (the workflow's)
     SECURITY_GROUP_READ = "FindSecurityGroups"  # describe security groups (AWS scopes no EC2 Describe call)
@@ -274,8 +276,16 @@ STEPS: tuple[Step, ...] = (
         changes=True,
     ),
     Step(name="ReleaseCheckLock", workflow=C, result_path=None, access=(A.LOCK_RELEASE,)),
-    # The findings, counts per kind, changes: what the deployment's PublishFindings consumes.
+    # The findings, counts per kind, changes: the execution's output, which PublishFindings publishes.
     Step(name="ReportCheck", workflow=C, result_path="$"),
+    # Metrics per finding kind; one notification when the findings changed since the last run. Outside the
+    # VPC: CloudWatch, DynamoDB and SNS only.
+    Step(
+        name="PublishFindings",
+        workflow=C,
+        result_path="$.published",
+        access=(A.FINDINGS_METRICS, A.FINDINGS_RECORD, A.NOTIFY),
+    ),
     Step(name="NotifyCheckFailure", workflow=C, result_path="$.failure", access=(A.NOTIFY,)),
 )
 

@@ -26,7 +26,7 @@ STATE_MODELS: dict[Workflow, type[BaseModel]] = {
     Workflow.TEARDOWN: TeardownState,
     Workflow.CHECK: CheckState,
 }
-# Result keys only the ASL reads (Choices, InputPath, ItemsPath, ErrorPath): no step parses them.
+# Result keys no step parses: only the ASL reads them (Choices, InputPath, ItemsPath, ErrorPath), or the output.
 READ_BY_THE_ASL_ONLY = {
     (Workflow.SETUP, "trigger"),  # IsOptedIn, UseTaggedSettings' InputPath
     (Workflow.SETUP, "lock"),  # LockReleased
@@ -36,6 +36,7 @@ READ_BY_THE_ASL_ONLY = {
     (Workflow.FLEET, "fleet"),  # the Map's ItemsPath
     (Workflow.CHECK, "lock"),  # CheckLockReleased
     (Workflow.CHECK, "failure"),
+    (Workflow.CHECK, "published"),  # PublishFindings' own: the execution's output, after ReportCheck read the state
 }
 # Changes no teardown step undoes, and why.
 NOT_UNDONE = {

@@ -12,6 +12,7 @@ tests/workflow/test_step_inputs.py parses real runs' inputs with the same models
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import types
@@ -111,18 +112,35 @@ def successors(state: dict[str, Any], reach: Reach) -> list[tuple[str, Reach]]:
         return [] if state.get("End") else [(state["Next"], reach)]
     if kind not in ("Task", "Map") or {"InputPath", "OutputPath"} & set(state):
         raise UnmodelledAsl(f"the walk does not model this {kind}: {sorted(state)}")
-    after = result(reach, state.get("ResultPath", "$"), state.get("ResultSelector"))
+    path, selector = state.get("ResultPath", "$"), state.get("ResultSelector")
+    after = result(reach, path, selector, returned_keys(state) if path == "$" and not selector else None)
     found = [] if state.get("End") else [(state["Next"], after)]
     for catcher in state.get("Catch", []):
         found.append((catcher["Next"], result(reach, catcher.get("ResultPath", "$"), None)))
     return found
 
 
-def result(reach: Reach, path: str | None, selector: dict[str, Any] | None) -> Reach:
+def returned_keys(state: dict[str, Any]) -> frozenset[str] | None:
+    """The fields of the model a Lambda step's handler returns (its annotation), where it returns one."""
+    match = LAMBDA.match(str(state.get("Resource", "")))
+    if not match:
+        return None
+    module = importlib.import_module(f"{names.HANDLERS_PACKAGE}.{names.handler_module(match[1])}")
+    returned = typing.get_type_hints(inspect.unwrap(module.handler)).get("return")
+    return frozenset(returned.model_fields) if isinstance(returned, type) and issubclass(returned, BaseModel) else None
+
+
+def result(
+    reach: Reach, path: str | None, selector: dict[str, Any] | None, returned: frozenset[str] | None = None
+) -> Reach:
     if path is None:
         return reach
     if path == "$":  # the result is the state: the selector's keys, or the handler's own output
-        return Reach(frozenset(k.removesuffix(".$") for k in selector)) if selector else Reach(frozenset(), False)
+        if selector:
+            return Reach(frozenset(k.removesuffix(".$") for k in selector))
+        # The returned model's fields are there (its defaults dumped too: not exact, so a field a later
+        # step reads optionally need not be required); a handler returning a dict: unknown keys.
+        return Reach(returned or frozenset(), exact=False)
     key = path.removeprefix("$.")
     if "." in key or "[" in key:
         raise UnmodelledAsl(f"the walk does not model ResultPath {path}")

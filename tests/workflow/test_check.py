@@ -6,16 +6,20 @@ test puts back what it changed."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
+from moto.cloudwatch.models import cloudwatch_backends
 from pg8000.native import literal
 
 from lambdas.shared.check_models import FindingKind
+from lambdas.shared.names import CHECK_METRICS_NAMESPACE, LOCK_TABLE_NAME
 from local.postgres_server import LocalPostgres
+from local.step_policies import ACCOUNT
 from local.workflow_runner import ROOT, Execution, LocalWorkflow
 from tests.live_connector import live_connector
 from tests.snapshots import everything
@@ -226,3 +230,100 @@ def test_repair_refuses_a_publication_of_that_name_someone_else_made(checked: Ch
     assert "streamkap_pub" in execution.cause
     assert after == before
     assert restored.status == "SUCCEEDED" and restored.output["repaired"] == ["publication"], restored.output
+
+
+# ---- PublishFindings: metrics every run, one message when the findings change ----------------------
+
+
+@dataclass
+class Published:
+    """What reaches the notification topic (an SQS queue subscribed to it) and CloudWatch, from now on."""
+
+    topic_arn: str
+    queue: str = ""
+
+    def __post_init__(self) -> None:
+        # The last check's findings other tests left behind: this test starts from none (a clean target).
+        boto3.client("dynamodb").delete_item(TableName=LOCK_TABLE_NAME, Key={"target": {"S": "check#orders-prod"}})
+        sqs = boto3.client("sqs")
+        self.queue = sqs.create_queue(QueueName=f"check-notices-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue, AttributeNames=["QueueArn"])["Attributes"]
+        boto3.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn["QueueArn"])
+
+    def messages(self) -> list[tuple[str, dict]]:
+        """(subject, body) of the messages published since the last call."""
+        received = boto3.client("sqs").receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", [])
+        for message in received:
+            boto3.client("sqs").delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+        return [(json.loads(m["Body"])["Subject"], json.loads(json.loads(m["Body"])["Message"])) for m in received]
+
+    def run(self, checked: Checked) -> tuple[Execution, dict[str, list[tuple[str, float]]]]:
+        """A check run, and the values it put in the check's namespace: metric -> [(target, value)].
+        Read from moto's store (PutMetricData keeps whole seconds: a run's window in GetMetricData could
+        catch the run before)."""
+        store = cloudwatch_backends[ACCOUNT]["us-east-1"].metric_data
+        before = len(store)
+        execution = checked.run()
+        metrics: dict[str, list[tuple[str, float]]] = {}
+        for datum in store[before:]:
+            if datum.namespace == CHECK_METRICS_NAMESPACE:
+                [dimension] = datum.dimensions
+                assert dimension.name == "Target"
+                metrics.setdefault(datum.name, []).append((dimension.value, float(datum.value)))
+        return execution, metrics
+
+
+def test_findings_go_out_as_metrics_every_run_and_as_one_message_only_when_they_changed(
+    checked: Checked, tmp_path: Path
+):
+    published = Published(checked.workflow.topic_arn)
+    zeros = {kind.metric_name: [(INSTANCE, 0.0)] for kind in FindingKind}  # one value per kind, and it is 0
+    stack = checked.stack
+
+    # Given a target with its connector streaming (else slot_inactive) and a table added by hand
+    with live_connector(
+        stack.server, database="orders", user="streamkap_user", password=checked.password, output=tmp_path / "o"
+    ):
+        stack.sql("CREATE TABLE public.late (id int PRIMARY KEY)")
+        try:
+            drift, drift_metrics = published.run(checked)
+            drift_notices = published.messages()
+            again, again_metrics = published.run(checked)  # the same drift
+            again_notices = published.messages()
+        finally:
+            stack.sql("DROP TABLE public.late")
+        fixed, fixed_metrics = published.run(checked)
+        fixed_notices = published.messages()
+        clean, clean_metrics = published.run(checked)  # clean a second time
+        clean_notices = published.messages()
+
+    for execution in (drift, again, fixed, clean):
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert execution.states_entered[-1] == "PublishFindings"
+    # Drift: the metric counts it, every other kind 0; exactly one message, naming it
+    assert drift_metrics == {**zeros, "UnpublishedTable": [(INSTANCE, 1.0)]}
+    [(subject, body)] = drift_notices
+    assert subject == f"rds-cdc-check findings changed: {INSTANCE}"
+    assert body["appeared"] == [
+        next(f"unpublished_table public.late (warning): {f['detail']}" for f in drift.output["findings"])
+    ]
+    assert body["cleared"] == [] and body["counts"] == {"unpublished_table": 1} and body["execution"]
+    assert drift.output["published"] == {
+        "namespace": CHECK_METRICS_NAMESPACE,
+        "metrics": len(FindingKind),
+        "changed": True,
+        "notified": True,
+        "appeared": ["unpublished_table public.late"],
+        "cleared": [],
+    }
+    # The same drift again: the same metric, no message
+    assert again_metrics == drift_metrics and again_notices == []
+    assert again.output["published"]["changed"] is False
+    # Fixed: zeros, and an "all clear" naming what cleared
+    assert fixed_metrics == zeros
+    [(subject, body)] = fixed_notices
+    assert subject == f"rds-cdc-check all clear: {INSTANCE}" and body["cleared"] == ["unpublished_table public.late"]
+    assert body["status"] == "Clean" and body["appeared"] == []
+    # Clean again: zeros, no message
+    assert clean_metrics == zeros and clean_notices == []
+    assert checked.password not in json.dumps([drift_notices, fixed_notices])
