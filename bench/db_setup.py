@@ -163,6 +163,7 @@ def run_ours(
         role_name=f"streamkap_role_{database}",
         slot_name="streamkap_pgoutput_slot",
         replica_identity=policy,
+        heartbeat="table",  # as Preflight resolves "auto" below 14; the guide's script makes both tables too
     )
     target = local_target(pg, database)
     master = Credentials(pg.master_user, pg.master_password)
