@@ -7,7 +7,7 @@ path of the ASL to the step has the key; only ReportCheck reads the whole, optio
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -86,6 +86,24 @@ class DatabaseCheck(BaseModel):
 class RepairResult(BaseModel):
     changes: list[str]
     repaired: list[str]  # what was recreated: "publication", "slot"
+
+
+class FindPreparedTargetsInput(StepState):
+    """An EventBridge event (an RDS lifecycle rule's) as the execution input: IsLifecycleEvent sends only
+    an input with `source` and `detail` here."""
+
+    source: str
+    detail: dict[str, Any]
+    resources: list[str] = Field(default_factory=list)
+
+
+class PreparedTargets(BaseModel):
+    """What FindPreparedTargets found: the check input of each database setup prepared on the event's
+    target (from its schedule); none: the execution ends Skipped."""
+
+    found: int
+    inputs: list[dict[str, Any]]
+    skipped: dict[str, Any] | None = None  # the execution's output when none was found
 
 
 class CheckInputState(StepState):

@@ -29,6 +29,7 @@ STATE_MODELS: dict[Workflow, type[BaseModel]] = {
 # Result keys only the ASL reads (Choices, InputPath, ItemsPath, ErrorPath): no step parses them.
 READ_BY_THE_ASL_ONLY = {
     (Workflow.SETUP, "trigger"),  # IsOptedIn, UseTaggedSettings' InputPath
+    (Workflow.CHECK, "prepared"),  # IsPrepared, NotPrepared's OutputPath, CheckEachPrepared's ItemsPath
     (Workflow.SETUP, "lock"),  # LockReleased
     (Workflow.SETUP, "failure"),  # Failed's ErrorPath
     (Workflow.TEARDOWN, "lock"),
@@ -111,6 +112,7 @@ def test_the_reports_collect_changes_in_run_order() -> None:
         "configure",
         "alarms",
         "slot",
+        "check_schedule",
         "security_group",
         "source",
     )
@@ -122,6 +124,7 @@ def test_the_reports_collect_changes_in_run_order() -> None:
         "parameter_group",
         "alarms",
         "security_group",
+        "check_schedule",
     )
     assert change_keys(Workflow.CHECK) == ("repair",)
 
