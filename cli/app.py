@@ -183,6 +183,7 @@ PART_FLAGS = {
     "drop_user": "--user",
     "revert_parameter_group": "--parameter-group",
     "drop_alarms": "--alarms",
+    "drop_check_schedule": "--check-schedule",
 }
 
 
@@ -572,6 +573,9 @@ def teardown(
     security_group: Annotated[
         bool, typer.Option("--security-group", help="Detach and delete the security group allow_cidrs made.")
     ] = False,
+    check_schedule: Annotated[
+        bool, typer.Option("--check-schedule", help="Delete the target's check schedule setup made.")
+    ] = False,
     everything: Annotated[bool, typer.Option("--all", help="All of the above.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Drop the slot even while a connector reads it.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be removed.")] = False,
@@ -596,6 +600,7 @@ def teardown(
         revert_parameter_group=parameter_group or everything,
         drop_alarms=alarms or everything,
         drop_security_group=security_group or everything,
+        drop_check_schedule=check_schedule or everything,
         force=force,
         dry_run=dry_run,
     )

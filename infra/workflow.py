@@ -12,6 +12,7 @@ from infra import permissions
 from infra.config import ACCOUNT_WIDE_TARGETS, NO_VPC, warn
 from infra.functions import DataPlaneNetwork
 from infra.permissions import SECRET_NAME_PREFIX, Scope
+from infra.schedule import CheckSchedules
 from infra.steps import Resources, workflow_functions, workflow_state_machine
 from infra.target_lock import TargetLock
 from lambdas.shared.steps import Workflow
@@ -31,6 +32,8 @@ class CdcSetupWorkflow(Construct):
         log_retention: logs.RetentionDays,
         scope_of_access: Scope,
         lock: TargetLock,
+        schedules: CheckSchedules,
+        check_schedule: str,
     ) -> None:
         super().__init__(scope, construct_id)
         opt_in_tag = scope_of_access.opt_in_tag
@@ -66,7 +69,11 @@ class CdcSetupWorkflow(Construct):
             Workflow.SETUP,
             service=STATE_MACHINE_NAME,
             resources=Resources(
-                scope=scope_of_access, key_arn=self.key.key_arn, topic_arn=self.topic.topic_arn, lock=lock
+                scope=scope_of_access,
+                key_arn=self.key.key_arn,
+                topic_arn=self.topic.topic_arn,
+                lock=lock,
+                schedules=schedules,
             ),
             environment={
                 "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
@@ -75,6 +82,7 @@ class CdcSetupWorkflow(Construct):
                 "OPT_IN_TAG": opt_in_tag,
                 # DescribeTarget refuses, by name and before any change, a target IAM would refuse half-way.
                 "TARGET_SCOPE": scope_of_access.target_scope,
+                **schedules.environment(check_schedule),
             },
             network=network,
             log_retention=log_retention,

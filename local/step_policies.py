@@ -32,7 +32,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import AccessDeniedError
@@ -56,6 +56,7 @@ class LocalResources:
     topic_arn: str
     lock_table: str
     key_arn: str = f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-000000000000"
+    scheduler_role_arn: str = f"arn:{PARTITION}:iam::{ACCOUNT}:role/rds-cdc-setup-check-scheduler"
 
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -145,6 +146,8 @@ class StepPolicies:
             return local.topic_arn
         if (type_, attribute) == ("AWS::KMS::Key", "Arn"):
             return local.key_arn
+        if (type_, attribute) == ("AWS::IAM::Role", "Arn"):  # the only role a step's policy names: Scheduler's
+            return local.scheduler_role_arn
         if (type_, attribute) == ("AWS::DynamoDB::Table", "Arn"):
             return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{local.lock_table}"
         raise ValueError(f"{logical_id} ({type_}) {attribute or 'Ref'} in a step's policy: no local value for it")
@@ -258,6 +261,12 @@ def request_resources(service: str, action: str, p: Mapping[str, Any]) -> list[s
         return _ec2(action, p)
     if service == "dynamodb" and action in ("GetItem", "PutItem", "DeleteItem", "UpdateItem"):
         return [_arn("dynamodb", f"table/{p['TableName']}")]
+    if service == "scheduler" and action in ("GetSchedule", "CreateSchedule", "UpdateSchedule", "DeleteSchedule"):
+        return [_arn("scheduler", f"schedule/{p.get('GroupName') or 'default'}/{p['Name']}")]
+    if service == "scheduler" and action == "ListSchedules":
+        return ["*"]  # AWS scopes it to no resource
+    if service == "iam" and action == "PassRole":
+        return [p["RoleArn"]]
     if service == "states" and action == "DescribeExecution":
         return [p["executionArn"]]
     raise KeyError(f"{service}:{action}")
@@ -267,6 +276,8 @@ def dependent_action(service: str, action: str, p: Mapping[str, Any]) -> str | N
     """The other action IAM also requires (the Service Authorization Reference's dependent actions):
     creating with tags needs the tagging action too (RDS's Create*/Copy*, Secrets Manager's CreateSecret,
     EC2's TagSpecifications)."""
+    if service == "scheduler" and action in ("CreateSchedule", "UpdateSchedule"):
+        return "iam:PassRole"  # of the target's role, to Scheduler (checked on the role: see below)
     if service == "ec2" and action.startswith("Create") and p.get("TagSpecifications"):
         return "ec2:CreateTags"
     if not p.get("Tags"):
@@ -289,6 +300,15 @@ def _parameters(response: Any) -> Mapping[str, Any]:
     if isinstance(body, str) and body.startswith("{"):
         return dict(json.loads(body))
     return {}
+
+
+def _scheduler_parameters(response: Any, parameters: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Scheduler is a REST API: the schedule's name is in the path, its group in the body or the query."""
+    path = urlparse(response.uri).path
+    query = parse_qs(urlparse(response.uri).query)
+    named = {"Name": unquote(path.rsplit("/", 1)[-1])} if "/schedules/" in path else {}
+    group = parameters.get("GroupName") or (query.get("groupName") or [None])[0]
+    return {**parameters, **named, "GroupName": group}
 
 
 @dataclass
@@ -370,6 +390,8 @@ class Enforcement:
         name = response._get_action()
         action = f"{service}:{name}"
         parameters = _parameters(response)
+        if service == "scheduler":
+            parameters = _scheduler_parameters(response, parameters)
         try:
             resources = request_resources(service, name, parameters)
         except KeyError as missing:
@@ -381,7 +403,9 @@ class Enforcement:
             account_id=response.current_account,
             method=response.method,
             path=path,
-            data=response.data,
+            # REST calls without a body (Scheduler's GET, DELETE): moto parsed their query into `data`, which
+            # the signature must not see as a payload
+            data=response.data if response.raw_body or service != "scheduler" else {},
             body=response.raw_body,
             headers=response.headers,
             action=name,
@@ -391,7 +415,9 @@ class Enforcement:
         request.check_signature()
         checks = [(action, arn) for arn in resources]
         dependent = dependent_action(service, name, parameters)
-        if dependent:  # on the resource the call creates: the last one named
+        if dependent == "iam:PassRole":  # on the role handed over
+            checks.append((dependent, parameters["Target"]["RoleArn"]))
+        elif dependent:  # on the resource the call creates: the last one named
             checks.append((dependent, resources[-1]))
         for checked, arn in checks:
             request._action = checked

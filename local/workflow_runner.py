@@ -7,6 +7,7 @@ import importlib
 import io
 import json
 import logging
+import os
 import re
 import time
 import traceback
@@ -40,6 +41,7 @@ from local.step_policies import Enforcement, LocalResources, StepPolicies, as_st
 
 ROOT = Path(__file__).resolve().parent.parent
 ASL_FILE = ROOT / "statemachine" / Workflow.SETUP.value
+SCHEDULER_ROLE_NAME = f"{names.PROJECT}-check-scheduler"  # the local stand-in for infra/schedule.py's role
 PLACEHOLDER = re.compile(r"\$\{(\w+)FunctionArn\}")
 LOCAL_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "rds-cdc-setup",
@@ -207,7 +209,9 @@ class LocalWorkflow:
         )
         self.topic_arn = boto3.client("sns").create_topic(Name=f"{names.PROJECT}-notifications")["TopicArn"]
         create_lock_table()
-        self._stack.enter_context(mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn}))
+        self._stack.enter_context(
+            mock.patch.dict("os.environ", {"NOTIFICATION_TOPIC_ARN": self.topic_arn, **create_check_schedules()})
+        )
         enforcement = (
             self._stack.enter_context(Enforcement(self.policies, LocalResources(self.topic_arn, LOCK_TABLE_NAME)))
             if self.policies
@@ -232,6 +236,8 @@ class LocalWorkflow:
         definition = PLACEHOLDER.sub(lambda m: arns[m.group(1)], definition)
         for key, value in self.substitutions.items():
             definition = definition.replace(f"${{{key}}}", value)
+        # The check starts itself (one child per prepared database), by its fixed name, as infra/check.py.
+        definition = definition.replace("${CheckStateMachineArn}", os.environ["CHECK_STATE_MACHINE_ARN"])
         sfn_role = role["Role"]["Arn"]
         self.state_machine_arn = boto3.client("stepfunctions").create_state_machine(
             # As deployed (infra/): the lock's policy names the holders' state machines.
@@ -289,6 +295,32 @@ class LocalWorkflow:
 
     def run(self, execution_input: dict[str, Any], timeout: float = 300) -> Execution:
         return self.wait(self.start(execution_input), timeout)
+
+
+def create_check_schedules() -> dict[str, str]:
+    """The schedule group and Scheduler's role infra/schedule.py deploys, once per moto account; the
+    environment the setup and check functions get (the check state machine named by its fixed name)."""
+    scheduler = boto3.client("scheduler")
+    groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]]
+    if names.CHECK_SCHEDULE_GROUP not in groups:
+        scheduler.create_schedule_group(Name=names.CHECK_SCHEDULE_GROUP)
+    iam = boto3.client("iam")
+    try:
+        role_arn = iam.get_role(RoleName=SCHEDULER_ROLE_NAME)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role_arn = iam.create_role(
+            RoleName=SCHEDULER_ROLE_NAME,
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    region = boto3.session.Session().region_name or "us-east-1"
+    return {
+        "CHECK_SCHEDULE_GROUP": names.CHECK_SCHEDULE_GROUP,
+        "CHECK_STATE_MACHINE_ARN": (
+            f"arn:aws:states:{region}:{account}:stateMachine:{Workflow.CHECK.state_machine_name}"
+        ),
+        "CHECK_SCHEDULER_ROLE_ARN": role_arn,
+    }
 
 
 def create_lock_table(name: str = LOCAL_ENVIRONMENT["LOCK_TABLE_NAME"]) -> None:

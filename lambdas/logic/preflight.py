@@ -11,6 +11,7 @@ from lambdas.dal.secrets import Secrets, SecretState
 from lambdas.logic.database_plan import Change, plan_database
 from lambdas.logic.parameter_group import failover_slot_refusal
 from lambdas.logic.register import source_plan
+from lambdas.logic.schedule import schedule_plan_line
 from lambdas.logic.self_managed import wal_level_fix
 from lambdas.shared.errors import (
     CapacityExhausted,
@@ -349,6 +350,7 @@ def preflight(db: Database, secrets: Secrets, setup: SetupInput, target: Target)
     if setup.failover_slot:
         plan += standby_plan(db, target)
     plan += source_plan(setup, target)
+    plan.append(schedule_plan_line(setup, target, environment()))
     plan += plan_notes
     return PreflightResult(
         server_version_num=server.version_num,

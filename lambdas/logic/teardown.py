@@ -18,6 +18,7 @@ from lambdas.logic.monitoring import alarms_to_delete
 from lambdas.logic.ownership import OwnershipCheck, check_role
 from lambdas.logic.parameter_group import holder, is_default_group, is_owned
 from lambdas.logic.preflight import secret_name
+from lambdas.logic.schedule import schedule_name
 from lambdas.logic.security_group import plan_removal
 from lambdas.shared.errors import DependentObjects, LongTransactionBlocking, NotOwned, SlotConflict, SlotInUse
 from lambdas.shared.models import Target
@@ -215,6 +216,9 @@ def plan_teardown(
         plan += [f"delete alarm {name}" for name in alarms_to_delete(alarms, target)]
     if t.drop_security_group and security_groups is not None:
         plan += plan_removal(rds, security_groups, t, target).changes
+    if t.drop_check_schedule:
+        name = schedule_name(t.setup_input(), target)
+        plan.append(f"delete check schedule {environment().check_schedule_group}/{name}, where there is one")
     return plan
 
 

@@ -88,6 +88,24 @@ class RepairResult(BaseModel):
     repaired: list[str]  # what was recreated: "publication", "slot"
 
 
+class FindPreparedTargetsInput(StepState):
+    """An EventBridge event (an RDS lifecycle rule's) as the execution input: IsLifecycleEvent sends only
+    an input with `source` and `detail` here."""
+
+    source: str
+    detail: dict[str, Any]
+    resources: list[str] = Field(default_factory=list)
+
+
+class PreparedTargets(BaseModel):
+    """What FindPreparedTargets found: the check input of each database setup prepared on the event's
+    target (from its schedule); none: the execution ends Skipped."""
+
+    found: int
+    inputs: list[dict[str, Any]]
+    skipped: dict[str, Any] | None = None  # the execution's output when none was found
+
+
 class CheckInputState(StepState):
     """Any check state past ValidateCheckInput (its ResultSelector makes it {input, execution_arn})."""
 

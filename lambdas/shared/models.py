@@ -615,6 +615,17 @@ class EnsureSecurityGroupInput(PlannedStepInput):
     pass
 
 
+class EnsureCheckScheduleInput(PlannedStepInput):
+    """After Verify, on the Ready path only."""
+
+
+class CheckScheduleResult(BaseModel):
+    """EnsureCheckSchedule (lambdas/logic/schedule.py): the schedule of the target, and what changed."""
+
+    name: str
+    changes: list[str]
+
+
 class ReleaseLockInput(StepState):
     """The ASL's Parameters: the whole state, whichever way out it took (its input names the lock),
     and the execution's ARN (the lock's holder)."""
@@ -654,6 +665,7 @@ class WorkflowState(SetupInputState):
     security_group: SecurityGroupResult | None = None
     source: RegisteredSource | None = None
     source_streaming: SourceStreaming | None = None
+    check_schedule: CheckScheduleResult | None = None
 
     @model_validator(mode="after")
     def _preflight_choices(self) -> WorkflowState:

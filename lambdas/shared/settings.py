@@ -16,7 +16,13 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lambdas.shared.names import DEFAULT_OPT_IN_TAG, LOCK_TABLE_NAME, SECRET_NAME_PREFIX, STREAMKAP_API_URL
+from lambdas.shared.names import (
+    CHECK_SCHEDULE_GROUP,
+    DEFAULT_OPT_IN_TAG,
+    LOCK_TABLE_NAME,
+    SECRET_NAME_PREFIX,
+    STREAMKAP_API_URL,
+)
 
 # The Lambda timeouts infra/functions.py gives the functions: data plane (SQL, in the VPC) and control plane.
 DATA_PLANE_LAMBDA_TIMEOUT_SECONDS = 120
@@ -78,6 +84,16 @@ class Environment(BaseModel):
     # sets it (Streamkap's own); a test or the demo points it at the local stand-in. Not execution input:
     # whoever may start an execution must not be able to send the password to a host of their choosing.
     streamkap_api_url: str = Field(STREAMKAP_API_URL, alias="STREAMKAP_API_URL")
+    # The check schedules (lambdas/logic/schedule.py): the template's schedule group, the check state
+    # machine a schedule starts, the role Scheduler assumes to start it, and the deployment's rate
+    # (context check_schedule; "off": the schedule is kept, disabled, as the record of the target).
+    check_schedule_group: str = Field(CHECK_SCHEDULE_GROUP, alias="CHECK_SCHEDULE_GROUP")
+    check_state_machine_arn: str | None = Field(None, alias="CHECK_STATE_MACHINE_ARN")
+    check_scheduler_role_arn: str | None = Field(None, alias="CHECK_SCHEDULER_ROLE_ARN")
+    check_schedule: str = Field("rate(1 hour)", alias="CHECK_SCHEDULE")
+    # A check started by an RDS lifecycle event recreates a lost slot or publication only where the
+    # deployment says so (context lifecycle_repair); otherwise it reports, loudly.
+    lifecycle_repair: bool = Field(False, alias="LIFECYCLE_REPAIR")
 
     @property
     def longest_server_wait_ms(self) -> int:

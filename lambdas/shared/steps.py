@@ -64,6 +64,9 @@ class Access(Enum):
     SECURITY_GROUP_READ = "FindSecurityGroups"  # describe security groups (AWS scopes no EC2 Describe call)
     SECURITY_GROUP = "SecurityGroup"  # create own groups (tagged), change their rules, attach one to the target
     SECURITY_GROUP_DELETE = "DeleteSecurityGroup"  # detach own groups from the opted-in target, delete them
+    CHECK_SCHEDULE = "CheckSchedule"  # create/update schedules in the check schedule group, pass Scheduler's role
+    CHECK_SCHEDULE_READ = "ReadCheckSchedules"  # list and read the schedules of the check schedule group
+    CHECK_SCHEDULE_DELETE = "DeleteCheckSchedule"  # read and delete schedules of the check schedule group
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,6 +166,16 @@ STEPS: tuple[Step, ...] = (
     ),
     # Connects as the CDC user: no master secret.
     Step(name="Verify", workflow=S, result_path="$.verification", in_vpc=True, access=(A.USER_SECRET_READ,)),
+    # The check's schedule of the target (lambdas/logic/schedule.py), on the Ready path after Verify: the
+    # record that setup prepared it, read by the check the RDS lifecycle rules start.
+    Step(
+        name="EnsureCheckSchedule",
+        workflow=S,
+        result_path="$.check_schedule",
+        access=(A.CHECK_SCHEDULE,),
+        changes=True,
+        undone_by=("DropCheckSchedule",),
+    ),
     # allow_cidrs only; after Verify, so network access opens once the database is proven, and before
     # RegisterSource, whose connector needs it.
     Step(
@@ -243,6 +256,13 @@ STEPS: tuple[Step, ...] = (
         access=(A.INSTANCE_READ, A.SECURITY_GROUP_READ, A.SECURITY_GROUP_DELETE),
         changes=True,
     ),
+    Step(
+        name="DropCheckSchedule",
+        workflow=T,
+        result_path="$.check_schedule",
+        access=(A.CHECK_SCHEDULE_DELETE,),
+        changes=True,
+    ),
     Step(name="ReleaseTeardownLock", workflow=T, result_path=None, access=(A.LOCK_RELEASE,)),
     Step(name="ReportTeardown", workflow=T, result_path="$", access=(A.NOTIFY,)),
     Step(name="NotifyTeardownFailure", workflow=T, result_path="$.failure", access=(A.NOTIFY,)),
@@ -251,6 +271,9 @@ STEPS: tuple[Step, ...] = (
     Step(name="SummarizeFleet", workflow=F, result_path="$"),
     # The check (lambdas/logic/check.py): reads a prepared target and names what drifted; with policy
     # publish or repair, it changes what setup would, through setup's code, under the target's lock.
+    # An RDS lifecycle event (infra/schedule.py's rules): the check inputs of the databases setup prepared on
+    # its target, from their schedules; the check then runs once per database (a child execution each).
+    Step(name="FindPreparedTargets", workflow=C, result_path="$.prepared", access=(A.CHECK_SCHEDULE_READ,)),
     Step(name="ValidateCheckInput", workflow=C, result_path="$"),
     # RDS instance or Aurora cluster as setup's DescribeTarget finds it (no plan); self-managed from the input.
     Step(name="DescribeCheckTarget", workflow=C, result_path="$.target", access=(A.TARGET_DESCRIBE,)),

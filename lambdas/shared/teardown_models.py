@@ -22,6 +22,7 @@ PARTS = (
     "revert_parameter_group",
     "drop_alarms",
     "drop_security_group",
+    "drop_check_schedule",
 )
 
 
@@ -50,6 +51,7 @@ class TeardownInput(BaseModel):
     revert_parameter_group: bool = False  # re-attach the default group setup replaced
     drop_alarms: bool = False  # the CloudWatch alarms setup made for the target (its marker checked)
     drop_security_group: bool = False  # the security group setup made for allow_cidrs (its tags checked)
+    drop_check_schedule: bool = False  # the check schedule setup made (lambdas/logic/schedule.py)
     force: bool = False  # drop the slot even while a connector reads it
     # Objects of these kinds that rds-cdc-setup did not create (e.g. made by hand from Streamkap's
     # guide) are removed too instead of refused; the plan lists each one.
@@ -167,6 +169,10 @@ class DropSecurityGroupInput(TeardownTargetStepInput):
     pass
 
 
+class DropCheckScheduleInput(TeardownTargetStepInput):
+    pass
+
+
 class ReleaseTeardownLockInput(StepState):
     """The ASL's Parameters: the whole state, whichever way out it took, and the execution's ARN."""
 
@@ -191,6 +197,7 @@ class TeardownState(TeardownInputState):
     parameter_group: TeardownChanges | None = None
     alarms: TeardownChanges | None = None
     security_group: TeardownChanges | None = None
+    check_schedule: TeardownChanges | None = None
 
     @property
     def changes(self) -> list[str]:

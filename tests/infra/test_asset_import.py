@@ -84,6 +84,12 @@ def resolved(value: Any, resources: dict[str, Any]) -> str:
     """An environment variable's value as CloudFormation would give it: Ref/GetAtt as a name or ARN."""
     if isinstance(value, str):
         return value
+    if "Fn::Join" in value:  # an ARN built from pseudo parameters (the check state machine's, by its name)
+        separator, parts = value["Fn::Join"]
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": ACCOUNT}
+        return separator.join(
+            p if isinstance(p, str) else pseudo.get(p.get("Ref"), "") or resolved(p, resources) for p in parts
+        )
     [(function, argument)] = value.items()
     logical_id = argument if function == "Ref" else argument[0]
     type_ = resources[logical_id]["Type"]

@@ -79,6 +79,9 @@ STEP_ACTIONS = {
     # ownership marker is a tag on the CDC user's secret. Outside the VPC (the API is on the internet).
     "RegisterSource": USER_SECRET_READ | {"secretsmanager:DescribeSecret", "secretsmanager:TagResource"},
     "ConfirmSourceStreaming": USER_SECRET_READ,  # as the CDC user, in the VPC
+    # The check schedule of the target: the template's group only, and Scheduler's role handed to Scheduler
+    "EnsureCheckSchedule": {"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
+    | {"iam:PassRole"},
     "ReleaseLock": LOCK_RELEASE,
     "Report": NOTIFY,
     "NotifyFailure": NOTIFY,
@@ -319,7 +322,7 @@ def test_outputs_name_the_state_machine_its_console_page_and_the_topic(synth: Sy
     assert outputs["StateMachineArn"] == {"Ref": machine_id}
     assert set(outputs) - {"EndpointSecurityGroupId"} == {
         "StateMachineArn", "StateMachineConsoleUrl", "NotificationTopicArn", "TeardownStateMachineArn",
-        "FleetStateMachineArn", "CheckStateMachineArn",
+        "FleetStateMachineArn", "CheckStateMachineArn", "CheckScheduleGroup",
     }  # fmt: skip
     assert outputs["NotificationTopicArn"] == {"Ref": topic_id}
     assert rendered(outputs["StateMachineConsoleUrl"]) == (

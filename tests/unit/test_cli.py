@@ -316,7 +316,8 @@ def test_teardown_passes_the_cluster_or_host_and_its_secret_through(sfn):
 
     cluster = runner.invoke(app, ["teardown", "-c", "orders-aurora", "--slot", "--teardown-arn", TEARDOWN_ARN])
     secret = ["--master-secret-arn", SECRET, "--teardown-arn", TEARDOWN_ARN]
-    parts = ["--slot", "--publication", "--tables", "--user", "--alarms"]  # RDS only: parameter group, security group
+    # RDS only: parameter group, security group
+    parts = ["--slot", "--publication", "--tables", "--user", "--alarms", "--check-schedule"]
     host = runner.invoke(app, ["teardown", "--host", "pg.internal", "--port", "6543", *parts, "--dry-run", *secret])
 
     assert (cluster.exit_code, host.exit_code) == (0, 0), cluster.output + host.output
@@ -413,7 +414,7 @@ def test_status_of_a_cluster_or_host_shows_only_its_executions_latest_first(monk
         (["setup", "--schema", "a", "--table", "a.x, b.y"], "--table a.x --table b.y"),
         (["fleet", "--tag", "team=orders", "--schema", "a,b"], "--schema a --schema b"),
         (["teardown", "-i", "orders-prod"], "InvalidInput: nothing to remove: choose at least one of --slot, "
-         "--publication, --tables, --user, --parameter-group, --alarms, or --all"),
+         "--publication, --tables, --user, --parameter-group, --alarms, --check-schedule, or --all"),
         (["teardown", "--input", '{"drop_slot": false}'], "nothing to remove: choose at least one of --slot"),
         (["fleet", "-i", "orders-eu", "--tag", "team=orders"], "InvalidInput: give --instance (repeat) or --tag"),
         (["fleet", "--schema", "public"], "InvalidInput: name the fleet: --instance (repeat) or --tag key=value"),

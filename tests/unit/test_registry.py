@@ -29,6 +29,7 @@ STATE_MODELS: dict[Workflow, type[BaseModel]] = {
 # Result keys no step parses: only the ASL reads them (Choices, InputPath, ItemsPath, ErrorPath), or the output.
 READ_BY_THE_ASL_ONLY = {
     (Workflow.SETUP, "trigger"),  # IsOptedIn, UseTaggedSettings' InputPath
+    (Workflow.CHECK, "prepared"),  # IsPrepared, NotPrepared's OutputPath, CheckEachPrepared's ItemsPath
     (Workflow.SETUP, "lock"),  # LockReleased
     (Workflow.SETUP, "failure"),  # Failed's ErrorPath
     (Workflow.TEARDOWN, "lock"),
@@ -112,6 +113,7 @@ def test_the_reports_collect_changes_in_run_order() -> None:
         "configure",
         "alarms",
         "slot",
+        "check_schedule",
         "security_group",
         "source",
     )
@@ -123,6 +125,7 @@ def test_the_reports_collect_changes_in_run_order() -> None:
         "parameter_group",
         "alarms",
         "security_group",
+        "check_schedule",
     )
     assert change_keys(Workflow.CHECK) == ("repair",)
 

@@ -104,6 +104,8 @@ def successors(state: dict[str, Any], reach: Reach) -> list[tuple[str, Reach]]:
         return []
     if kind == "Choice":
         return choice(state, reach)
+    if kind == "Pass" and state.get("End"):
+        return []  # what an ending Pass outputs reaches no step (Skipped, a lifecycle check's summary)
     if kind in ("Wait", "Pass"):
         if {"OutputPath", "Parameters", "Result", "ResultPath"} & set(state):
             raise UnmodelledAsl(f"the walk does not model this {kind}: {sorted(state)}")

@@ -327,3 +327,97 @@ def test_findings_go_out_as_metrics_every_run_and_as_one_message_only_when_they_
     # Clean again: zeros, no message
     assert clean_metrics == zeros and clean_notices == []
     assert checked.password not in json.dumps([drift_notices, fixed_notices])
+
+
+# ---- the check schedule setup made, and the RDS lifecycle rules' check (issue 16) ------------------------
+
+SCHEDULE = "db.orders-prod.orders"  # names.check_schedule_name: the instance, then the database
+INSTANCE_ARN = f"arn:aws:rds:us-east-1:123456789012:db:{INSTANCE}"
+
+
+def lifecycle_event(source_arn: str, event_id: str = "RDS-EVENT-0049") -> dict:
+    """An RDS lifecycle event as EventBridge hands it to the check (infra/schedule.py's rules)."""
+    return {
+        "version": "0",
+        "source": "aws.rds",
+        "detail-type": "RDS DB Instance Event",
+        "resources": [source_arn],
+        "detail": {
+            "EventCategories": ["failover"],
+            "SourceType": "DB_INSTANCE",
+            "SourceArn": source_arn,
+            "SourceIdentifier": source_arn.rsplit(":", 1)[-1],
+            "EventID": event_id,
+            "Message": "A Multi-AZ failover has completed.",
+        },
+    }
+
+
+def test_setup_made_the_targets_check_schedule_with_its_settings_and_no_secret(checked: Checked):
+    schedule = boto3.client("scheduler").get_schedule(GroupName="rds-cdc-check", Name=SCHEDULE)
+    given = json.loads(schedule["Target"]["Input"])
+
+    assert schedule["ScheduleExpression"] == "rate(1 hour)" and schedule["State"] == "ENABLED"
+    assert schedule["Target"]["Arn"] == checked.workflow.state_machine_arn  # the check state machine
+    assert schedule["Target"]["RoleArn"].endswith(":role/rds-cdc-setup-check-scheduler")
+    # setup's settings as ValidateInput and Preflight made them: the database it found, the heartbeat it chose
+    assert given["db_instance_identifier"] == INSTANCE and given["database"] == "orders"
+    assert given["schemas"] == ["public", "inventory"] and given["heartbeat"] in ("table", "message")
+    assert not {"dry_run", "reboot", "streamkap_api_url", "allow_cidrs"} & set(given)
+    assert checked.password not in schedule["Target"]["Input"]  # ARNs and names only
+
+
+def test_a_lifecycle_event_for_a_prepared_target_runs_its_check_with_the_schedules_settings(checked: Checked):
+    stack = checked.stack
+    stack.sql("CREATE TABLE public.after_failover (id int PRIMARY KEY)")
+    try:
+        before = checked.snapshot()
+        execution = checked.workflow.run(lifecycle_event(INSTANCE_ARN))
+        after = checked.snapshot()
+    finally:
+        stack.sql("DROP TABLE public.after_failover")
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    [check] = execution.output["checks"]
+    assert execution.output["status"] == "Checked"
+    # the schedule's settings: its schemas (public and inventory), report only (lifecycle_repair false)
+    assert check["output"]["target"] == INSTANCE
+    assert kinds(Execution("", "", check["output"], None, None, [])) == {
+        FindingKind.UNPUBLISHED_TABLE.value: ["public.after_failover"],
+        FindingKind.SLOT_INACTIVE.value: ["streamkap_pgoutput_slot"],  # no connector reads it here
+    }
+    assert check["output"]["changes"] == [] and after == before
+    assert "FindPreparedTargets" in execution.states_entered
+
+
+def test_a_lifecycle_event_for_a_target_setup_did_not_prepare_ends_skipped_changing_nothing(checked: Checked):
+    before = checked.snapshot()
+    execution = checked.workflow.run(lifecycle_event("arn:aws:rds:us-east-1:123456789012:db:someone-elses"))
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["status"] == "Skipped"
+    assert "not prepared by rds-cdc-setup" in execution.output["message"]
+    assert "ValidateCheckInput" not in execution.states_entered and checked.snapshot() == before
+
+
+def test_teardown_drops_the_check_schedule_and_a_second_teardown_finds_none(checked: Checked):
+    scheduler = boto3.client("scheduler")
+    kept = scheduler.get_schedule(GroupName="rds-cdc-check", Name=SCHEDULE)
+    teardown_input = {"db_instance_identifier": INSTANCE, "drop_check_schedule": True}
+    try:
+        with LocalWorkflow(asl_file=ROOT / "statemachine" / "cdc_teardown.asl.json") as teardown:
+            first = teardown.run(teardown_input)
+            second = teardown.run(teardown_input)
+            names = [s["Name"] for s in scheduler.list_schedules(GroupName="rds-cdc-check")["Schedules"]]
+    finally:
+        scheduler.create_schedule(
+            GroupName="rds-cdc-check",
+            Name=SCHEDULE,
+            ScheduleExpression=kept["ScheduleExpression"],
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target=kept["Target"],
+        )
+
+    assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED"), first.cause or second.cause
+    assert first.output["changes"] == [f"deleted check schedule rds-cdc-check/{SCHEDULE}"]
+    assert second.output["changes"] == [] and SCHEDULE not in names

@@ -101,10 +101,11 @@ def test_drop_alarms_deletes_only_the_targets_alarms_and_a_rerun_finds_nothing(t
 
     assert removed.status == "SUCCEEDED", removed.cause
     assert sorted(removed.output["changes"]) == sorted(f"delete alarm {name}" for name in OURS)
-    assert removed.states_entered[-6:] == [
+    assert removed.states_entered[-7:] == [
         "DropAlarmsChosen",
         "DropAlarms",
         "DropSecurityGroupChosen",  # not chosen: passed by
+        "DropCheckScheduleChosen",  # likewise
         "ReleaseTeardownLock",
         "TeardownLockReleased",
         "ReportTeardown",

@@ -58,8 +58,15 @@ def test_every_steps_policies_resolve_to_the_local_stack(template):
                 resources = (
                     statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
                 )
-                # "*" only where AWS scopes nothing: EC2's Describe calls
-                unscoped = all(a.startswith("ec2:Describe") for a in _actions(statement))
+                # "*" only where AWS scopes nothing: EC2's Describe calls, Scheduler's ListSchedules, and
+                # PutMetricData, which only its namespace condition narrows
+                namespaced = "cloudwatch:namespace" in json.dumps(statement.get("Condition", {}))
+                unscoped = all(
+                    a.startswith("ec2:Describe")
+                    or a == "scheduler:ListSchedules"
+                    or (a == "cloudwatch:PutMetricData" and namespaced)
+                    for a in _actions(statement)
+                )
                 assert all(r.startswith(("arn:aws:", TOPIC)) or (r == "*" and unscoped) for r in resources), (
                     step.name,
                     resources,

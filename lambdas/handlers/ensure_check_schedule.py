@@ -1,0 +1,16 @@
+"""EnsureCheckSchedule: the target's check schedule (EventBridge Scheduler), created or updated with this run."""
+
+from lambdas.dal.scheduler import Schedules
+from lambdas.logic.schedule import ensure_check_schedule, schedule_name
+from lambdas.shared.models import CheckScheduleResult, EnsureCheckScheduleInput
+from lambdas.shared.observability import logger
+from lambdas.shared.settings import environment
+from lambdas.shared.step import step
+
+
+@step(EnsureCheckScheduleInput)
+def handler(state: EnsureCheckScheduleInput) -> CheckScheduleResult:
+    env = environment()
+    changes = ensure_check_schedule(Schedules(env.check_schedule_group), state.input, state.target, env)
+    logger.info("check schedule ensured", extra={"changes": changes})
+    return CheckScheduleResult(name=schedule_name(state.input, state.target), changes=changes)

@@ -1,0 +1,104 @@
+"""The check schedule's name, input and updates (lambdas/logic/schedule.py, lambdas/shared/names.py), on moto's
+Scheduler: what the workflow tests (tests/workflow/test_check.py) do not vary. <1 s."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+from moto import mock_aws
+
+from lambdas.dal.scheduler import Schedules
+from lambdas.logic.schedule import ensure_check_schedule, event_prefix, prepared_inputs, schedule_name
+from lambdas.shared.check_models import CheckInput
+from lambdas.shared.models import SetupInput, Target
+from lambdas.shared.names import check_schedule_name, check_schedule_prefix
+from lambdas.shared.settings import Environment
+
+SAFE = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
+ENV = Environment(
+    CHECK_STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:rds-cdc-check",
+    CHECK_SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/scheduler",
+)
+
+
+def target(database: str = "orders", cluster: str | None = None) -> Target:
+    return Target(
+        instance_id="orders-prod",
+        cluster_id=cluster,
+        engine="postgres",
+        engine_version="16.3",
+        major_version=16,
+        status="available",
+        parameter_group="g",
+        parameter_group_family="postgres16",
+        parameter_apply_status="in-sync",
+        host="h",
+        port=5432,
+        database=database,
+        master_secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1",
+    )
+
+
+def test_names_are_schedulers_characters_and_never_meet():
+    names = set()
+    for ids in ({"instance_id": "a" * 63}, {"instance_id": "a" * 62}, {"cluster_id": "a" * 63}, {"instance_id": "x"}):
+        for database in ("orders", "Orders", "a" * 19, "a" * 20, "a" * 63, "é-db", "db.1", "e-db"):
+            names.add(check_schedule_name(check_schedule_prefix(**ids), database))
+    for host, port in (("pg.internal", 5432), ("pg.internal", 6543), ("pg-internal", 5432), ("h" * 253, 5432)):
+        names.add(check_schedule_name(check_schedule_prefix(host=host, port=port), "orders"))
+    assert len(names) == 4 * 8 + 4 and all(SAFE.fullmatch(n) for n in names)
+    assert check_schedule_name(check_schedule_prefix(instance_id="orders-prod"), "orders") == "db.orders-prod.orders"
+
+
+@mock_aws
+def test_a_rerun_changes_nothing_and_a_changed_setting_updates_the_schedule_in_place():
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="rds-cdc-check")
+    schedules = Schedules("rds-cdc-check", boto3.client("scheduler", region_name="us-east-1"))
+    setup = SetupInput(db_instance_identifier="orders-prod", heartbeat="message")
+
+    created = ensure_check_schedule(schedules, setup, target(), ENV)
+    again = ensure_check_schedule(schedules, setup, target(), ENV)
+    wider = setup.model_copy(update={"schemas": ["public", "inventory"]})
+    updated = ensure_check_schedule(schedules, wider, target(), ENV.model_copy(update={"check_schedule": "off"}))
+
+    assert created == ["created check schedule rds-cdc-check/db.orders-prod.orders: rate(1 hour)"]
+    assert again == []
+    assert updated == [
+        "updated check schedule rds-cdc-check/db.orders-prod.orders: disabled (check_schedule off) "
+        "(state, input changed)"
+    ]
+    kept = schedules.get("db.orders-prod.orders")
+    assert kept is not None and kept.state == "DISABLED"
+    # the input is a valid check input, what setup found and chose, defaults left out
+    given = json.loads(kept.input)
+    assert given == {
+        "db_instance_identifier": "orders-prod",
+        "database": "orders",
+        "schemas": ["public", "inventory"],
+        "heartbeat": "message",
+    }
+    assert CheckInput.model_validate(given).target_id == "orders-prod"
+
+
+@mock_aws
+def test_a_lifecycle_event_finds_every_database_prepared_on_its_target_and_only_those():
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="rds-cdc-check")
+    schedules = Schedules("rds-cdc-check", boto3.client("scheduler", region_name="us-east-1"))
+    for database in ("orders", "billing"):
+        ensure_check_schedule(schedules, SetupInput(db_instance_identifier="orders-prod"), target(database), ENV)
+    other = SetupInput(db_instance_identifier="orders-prod-2")
+    ensure_check_schedule(schedules, other, target().model_copy(update={"instance_id": "orders-prod-2"}), ENV)
+    arn = "arn:aws:rds:us-east-1:123456789012:db:orders-prod"
+
+    found = prepared_inputs(schedules, {"detail": {"SourceArn": arn}, "resources": [arn]}, repair=True)
+
+    assert sorted(i["database"] for i in found) == ["billing", "orders"]
+    assert all(i["repair"] is True and i["db_instance_identifier"] == "orders-prod" for i in found)
+    assert event_prefix({"detail": {"SourceArn": "arn:aws:rds:us-east-1:1:deployment:bgd-1"}}) is None
+    cluster = schedule_name(SetupInput(db_cluster_identifier="orders-aurora"), target(cluster="orders-aurora"))
+    assert cluster == "cluster.orders-aurora.orders"
+    assert event_prefix({"detail": {"SourceArn": "arn:aws:rds:us-east-1:1:cluster:orders-aurora"}}) == (
+        "cluster.orders-aurora."
+    )
