@@ -40,11 +40,10 @@ GROUP_SCHEDULES = f"schedule/{CHECK_SCHEDULE_GROUP}/*"
 #   category global failover: RDS-EVENT-0185 (global database failover finished on the primary cluster).
 # - DB instance, category restoration: RDS-EVENT-0019 (restored from a point-in-time backup),
 #   RDS-EVENT-0043 (restored from a DB snapshot): a restored instance under a prepared target's name.
-# - DB instance, category maintenance: RDS-EVENT-0268 (engine version upgrade finished; a major version
-#   upgrade drops every logical slot); DB cluster: RDS-EVENT-0268 likewise for Aurora. NOT confirmed in the
-#   AWS copy consulted (it predates the event): taken from a third-party list of RDS events; check it against
-#   the current USER_Events.Messages table before relying on it.
-# - Blue/green deployment, category notification (detail-type assumed "RDS Blue Green Deployment Event"):
+# - DB instance, category maintenance: RDS-EVENT-0268 (the engine version upgrade finished; a major version
+#   upgrade drops every logical slot); DB cluster: RDS-EVENT-0268 likewise for Aurora. (The event table's
+#   0264-0270 rows: pre-check, downtime, upgrade started, finished, post-upgrade tasks, failed and rolled back.)
+# - Blue/green deployment, category notification (detail-type "RDS Blue Green Deployment Event"):
 #   RDS-EVENT-0248 (switchover completed on blue/green deployment), RDS-EVENT-0251 (switchover from primary
 #   source to target completed and databases renamed): the green database took the prepared target's name,
 #   without its slot.

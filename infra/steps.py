@@ -145,6 +145,18 @@ def grant(access: Access, resources: Resources) -> tuple[str, Grant]:
         )
     if access in (Access.CHECK_SCHEDULE, Access.CHECK_SCHEDULE_READ, Access.CHECK_SCHEDULE_DELETE):
         return check_schedules(access, resources)
+    if access is Access.BLUE_GREEN_READ:
+        return (
+            "describe blue/green deployments (an event names the deployment, not its databases)",
+            Grant(
+                [
+                    iam.PolicyStatement(
+                        actions=["rds:DescribeBlueGreenDeployments"], resources=[arn("rds", "deployment:*")]
+                    )
+                ],
+                [("rds", "deployment:*", "A lifecycle event names its deployment only once it happens: read-only.")],
+            ),
+        )
     if access in (Access.LOCK_TAKE, Access.LOCK_RELEASE, Access.FINDINGS_RECORD):
         if resources.lock is None:
             raise ValueError(f"{access} needs the lock table")

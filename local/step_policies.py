@@ -210,6 +210,7 @@ def _rds(action: str, p: Mapping[str, Any]) -> list[str]:
             + named("pg", "DBInstanceParameterGroupName")
         ),
         "RebootDBInstance": lambda: named("db", "DBInstanceIdentifier"),
+        "DescribeBlueGreenDeployments": lambda: described("deployment", "BlueGreenDeploymentIdentifier"),
     }
     return models[action]()
 

@@ -117,6 +117,19 @@ class Rds:
     def __init__(self, rds_client: Any | None = None) -> None:
         self._rds = rds_client or client("rds")
 
+    def blue_green_databases(self, deployment_id: str) -> list[str]:
+        """The ARNs of a blue/green deployment's source and target (after a switchover the target carries
+        the source's old name, the source a new one); [] when the deployment is gone."""
+        try:
+            [found] = self._rds.describe_blue_green_deployments(BlueGreenDeploymentIdentifier=deployment_id)[
+                "BlueGreenDeployments"
+            ]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "BlueGreenDeploymentNotFoundFault":
+                return []
+            raise
+        return [arn for arn in (found.get("Source"), found.get("Target")) if arn]
+
     def describe_instance(self, instance_id: str, cluster_id: str | None = None) -> InstanceInfo:
         """The instance, or with `cluster_id` the Aurora cluster seen through its current writer."""
         if cluster_id:

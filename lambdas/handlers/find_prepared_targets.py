@@ -1,6 +1,7 @@
 """FindPreparedTargets: an RDS lifecycle event's target, and the check input of each database setup prepared
 on it (read from its check schedule); none: not prepared by rds-cdc-setup, the check is skipped."""
 
+from lambdas.dal.rds import Rds
 from lambdas.dal.scheduler import Schedules
 from lambdas.logic.schedule import prepared_inputs
 from lambdas.shared.check_models import FindPreparedTargetsInput, PreparedTargets
@@ -13,7 +14,12 @@ from lambdas.shared.step import step
 def handler(state: FindPreparedTargetsInput) -> PreparedTargets:
     env = environment()
     event = state.model_dump()
-    inputs = prepared_inputs(Schedules(env.check_schedule_group), event, repair=env.lifecycle_repair)
+    inputs = prepared_inputs(
+        Schedules(env.check_schedule_group),
+        event,
+        repair=env.lifecycle_repair,
+        deployment_databases=Rds().blue_green_databases,
+    )
     source = state.detail.get("SourceArn") or ", ".join(state.resources) or "the event's source"
     logger.info("prepared targets found", extra={"source": source, "found": len(inputs)})
     skipped = (

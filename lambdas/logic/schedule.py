@@ -12,6 +12,7 @@ workflow's functions may write in it (infra/schedule.py), so no marker is needed
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from lambdas.dal.scheduler import Schedule, Schedules
@@ -148,31 +149,46 @@ def drop_plan_line(schedules: Schedules, setup: SetupInput, target: Target) -> l
 # ---- the RDS lifecycle rules' check: which prepared targets an event names ------------------------------
 
 
-def event_prefix(event: dict[str, Any]) -> str | None:
-    """The schedule name prefix of the instance or Aurora cluster an RDS event names (detail.SourceArn or
-    resources: ...:db:<id> or ...:cluster:<id>); None when it names neither. A blue/green deployment's
-    event names the deployment (...:deployment:bgd-...): resolving its databases needs
-    rds:DescribeBlueGreenDeployments, which this step does not do yet, so such an event ends Skipped."""
-    arns = [event.get("detail", {}).get("SourceArn") or "", *(event.get("resources") or [])]
-    for source in arns:
-        parts = source.split(":")
-        if len(parts) >= 7 and parts[2] == "rds" and parts[5] in ("db", "cluster"):
-            identifier = parts[6]
-            if parts[5] == "db":
-                return check_schedule_prefix(instance_id=identifier)
-            return check_schedule_prefix(cluster_id=identifier)
+def database_prefix(source: str) -> str | None:
+    """The schedule name prefix of an instance or Aurora cluster ARN (...:db:<id>, ...:cluster:<id>)."""
+    parts = source.split(":")
+    if len(parts) >= 7 and parts[2] == "rds" and parts[5] in ("db", "cluster"):
+        if parts[5] == "db":
+            return check_schedule_prefix(instance_id=parts[6])
+        return check_schedule_prefix(cluster_id=parts[6])
     return None
 
 
-def prepared_inputs(schedules: Schedules, event: dict[str, Any], *, repair: bool) -> list[dict[str, Any]]:
+def event_prefixes(event: dict[str, Any], deployment_databases: Callable[[str], list[str]]) -> list[str]:
+    """The schedule name prefixes of the instances or Aurora clusters an RDS event names (detail.SourceArn or
+    resources). A blue/green deployment's event names the deployment (...:deployment:bgd-...):
+    `deployment_databases` gives its source and target ARNs, and whichever carries a prepared name counts
+    (after a switchover the green database has taken the name setup prepared, without its slot)."""
+    arns = [event.get("detail", {}).get("SourceArn") or "", *(event.get("resources") or [])]
+    prefixes: list[str] = []
+    for source in dict.fromkeys(arns):
+        parts = source.split(":")
+        if len(parts) >= 7 and parts[2] == "rds" and parts[5] == "deployment":
+            found = [database_prefix(member) for member in deployment_databases(parts[6])]
+        else:
+            found = [database_prefix(source)]
+        prefixes += [prefix for prefix in found if prefix is not None and prefix not in prefixes]
+    return prefixes
+
+
+def prepared_inputs(
+    schedules: Schedules,
+    event: dict[str, Any],
+    *,
+    repair: bool,
+    deployment_databases: Callable[[str], list[str]],
+) -> list[dict[str, Any]]:
     """The check inputs of every database setup prepared on the event's target (its schedules' inputs),
     with `repair` as the deployment says; [] for a target setup did not prepare."""
-    prefix = event_prefix(event)
-    if prefix is None:
-        return []
     inputs = []
-    for name in schedules.names(prefix):
-        schedule = schedules.get(name)
-        if schedule is not None:
-            inputs.append(json.loads(schedule.input) | {"repair": repair})
+    for prefix in event_prefixes(event, deployment_databases):
+        for name in schedules.names(prefix):
+            schedule = schedules.get(name)
+            if schedule is not None:
+                inputs.append(json.loads(schedule.input) | {"repair": repair})
     return inputs

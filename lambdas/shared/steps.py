@@ -66,6 +66,7 @@ class Access(Enum):
     SECURITY_GROUP_DELETE = "DeleteSecurityGroup"  # detach own groups from the opted-in target, delete them
     CHECK_SCHEDULE = "CheckSchedule"  # create/update schedules in the check schedule group, pass Scheduler's role
     CHECK_SCHEDULE_READ = "ReadCheckSchedules"  # list and read the schedules of the check schedule group
+    BLUE_GREEN_READ = "ReadBlueGreenDeployments"  # which databases a blue/green deployment's event is about
     CHECK_SCHEDULE_DELETE = "DeleteCheckSchedule"  # read and delete schedules of the check schedule group
 
 
@@ -273,7 +274,12 @@ STEPS: tuple[Step, ...] = (
     # publish or repair, it changes what setup would, through setup's code, under the target's lock.
     # An RDS lifecycle event (infra/schedule.py's rules): the check inputs of the databases setup prepared on
     # its target, from their schedules; the check then runs once per database (a child execution each).
-    Step(name="FindPreparedTargets", workflow=C, result_path="$.prepared", access=(A.CHECK_SCHEDULE_READ,)),
+    Step(
+        name="FindPreparedTargets",
+        workflow=C,
+        result_path="$.prepared",
+        access=(A.CHECK_SCHEDULE_READ, A.BLUE_GREEN_READ),
+    ),
     Step(name="ValidateCheckInput", workflow=C, result_path="$"),
     # RDS instance or Aurora cluster as setup's DescribeTarget finds it (no plan); self-managed from the input.
     Step(name="DescribeCheckTarget", workflow=C, result_path="$.target", access=(A.TARGET_DESCRIBE,)),

@@ -7,10 +7,11 @@ import json
 import re
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from lambdas.dal.scheduler import Schedules
-from lambdas.logic.schedule import ensure_check_schedule, event_prefix, prepared_inputs, schedule_name
+from lambdas.logic.schedule import ensure_check_schedule, event_prefixes, prepared_inputs, schedule_name
 from lambdas.shared.check_models import CheckInput
 from lambdas.shared.models import SetupInput, Target
 from lambdas.shared.names import check_schedule_name, check_schedule_prefix
@@ -92,13 +93,51 @@ def test_a_lifecycle_event_finds_every_database_prepared_on_its_target_and_only_
     ensure_check_schedule(schedules, other, target().model_copy(update={"instance_id": "orders-prod-2"}), ENV)
     arn = "arn:aws:rds:us-east-1:123456789012:db:orders-prod"
 
-    found = prepared_inputs(schedules, {"detail": {"SourceArn": arn}, "resources": [arn]}, repair=True)
+    found = prepared_inputs(
+        schedules, {"detail": {"SourceArn": arn}, "resources": [arn]}, repair=True, deployment_databases=no_deployment
+    )
 
     assert sorted(i["database"] for i in found) == ["billing", "orders"]
     assert all(i["repair"] is True and i["db_instance_identifier"] == "orders-prod" for i in found)
-    assert event_prefix({"detail": {"SourceArn": "arn:aws:rds:us-east-1:1:deployment:bgd-1"}}) is None
+    assert event_prefixes({"detail": {"SourceArn": "arn:aws:rds:us-east-1:1:deployment:bgd-1"}}, lambda _: []) == []
     cluster = schedule_name(SetupInput(db_cluster_identifier="orders-aurora"), target(cluster="orders-aurora"))
     assert cluster == "cluster.orders-aurora.orders"
-    assert event_prefix({"detail": {"SourceArn": "arn:aws:rds:us-east-1:1:cluster:orders-aurora"}}) == (
-        "cluster.orders-aurora."
-    )
+    assert event_prefixes(
+        {"detail": {"SourceArn": "arn:aws:rds:us-east-1:1:cluster:orders-aurora"}}, no_deployment
+    ) == ["cluster.orders-aurora."]
+
+
+def no_deployment(deployment_id: str) -> list[str]:
+    raise AssertionError(f"an instance's or cluster's event looked up deployment {deployment_id}")
+
+
+@pytest.mark.parametrize(
+    ("members", "prefixes"),
+    [
+        # before the switchover: the source is the prepared database, the green one has another name
+        (
+            ["arn:aws:rds:us-east-1:1:db:orders-prod", "arn:aws:rds:us-east-1:1:db:orders-prod-green-abc"],
+            ["db.orders-prod.", "db.orders-prod-green-abc."],
+        ),
+        # after it: the green database carries the prepared name, the old one "-old1"
+        (
+            ["arn:aws:rds:us-east-1:1:db:orders-prod-old1", "arn:aws:rds:us-east-1:1:db:orders-prod"],
+            ["db.orders-prod-old1.", "db.orders-prod."],
+        ),
+        (
+            ["arn:aws:rds:us-east-1:1:cluster:orders-aurora-old1", "arn:aws:rds:us-east-1:1:cluster:orders-aurora"],
+            ["cluster.orders-aurora-old1.", "cluster.orders-aurora."],
+        ),
+        ([], []),  # the deployment is gone: nothing to check
+    ],
+)
+def test_a_blue_green_event_is_about_its_deployments_source_and_target(members, prefixes):
+    asked = []
+
+    def databases(deployment_id: str) -> list[str]:
+        asked.append(deployment_id)
+        return members
+
+    arn = "arn:aws:rds:us-east-1:1:deployment:bgd-0123456789abcdef"
+    assert event_prefixes({"detail": {"SourceArn": arn}, "resources": [arn]}, databases) == prefixes
+    assert asked == ["bgd-0123456789abcdef"]  # once, though the event names it twice

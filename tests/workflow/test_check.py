@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.rds.models import rds_backends
 from pg8000.native import literal
 
 from lambdas.shared.check_models import FindingKind
@@ -421,3 +422,34 @@ def test_teardown_drops_the_check_schedule_and_a_second_teardown_finds_none(chec
     assert (first.status, second.status) == ("SUCCEEDED", "SUCCEEDED"), first.cause or second.cause
     assert first.output["changes"] == [f"deleted check schedule rds-cdc-check/{SCHEDULE}"]
     assert second.output["changes"] == [] and SCHEDULE not in names
+
+
+def test_a_blue_green_event_checks_the_prepared_database_its_deployment_names(checked: Checked):
+    """The event names the deployment only: FindPreparedTargets reads its source and target (the source is
+    the prepared instance before the switchover; after it the green one carries that name)."""
+    rds = boto3.client("rds")
+    # moto (as RDS long did) refuses a blue/green source whose master password Secrets Manager manages, as the
+    # emulated instance's is, and copies a plain password to the green one: so, while the deployment is made
+    instance = rds_backends["123456789012"]["us-east-1"].databases[INSTANCE]
+    managed = instance.__dict__.pop("master_user_secret")
+    instance._master_user_password = "not-used-by-the-check"  # moto's green copy only
+    try:
+        deployment = rds.create_blue_green_deployment(BlueGreenDeploymentName="orders-upgrade", Source=INSTANCE_ARN)[
+            "BlueGreenDeployment"
+        ]
+    finally:
+        instance.master_user_secret = managed
+        del instance._master_user_password
+    deployment_id = deployment["BlueGreenDeploymentIdentifier"]
+    deployment_arn = f"arn:aws:rds:us-east-1:123456789012:deployment:{deployment_id}"
+    event = lifecycle_event(deployment_arn, "RDS-EVENT-0248") | {"detail-type": "RDS Blue Green Deployment Event"}
+    try:
+        before = checked.snapshot()
+        execution = checked.workflow.run(event)
+        after = checked.snapshot()
+    finally:
+        rds.delete_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment_id, DeleteTarget=True)
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    [check] = execution.output["checks"]
+    assert check["output"]["target"] == INSTANCE and check["output"]["changes"] == [] and after == before
