@@ -120,5 +120,6 @@ def ready(state: WorkflowState, configured: ConfigureResult, verification: Verif
         source=state.source,
         source_streaming=state.source_streaming,
         message=omitted,
-        warnings=state.security_group.warnings if state.security_group else [],
+        warnings=(state.security_group.warnings if state.security_group else [])
+        + (state.check_schedule.warnings if state.check_schedule else []),
     )

@@ -74,17 +74,29 @@ def check_input(setup: SetupInput, target: Target) -> dict[str, Any]:
     return given.model_dump(mode="json", include=set(CHECK_KEYS), exclude_defaults=True) | {"database": target.database}
 
 
+def check_input_text(setup: SetupInput, target: Target) -> str:
+    return json.dumps(check_input(setup, target), separators=(",", ":"), sort_keys=True)
+
+
+def too_long_for_a_schedule(setup: SetupInput, target: Target) -> str | None:
+    """Why this target gets no schedule (its check input exceeds what a schedule holds), or None. Setup
+    still succeeds: the check can be run by hand (CLI or console) with the same input."""
+    size = len(check_input_text(setup, target))
+    if size <= SCHEDULE_INPUT_LIMIT:
+        return None
+    return (
+        f"no check schedule for this target: the check's input (the tables list) is {size} characters and a "
+        f"schedule holds at most {SCHEDULE_INPUT_LIMIT}, so neither the schedule nor RDS lifecycle events will "
+        "check it; run the check by hand (python -m cli check --input <this input>), or capture whole schemas "
+        "(tables null)"
+    )
+
+
 def wanted_schedule(setup: SetupInput, target: Target, env: Environment) -> Schedule:
     if not env.check_state_machine_arn or not env.check_scheduler_role_arn:
         raise InvalidInput(
             "CHECK_STATE_MACHINE_ARN and CHECK_SCHEDULER_ROLE_ARN are not set: the deployment gives them "
             "(infra/schedule.py)"
-        )
-    text = json.dumps(check_input(setup, target), separators=(",", ":"), sort_keys=True)
-    if len(text) > SCHEDULE_INPUT_LIMIT:
-        raise InvalidInput(
-            f"the check's input for this target is {len(text)} characters; a schedule holds at most "
-            f"{SCHEDULE_INPUT_LIMIT}. List fewer tables (tables null publishes whole schemas)"
         )
     off = env.check_schedule == OFF
     return Schedule(
@@ -93,7 +105,7 @@ def wanted_schedule(setup: SetupInput, target: Target, env: Environment) -> Sche
         state="DISABLED" if off else "ENABLED",
         target_arn=env.check_state_machine_arn,
         role_arn=env.check_scheduler_role_arn,
-        input=text,
+        input=check_input_text(setup, target),
     )
 
 
@@ -104,6 +116,9 @@ def describe(schedule: Schedule, group: str) -> str:
 
 def schedule_plan_line(setup: SetupInput, target: Target, env: Environment) -> str:
     """Preflight's line for EnsureCheckSchedule (it runs once Verify passed)."""
+    too_long = too_long_for_a_schedule(setup, target)
+    if too_long is not None:
+        return too_long
     name = schedule_name(setup, target)
     when = "disabled: check_schedule is off" if env.check_schedule == OFF else env.check_schedule
     return (
@@ -113,7 +128,11 @@ def schedule_plan_line(setup: SetupInput, target: Target, env: Environment) -> s
 
 
 def ensure_check_schedule(schedules: Schedules, setup: SetupInput, target: Target, env: Environment) -> list[str]:
-    """EnsureCheckSchedule: create the schedule, or update what differs; the changes made."""
+    """EnsureCheckSchedule: create the schedule, or update what differs; the changes made. None made for
+    an input too long for a schedule (too_long_for_a_schedule: the step's result warns)."""
+    if too_long_for_a_schedule(setup, target) is not None:
+        # An earlier run's schedule would check with settings this run no longer uses
+        return drop_check_schedule(schedules, setup, target)
     wanted = wanted_schedule(setup, target, env)
     existing = schedules.get(wanted.name)
     if existing == wanted:

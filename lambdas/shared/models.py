@@ -624,6 +624,7 @@ class CheckScheduleResult(BaseModel):
 
     name: str
     changes: list[str]
+    warnings: list[str] = Field(default_factory=list)  # no schedule made: why (lambdas/logic/schedule.py)
 
 
 class ReleaseLockInput(StepState):

@@ -11,7 +11,14 @@ import pytest
 from moto import mock_aws
 
 from lambdas.dal.scheduler import Schedules
-from lambdas.logic.schedule import ensure_check_schedule, event_prefixes, prepared_inputs, schedule_name
+from lambdas.logic.schedule import (
+    ensure_check_schedule,
+    event_prefixes,
+    prepared_inputs,
+    schedule_name,
+    schedule_plan_line,
+    too_long_for_a_schedule,
+)
 from lambdas.shared.check_models import CheckInput
 from lambdas.shared.models import SetupInput, Target
 from lambdas.shared.names import check_schedule_name, check_schedule_prefix
@@ -141,3 +148,22 @@ def test_a_blue_green_event_is_about_its_deployments_source_and_target(members, 
     arn = "arn:aws:rds:us-east-1:1:deployment:bgd-0123456789abcdef"
     assert event_prefixes({"detail": {"SourceArn": arn}, "resources": [arn]}, databases) == prefixes
     assert asked == ["bgd-0123456789abcdef"]  # once, though the event names it twice
+
+
+@mock_aws
+def test_an_input_too_long_for_a_schedule_gets_none_and_says_so_and_an_earlier_one_is_deleted():
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="rds-cdc-check")
+    schedules = Schedules("rds-cdc-check", boto3.client("scheduler", region_name="us-east-1"))
+    short = SetupInput(db_instance_identifier="orders-prod", heartbeat="message", tables=["public.orders"])
+    assert ensure_check_schedule(schedules, short, target(), ENV)[0].startswith("created check schedule")
+    long = short.model_copy(update={"tables": [f"public.table_{i:05d}" for i in range(600)]})
+
+    line = schedule_plan_line(long, target(), ENV)
+    changes = ensure_check_schedule(schedules, long, target(), ENV)
+
+    assert line.startswith("no check schedule for this target: the check's input (the tables list) is ")
+    assert "a schedule holds at most 8192" in line and "python -m cli check" in line
+    assert changes == ["deleted check schedule rds-cdc-check/db.orders-prod.orders"]
+    assert schedules.get("db.orders-prod.orders") is None
+    assert ensure_check_schedule(schedules, long, target(), ENV) == []  # nothing left to delete
+    assert too_long_for_a_schedule(short, target()) is None and too_long_for_a_schedule(long, target()) == line
