@@ -453,3 +453,40 @@ def test_a_blue_green_event_checks_the_prepared_database_its_deployment_names(ch
     assert execution.status == "SUCCEEDED", execution.cause
     [check] = execution.output["checks"]
     assert check["output"]["target"] == INSTANCE and check["output"]["changes"] == [] and after == before
+
+
+def test_a_slot_whose_wal_the_server_removed_is_slot_wal_status_lost_and_needs_a_snapshot(checked: Checked):
+    """Last in the module: the slot is lost for good, then dropped and recreated by repair."""
+    stack, server = checked.stack, checked.stack.server
+    kept = server.settings.get("max_slot_wal_keep_size")
+    server.apply(max_slot_wal_keep_size="1MB")  # as a small bound in the parameter group would
+    admin = server.connect_admin("orders")
+    try:
+        for batch in range(4):  # four 16 MB segments past the idle slot, then a checkpoint removes them
+            stack.sql("INSERT INTO public.orders SELECT i, 'wal', 1.00 FROM generate_series(:a::int, :b::int) i",
+                      a=10_000 + batch * 1000, b=10_999 + batch * 1000)  # fmt: skip
+            admin.run("SELECT pg_switch_wal()")
+        admin.run("CHECKPOINT")
+        before = checked.snapshot()
+        lost = checked.run()
+        after = checked.snapshot()
+    finally:
+        admin.close()
+        stack.sql("DELETE FROM public.orders WHERE id >= 10000")
+        server.apply(max_slot_wal_keep_size=kept or "-1")
+
+    assert lost.status == "SUCCEEDED", lost.cause
+    [finding] = [f for f in lost.output["findings"] if f["kind"] == "slot_wal_status"]
+    assert finding["subject"] == "streamkap_pgoutput_slot" and finding["snapshot"] is True
+    assert "wal_status lost" in finding["detail"] and "pg_drop_replication_slot" in finding["detail"]
+    assert lost.output["snapshot_needed"] is True and "SNAPSHOT NEEDED" in lost.output["message"]
+    assert after == before  # a report: nothing dropped, nothing recreated
+
+    # What the finding says to do: drop it by hand, then repair recreates it as setup would.
+    stack.sql("SELECT pg_drop_replication_slot('streamkap_pgoutput_slot')")
+    repaired = checked.run(repair=True)
+    assert repaired.status == "SUCCEEDED", repaired.cause
+    assert repaired.output["repaired"] == ["slot"] and kinds(repaired).keys() == {"slot_missing"}
+    assert stack.sql("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'streamkap_pgoutput_slot'") == [
+        ["reserved"]
+    ]
