@@ -5,8 +5,9 @@ identity rule, the slot's record in the CDC user's marker, the parameter group p
 exactly "setup would change this". With policy publish or repair it changes only through setup's
 code (ConfigureDatabase's plan and apply, CreateSlot), with setup's ownership rules and timeouts.
 
-The finding rules are pure functions (tests/unit/test_check.py); check_parameters, check_database
-and repair_target read and apply through the ports."""
+The finding rules and CheckDatabase's decisions (database_check) are pure functions; login_findings
+and repair_target take the ports as arguments (tests/unit/test_check.py, with fakes for them);
+check_parameters and check_database only read through the ports and hand it to the rules."""
 
 from __future__ import annotations
 
@@ -291,7 +292,11 @@ def login_finding(user: str, problem: str) -> Finding:
 # ---- the steps ---------------------------------------------------------------------------------------
 
 
-def check_parameters(rds: Rds, target: Target, check: CheckInput) -> ParameterCheck:
+# The steps read through the ports and hand what they read to the pure rules above; their glue is
+# covered by tests/workflow/test_check.py, so `make mutate` does not mutate it (pragma).
+
+
+def check_parameters(rds: Rds, target: Target, check: CheckInput) -> ParameterCheck:  # pragma: no mutate block
     """CheckParameters: the group and instance as RDS reports them, against setup's plan (reads only)."""
     instance = rds.describe_instance(target.instance_id, target.cluster_id)
     cluster = instance.cluster_id is not None
@@ -309,7 +314,7 @@ def check_parameters(rds: Rds, target: Target, check: CheckInput) -> ParameterCh
     )
 
 
-def check_database(
+def check_database(  # pragma: no mutate block
     db: Database,
     secrets: Secrets,
     check: CheckInput,
@@ -322,18 +327,43 @@ def check_database(
     server = sql.server_info(db)
     check_server(server)
     state = setup_catalog(db, check, target, server)
+    return database_check(
+        check,
+        target,
+        server,
+        state,
+        slot=sql.slot(db, check.slot_name),
+        user_comment=sql.role_comment(db, check.user_name),
+        login=login_findings(secrets, check, target, as_user),
+        now=now,
+    )
+
+
+def database_check(
+    check: CheckInput,
+    target: Target,
+    server: sql.ServerInfo,
+    state: sql.CatalogState,
+    *,
+    slot: sql.SlotInfo | None,
+    user_comment: str | None,
+    login: list[Finding],
+    now: datetime,
+) -> DatabaseCheck:
+    """CheckDatabase's decisions from what it read (pure): the findings, and whether the publication and
+    the slot are the workflow's own, which is all RepairTarget changes the database from.
+    `user_comment`: the CDC user's comment, whose marker records the slots setup made or adopted."""
     # heartbeat "auto": what Preflight chose (the table where ours exists), so the table is checked only then
     check = check.model_copy(update={"heartbeat": resolve_heartbeat(check, server, state)})
-    slot = sql.slot(db, check.slot_name)
-    recorded = (target.database, check.slot_name) in recorded_slots(sql.role_comment(db, check.user_name))
+    recorded = (target.database, check.slot_name) in recorded_slots(user_comment)
     table_found = table_findings(state, check, server)
     findings = (
         server_findings(server, target)
         + publication_findings(state, check)
         + table_found
         + slot_findings(slot, recorded=recorded, check=check, database=target.database, now=now)
+        + login
     )
-    findings += login_findings(secrets, check, target, as_user)
     slot_ours = slot is not None and not any(f.kind is K.SLOT_MISSING for f in findings)
     return DatabaseCheck(
         findings=findings,
