@@ -12,7 +12,7 @@ check_parameters and check_database only read through the ports and hand it to t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
@@ -218,8 +218,9 @@ def slot_findings(
     findings = []
     if not slot.active:
         if slot.inactive_since:
-            since = datetime.fromisoformat(slot.inactive_since)
-            minutes = int((now - since).total_seconds() // 60)
+            # never negative: inactive_since is the server's clock, `now` the step's, which may run behind it
+            elapsed = max(now - datetime.fromisoformat(slot.inactive_since), timedelta(0))
+            minutes = int(elapsed.total_seconds()) // 60
             how_long = f"since {slot.inactive_since} ({minutes // 60} h {minutes % 60} min)"
         else:
             how_long = "now (PostgreSQL before 17 does not record since when: the retained WAL shows how far behind)"
@@ -314,14 +315,14 @@ def check_parameters(rds: Rds, target: Target, check: CheckInput) -> ParameterCh
     )
 
 
-def check_database(  # pragma: no mutate block
+def check_database(
     db: Database,
     secrets: Secrets,
     check: CheckInput,
     target: Target,
     as_user: Callable[[str], Database],
     now: datetime,
-) -> DatabaseCheck:
+) -> DatabaseCheck:  # pragma: no mutate block
     """CheckDatabase: as the master user, what setup made; then a login as the CDC user (`as_user`
     opens a connection with the secret of that ARN)."""
     server = sql.server_info(db)
