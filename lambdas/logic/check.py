@@ -38,7 +38,7 @@ from lambdas.shared.check_models import (
     RepairResult,
 )
 from lambdas.shared.errors import DatabaseUnreachable, InvalidInput
-from lambdas.shared.models import Target
+from lambdas.shared.models import ConfigureResult, SlotResult, Target
 from lambdas.shared.ownership import recorded_slots
 from lambdas.shared.settings import environment
 
@@ -403,21 +403,19 @@ def repair_target(
     of ours (it adds the unpublished tables and grants SELECT, refusing tables without a usable replica
     identity as setup does); repair runs it where the publication is lost and CreateSlot's where the slot
     is. Someone else's object of that name is refused (NotOwned), as setup refuses it."""
-    changes: list[str] = []
+    applied: list[ConfigureResult | SlotResult] = []  # what setup's code did, in order
     repaired: list[str] = []
     if check.heartbeat == "auto":
         check = check.model_copy(update={"heartbeat": found.heartbeat})
     publish = check.policy == "publish" and found.publication_ours
     if publish or (check.repair and not found.publication_ours):
-        configured = configure_database(db, secrets, check, target)
-        changes += configured.changes
+        applied.append(configure_database(db, secrets, check, target))
         if not found.publication_ours:
             repaired.append("publication")
     if check.repair and not found.slot_ours:
-        slot = create_slot(db, check, target, reconnect)
-        changes += slot.changes
+        applied.append(create_slot(db, check, target, reconnect))
         repaired.append("slot")
-    return RepairResult(changes=changes, repaired=repaired)
+    return RepairResult(changes=[change for result in applied for change in result.changes], repaired=repaired)
 
 
 def report_check(state: CheckState) -> CheckOutput:
