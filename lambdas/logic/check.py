@@ -5,13 +5,14 @@ identity rule, the slot's record in the CDC user's marker, the parameter group p
 exactly "setup would change this". With policy publish or repair it changes only through setup's
 code (ConfigureDatabase's plan and apply, CreateSlot), with setup's ownership rules and timeouts.
 
-The finding rules are pure functions (tests/unit/test_check.py); check_parameters, check_database
-and repair_target read and apply through the ports."""
+The finding rules and CheckDatabase's decisions (database_check) are pure functions; login_findings
+and repair_target take the ports as arguments (tests/unit/test_check.py, with fakes for them);
+check_parameters and check_database only read through the ports and hand it to the rules."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lambdas.dal import sql
 from lambdas.dal.database import Database
@@ -37,7 +38,7 @@ from lambdas.shared.check_models import (
     RepairResult,
 )
 from lambdas.shared.errors import DatabaseUnreachable, InvalidInput
-from lambdas.shared.models import Target
+from lambdas.shared.models import ConfigureResult, SlotResult, Target
 from lambdas.shared.ownership import recorded_slots
 from lambdas.shared.settings import environment
 
@@ -217,8 +218,9 @@ def slot_findings(
     findings = []
     if not slot.active:
         if slot.inactive_since:
-            since = datetime.fromisoformat(slot.inactive_since)
-            minutes = int((now - since).total_seconds() // 60)
+            # never negative: inactive_since is the server's clock, `now` the step's, which may run behind it
+            elapsed = max(now - datetime.fromisoformat(slot.inactive_since), timedelta(0))
+            minutes = int(elapsed.total_seconds()) // 60
             how_long = f"since {slot.inactive_since} ({minutes // 60} h {minutes % 60} min)"
         else:
             how_long = "now (PostgreSQL before 17 does not record since when: the retained WAL shows how far behind)"
@@ -291,7 +293,11 @@ def login_finding(user: str, problem: str) -> Finding:
 # ---- the steps ---------------------------------------------------------------------------------------
 
 
-def check_parameters(rds: Rds, target: Target, check: CheckInput) -> ParameterCheck:
+# The steps read through the ports and hand what they read to the pure rules above; their glue is
+# covered by tests/workflow/test_check.py, so `make mutate` does not mutate it (pragma).
+
+
+def check_parameters(rds: Rds, target: Target, check: CheckInput) -> ParameterCheck:  # pragma: no mutate block
     """CheckParameters: the group and instance as RDS reports them, against setup's plan (reads only)."""
     instance = rds.describe_instance(target.instance_id, target.cluster_id)
     cluster = instance.cluster_id is not None
@@ -316,24 +322,49 @@ def check_database(
     target: Target,
     as_user: Callable[[str], Database],
     now: datetime,
-) -> DatabaseCheck:
+) -> DatabaseCheck:  # pragma: no mutate block
     """CheckDatabase: as the master user, what setup made; then a login as the CDC user (`as_user`
     opens a connection with the secret of that ARN)."""
     server = sql.server_info(db)
     check_server(server)
     state = setup_catalog(db, check, target, server)
+    return database_check(
+        check,
+        target,
+        server,
+        state,
+        slot=sql.slot(db, check.slot_name),
+        user_comment=sql.role_comment(db, check.user_name),
+        login=login_findings(secrets, check, target, as_user),
+        now=now,
+    )
+
+
+def database_check(
+    check: CheckInput,
+    target: Target,
+    server: sql.ServerInfo,
+    state: sql.CatalogState,
+    *,
+    slot: sql.SlotInfo | None,
+    user_comment: str | None,
+    login: list[Finding],
+    now: datetime,
+) -> DatabaseCheck:
+    """CheckDatabase's decisions from what it read (pure): the findings, and whether the publication and
+    the slot are the workflow's own, which is all RepairTarget changes the database from.
+    `user_comment`: the CDC user's comment, whose marker records the slots setup made or adopted."""
     # heartbeat "auto": what Preflight chose (the table where ours exists), so the table is checked only then
     check = check.model_copy(update={"heartbeat": resolve_heartbeat(check, server, state)})
-    slot = sql.slot(db, check.slot_name)
-    recorded = (target.database, check.slot_name) in recorded_slots(sql.role_comment(db, check.user_name))
+    recorded = (target.database, check.slot_name) in recorded_slots(user_comment)
     table_found = table_findings(state, check, server)
     findings = (
         server_findings(server, target)
         + publication_findings(state, check)
         + table_found
         + slot_findings(slot, recorded=recorded, check=check, database=target.database, now=now)
+        + login
     )
-    findings += login_findings(secrets, check, target, as_user)
     slot_ours = slot is not None and not any(f.kind is K.SLOT_MISSING for f in findings)
     return DatabaseCheck(
         findings=findings,
@@ -372,21 +403,19 @@ def repair_target(
     of ours (it adds the unpublished tables and grants SELECT, refusing tables without a usable replica
     identity as setup does); repair runs it where the publication is lost and CreateSlot's where the slot
     is. Someone else's object of that name is refused (NotOwned), as setup refuses it."""
-    changes: list[str] = []
+    applied: list[ConfigureResult | SlotResult] = []  # what setup's code did, in order
     repaired: list[str] = []
     if check.heartbeat == "auto":
         check = check.model_copy(update={"heartbeat": found.heartbeat})
     publish = check.policy == "publish" and found.publication_ours
     if publish or (check.repair and not found.publication_ours):
-        configured = configure_database(db, secrets, check, target)
-        changes += configured.changes
+        applied.append(configure_database(db, secrets, check, target))
         if not found.publication_ours:
             repaired.append("publication")
     if check.repair and not found.slot_ours:
-        slot = create_slot(db, check, target, reconnect)
-        changes += slot.changes
+        applied.append(create_slot(db, check, target, reconnect))
         repaired.append("slot")
-    return RepairResult(changes=changes, repaired=repaired)
+    return RepairResult(changes=[change for result in applied for change in result.changes], repaired=repaired)
 
 
 def report_check(state: CheckState) -> CheckOutput:
