@@ -29,7 +29,8 @@ OFF = "off"
 DISABLED_EXPRESSION = "rate(1 hour)"
 # What the check reads of setup's input (lambdas/shared/check_models.py CheckInput): the target, the names
 # and rules setup applied, the bounds it set. Not: dry_run, reboot, the alarms' other thresholds, the
-# Streamkap source and network settings.
+# Streamkap source and network settings, nor adopt: what setup adopted is marked its own by then, and a
+# scheduled or event-started repair must never take over an object someone made since.
 CHECK_KEYS = frozenset(
     {
         "db_instance_identifier",
@@ -52,7 +53,6 @@ CHECK_KEYS = frozenset(
         "alarm_slot_lag_gib",
         "max_slot_wal_keep_size_mb",
         "failover_slot",
-        "adopt",
         "poll_seconds",
         "max_wait_minutes",
     }

@@ -76,7 +76,7 @@ def test_an_rds_like_master_is_refused_by_a_trial_that_leaves_nothing_behind(har
         in_own_transaction = "SELECT xact_start = query_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
         assert db.value(in_own_transaction) is True  # no transaction left open: this statement began its own
     assert any(line.startswith("refused (a real run stops here): The master user may not create") for line in plan)
-    assert plan[-1] == f"create replication slot {setup.slot_name} (pgoutput)"
+    assert f"create replication slot {setup.slot_name} (pgoutput)" in plan  # the plan goes on past the refusal
 
     # ConfigureDatabase's own trial (a savepoint) refuses before its secret or any statement
     with pytest.raises(PublicationModeNotAllowed):

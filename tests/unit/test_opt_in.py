@@ -187,10 +187,16 @@ def test_all_refused_tags_are_named_at_once():
         "streamkap:cdc/User_Name": "postgres",
         "streamkap:cdc/schemas": "public",
     }
-    with pytest.raises(
-        InvalidInput, match="Refused setting tags: streamkap:cdc/User_Name, streamkap:cdc/db-instance-identifier. "
-    ):
+    with pytest.raises(InvalidInput) as refused:
         settings_from_tags(tags, "streamkap:cdc")
+    # The whole message: what was refused, what tags may set, and why the rest is given only by hand
+    allowed = ", ".join(sorted(name.replace("_", "-") for name in TAG_SETTINGS))
+    assert str(refused.value) == (
+        "Refused setting tags: streamkap:cdc/User_Name, streamkap:cdc/db-instance-identifier. The event names the "
+        f"instance or cluster; tags may set only streamkap:cdc/<setting> for: {allowed}. Remove the refused tags: "
+        "a target, host, port, secret, user, role or object name, adopt, rotate_password or dry_run is given only "
+        "when starting the workflow by hand; nothing was changed."
+    )
 
 
 def test_a_refused_tag_on_a_cluster_without_a_writer_fails_at_once_instead_of_waiting():
@@ -342,6 +348,7 @@ def test_a_bad_setting_tag_is_not_waited_on_but_left_to_validate_input():
     result = read_trigger(port, cluster_created(), OPT_IN)
 
     assert result.opted_in and not result.waiting_for_writer
+    assert (result.instance_id, result.cluster_id) == (None, "orders-aurora")  # the run's target, for its notice
     assert result.input == {"db_cluster_identifier": "orders-aurora", "poll_seconds": "soon"}
 
 

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from lambdas.dal.scheduler import Schedules
 from lambdas.logic.schedule import (
+    check_input,
     ensure_check_schedule,
     event_prefixes,
     prepared_inputs,
@@ -167,3 +168,10 @@ def test_an_input_too_long_for_a_schedule_gets_none_and_says_so_and_an_earlier_o
     assert schedules.get("db.orders-prod.orders") is None
     assert ensure_check_schedule(schedules, long, target(), ENV) == []  # nothing left to delete
     assert too_long_for_a_schedule(short, target()) is None and too_long_for_a_schedule(long, target()) == line
+
+
+def test_the_schedules_input_never_carries_adopt_so_a_scheduled_repair_takes_over_nothing():
+    adopting = SetupInput(db_instance_identifier="orders-prod", heartbeat="message", adopt=["slot", "publication"])
+    given = check_input(adopting, target())
+    assert "adopt" not in given and given["db_instance_identifier"] == "orders-prod"
+    assert CheckInput.model_validate(given).adopt == []  # the check it starts adopts nothing

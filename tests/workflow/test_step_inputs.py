@@ -80,7 +80,7 @@ def test_setup_and_teardown_steps_on_an_instance_parse_what_they_are_given(stack
     with LocalWorkflow(asl_file=TEARDOWN_ASL) as teardown:
         for execution_input in (
             {**EVERYTHING, "dry_run": True},
-            {**EVERYTHING, "drop_alarms": True, "drop_security_group": True},
+            {**EVERYTHING, "drop_alarms": True, "drop_security_group": True, "drop_check_schedule": True},
             {},
         ):
             seen.check("cdc_teardown.asl.json", teardown.run({"db_instance_identifier": INSTANCE, **execution_input}))

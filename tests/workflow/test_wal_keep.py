@@ -67,10 +67,13 @@ def test_an_override_wins_and_minus_one_opts_out_without_a_reboot(new_server):
         )
         assert lag_alarm()["Threshold"] == 2 * 1024**3  # half the 4 GiB bound
 
-        # a later default run keeps the value the group holds
+        # a later default run keeps the value the group holds; the check schedule takes this run's input
         again = stack.run()
         assert again.status == "SUCCEEDED", again.cause
-        assert again.output["changes"] == [] and group_value() == "4096"
+        assert group_value() == "4096"
+        assert again.output["changes"] == [
+            "updated check schedule rds-cdc-check/db.orders-prod.orders: rate(1 hour) (input changed)"
+        ]
 
         # the opt-out: unbounded again, a dynamic change
         opt_out = stack.run(max_slot_wal_keep_size_mb=-1)
@@ -79,6 +82,7 @@ def test_an_override_wins_and_minus_one_opts_out_without_a_reboot(new_server):
             f"set max_slot_wal_keep_size=-1 in parameter group {GROUP} (MB, from max_slot_wal_keep_size_mb)",
             # the 4 GiB bound had the slot-lag alarm at 2 GiB; unbounded, alarm_slot_lag_gib stands again
             "updated alarm rds-cdc-setup-orders-prod-OldestReplicationSlotLag (OldestReplicationSlotLag > 5 GiB)",
+            "updated check schedule rds-cdc-check/db.orders-prod.orders: rate(1 hour) (input changed)",
         ]
         assert group_value() == "-1" and stack.sql("SHOW max_slot_wal_keep_size") == [["-1"]]
         assert stack.instance.reboots == 1  # the first run's, for rds.logical_replication
