@@ -68,6 +68,8 @@ def test_a_user_marker_without_slots_records_none():
         "rds-cdc-setup: Streamkap CDC login",  # no record
         "rds-cdc-setup: Streamkap CDC login; slots [[",  # damaged
         'rds-cdc-setup: Streamkap CDC login; slots {"orders": 1}',  # not pairs
+        # two records (appended to by hand): ambiguous, so none counts, not the last one
+        'rds-cdc-setup: Streamkap CDC login; slots [["orders", "a"]]; slots [["orders", "streamkap_pgoutput_slot"]]',
         None,
     ],
 )
