@@ -63,6 +63,13 @@ class CheckInput(SetupInput):
     def _not_a_setup_run(self) -> CheckInput:
         if self.dry_run:
             raise ValueError("dry_run is setup's: a check with policy report (the default) changes nothing")
+        if self.adopt or self.rotate_password:
+            # A check may run unattended (a schedule, an RDS event): it never takes an object over or sets a
+            # password; what setup adopted is marked its own already.
+            raise ValueError(
+                "adopt and rotate_password are setup's: a check takes nothing over and changes no password; "
+                "run setup with them"
+            )
         return self
 
     @property

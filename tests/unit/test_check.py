@@ -99,6 +99,12 @@ def test_a_misspelt_key_is_invalid_input_naming_the_close_one_and_dry_run_is_ref
     assert parse_input({"db_instance_identifier": "orders-prod"}).policy == "report"
 
 
+@pytest.mark.parametrize("taking_over", [{"adopt": ["publication"]}, {"adopt": ["slot"]}, {"rotate_password": True}])
+def test_a_check_never_takes_an_object_over_nor_sets_a_password(taking_over) -> None:
+    with pytest.raises(InvalidInput, match="adopt and rotate_password are setup's: a check takes nothing over"):
+        parse_input({"db_instance_identifier": "orders-prod", "repair": True, **taking_over})
+
+
 def test_the_retained_threshold_defaults_to_setups_slot_lag_alarm() -> None:
     assert CHECK.retained_threshold_bytes == 5 * 1024**3
     assert CHECK.model_copy(update={"slot_retained_gib": 0.5}).retained_threshold_bytes == 512 * 1024**2

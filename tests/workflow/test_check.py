@@ -214,6 +214,25 @@ def test_repair_recreates_a_lost_slot_and_publication_and_says_a_snapshot_is_nee
     assert {"slot_missing", "publication_missing"}.isdisjoint(kinds(again))
 
 
+def test_a_check_asked_to_adopt_someone_elses_publication_is_invalid_input_and_changes_nothing(checked: Checked):
+    """A schedule's input could be written by anyone allowed in its group: the check itself refuses to take over."""
+    stack = checked.stack
+    stack.sql("DROP PUBLICATION streamkap_pub")
+    stack.sql("CREATE PUBLICATION streamkap_pub FOR TABLE public.orders")
+    try:
+        before = checked.snapshot()
+        execution = checked.run(repair=True, adopt=["publication"])
+        after = checked.snapshot()
+    finally:
+        stack.sql("DROP PUBLICATION streamkap_pub")
+        restored = checked.run(repair=True)
+
+    assert (execution.status, execution.error) == ("FAILED", "InvalidInput"), execution.cause
+    assert "a check takes nothing over" in execution.cause and after == before
+    assert "AcquireCheckLock" not in execution.states_entered
+    assert restored.status == "SUCCEEDED" and restored.output["repaired"] == ["publication"], restored.output
+
+
 def test_repair_refuses_a_publication_of_that_name_someone_else_made(checked: Checked):
     stack = checked.stack
     stack.sql("DROP PUBLICATION streamkap_pub")
