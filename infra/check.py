@@ -5,17 +5,15 @@ it as setup would), topic (failures) and lock (a check that publishes or repairs
 
 from __future__ import annotations
 
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.fleet import SYNC_RULE
-from infra.functions import DataPlaneNetwork, acknowledge_wildcard, arn
+from infra.functions import DataPlaneNetwork, arn
 from infra.permissions import SECRET_NAME_PREFIX, Scope
 from infra.schedule import CheckSchedules
-from infra.steps import Resources, workflow_functions, workflow_state_machine
+from infra.steps import Resources, grant_child_executions, workflow_functions, workflow_state_machine
 from infra.target_lock import TargetLock
 from lambdas.shared.names import CHECK_SCHEDULE_GROUP
 from lambdas.shared.steps import Workflow
@@ -73,21 +71,9 @@ class CdcCheckWorkflow(Construct):
             log_retention=log_retention,
             substitutions={"CheckStateMachineArn": own_arn},
         )
-        own_executions = f"execution:{STATE_MACHINE_NAME}:*"
-        for statement in (
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[own_arn]),
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"], resources=[arn("states", own_executions)]
-            ),
-            iam.PolicyStatement(
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[arn("events", SYNC_RULE)],
-            ),
-        ):
-            self.state_machine.add_to_role_policy(statement)
-        acknowledge_wildcard(
+        grant_child_executions(
             self.state_machine,
-            "states",
-            own_executions,
-            "Child checks of a lifecycle event are named at start (a UUID); only this state machine's.",
+            child_arn=own_arn,
+            child_name=STATE_MACHINE_NAME,
+            reason="Child checks of a lifecycle event are named at start (a UUID); only this state machine's.",
         )

@@ -7,19 +7,15 @@ lock, its own named error. The fleet only resolves the selection (ResolveFleet) 
 
 from __future__ import annotations
 
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.functions import acknowledge_wildcard, arn
 from infra.permissions import Scope
-from infra.steps import Resources, workflow_functions, workflow_state_machine
+from infra.steps import Resources, grant_child_executions, workflow_functions, workflow_state_machine
 from lambdas.shared.steps import Workflow
 
 STATE_MACHINE_NAME = Workflow.FLEET.state_machine_name
-# What Step Functions uses to learn that a .sync child execution ended.
-SYNC_RULE = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
 
 
 class CdcFleetWorkflow(Construct):
@@ -50,22 +46,9 @@ class CdcFleetWorkflow(Construct):
             log_retention=log_retention,
             substitutions={"SetupStateMachineArn": setup_state_machine.state_machine_arn},
         )
-        setup_executions = f"execution:{setup_state_machine_name}:*"
-        for statement in (
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[setup_state_machine.state_machine_arn]),
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[arn("states", setup_executions)],
-            ),
-            iam.PolicyStatement(
-                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                resources=[arn("events", SYNC_RULE)],
-            ),
-        ):
-            self.state_machine.add_to_role_policy(statement)
-        acknowledge_wildcard(
+        grant_child_executions(
             self.state_machine,
-            "states",
-            setup_executions,
-            "Child executions are named at start (a UUID); only the setup state machine's.",
+            child_arn=setup_state_machine.state_machine_arn,
+            child_name=setup_state_machine_name,
+            reason="Child executions are named at start (a UUID); only the setup state machine's.",
         )

@@ -21,6 +21,7 @@ from infra.functions import (
     ARCHITECTURE,
     RUNTIME,
     DataPlaneNetwork,
+    acknowledge_wildcard,
     arn,
     asl_state_machine,
     grant_invoke,
@@ -320,3 +321,24 @@ def workflow_state_machine(
     )
     grant_invoke(state_machine, list(functions.values()))
     return state_machine
+
+
+# What Step Functions uses to learn that a .sync child execution ended.
+SYNC_RULE = "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+
+
+def grant_child_executions(state_machine: sfn.StateMachine, *, child_arn: str, child_name: str, reason: str) -> None:
+    """A Map's states:startExecution.sync:2 of another state machine (or itself): start it, follow and stop
+    its executions (named at start, so a wildcard on that machine's only), and the rule .sync relies on."""
+    child_executions = f"execution:{child_name}:*"
+    for statement in (
+        iam.PolicyStatement(actions=["states:StartExecution"], resources=[child_arn]),
+        iam.PolicyStatement(
+            actions=["states:DescribeExecution", "states:StopExecution"], resources=[arn("states", child_executions)]
+        ),
+        iam.PolicyStatement(
+            actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"], resources=[arn("events", SYNC_RULE)]
+        ),
+    ):
+        state_machine.add_to_role_policy(statement)
+    acknowledge_wildcard(state_machine, "states", child_executions, reason)
