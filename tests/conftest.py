@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +127,19 @@ def names(pg_server: LocalPostgres) -> Iterator[Names]:
     # Clean-up as the admin, as a test may leave roles the master may not drop (PG16+: not its own).
     conn = pg_server.connect_admin()
     try:
+        # A test's connector (pg_recvlogical) may be stopped while its walsender still holds the slot
+        # for a moment: end those sessions and wait until the slots are free, then drop them.
+        deadline = time.monotonic() + 10
+        while (
+            conn.run(
+                "SELECT count(pg_terminate_backend(active_pid)) FROM pg_replication_slots "
+                "WHERE database = :d AND active_pid IS NOT NULL",
+                d=chosen.database,
+            )
+            != [[0]]
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
         conn.run(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = :d",
             d=chosen.database,
